@@ -1,0 +1,3 @@
+module github.com/sightline/sightline
+
+go 1.26.8

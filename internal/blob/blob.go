@@ -1,0 +1,112 @@
+// Package blob keeps originals and derived files, addressed by the SHA-256 of
+// their content.
+//
+// A blob never changes once stored: its address is its hash, so a store can
+// only hold the right bytes under a name or nothing at all. Storing the same
+// bytes twice keeps one copy. Backends live in this package (Local) and in
+// later ones (S3); each must pass the conformance suite in blobtest.
+package blob
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+)
+
+// Ref is the address of a blob: the SHA-256 of its content.
+type Ref [sha256.Size]byte
+
+// String returns the lower-case hex form used in paths, URLs and JSON.
+func (r Ref) String() string { return hex.EncodeToString(r[:]) }
+
+// IsZero reports whether r is the zero Ref, which addresses nothing.
+func (r Ref) IsZero() bool { return r == Ref{} }
+
+// MarshalText implements encoding.TextMarshaler.
+func (r Ref) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (r *Ref) UnmarshalText(b []byte) error {
+	p, err := ParseRef(string(b))
+	if err != nil {
+		return err
+	}
+	*r = p
+	return nil
+}
+
+// ParseRef parses the 64-character lower-case hex form of a Ref.
+func ParseRef(s string) (Ref, error) {
+	var r Ref
+	if len(s) != 2*len(r) {
+		return r, fmt.Errorf("blob: ref %q: want %d hex characters", s, 2*len(r))
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return r, fmt.Errorf("blob: ref %q: not lower-case hex", s)
+		}
+	}
+	if _, err := hex.Decode(r[:], []byte(s)); err != nil {
+		return r, fmt.Errorf("blob: ref %q: %w", s, err)
+	}
+	return r, nil
+}
+
+// Sum returns the Ref of b.
+func Sum(b []byte) Ref { return Ref(sha256.Sum256(b)) }
+
+var (
+	// ErrNotFound is returned when no blob has the requested Ref.
+	ErrNotFound = errors.New("blob: not found")
+	// ErrHashMismatch is returned by Put when the content does not hash to
+	// the Ref it was stored under. Nothing is stored.
+	ErrHashMismatch = errors.New("blob: content does not match its ref")
+)
+
+// Store is the contract every blob backend keeps.
+//
+// Durability: when Put returns nil the blob survives a crash or power loss of
+// the machine holding it. Consistency: once Put has returned, Open and Stat
+// from any process sharing the store see the blob (read-after-write). A blob
+// is never modified or partially visible: Open returns either the complete
+// content or ErrNotFound. Concurrency: all methods are safe for concurrent
+// use, including concurrent Puts of the same Ref.
+type Store interface {
+	// Put stores the content read from r under ref. If the content does
+	// not hash to ref it returns an error wrapping ErrHashMismatch and stores
+	// nothing. If ref is already stored, Put returns nil and leaves the
+	// stored blob untouched; it may do so without reading r to the end. An
+	// error from r or ctx stores nothing.
+	Put(ctx context.Context, ref Ref, r io.Reader) error
+
+	// Open returns the content of ref, positioned at its start. Seek
+	// supports range reads. It returns an error wrapping ErrNotFound if the
+	// blob is absent.
+	Open(ctx context.Context, ref Ref) (io.ReadSeekCloser, error)
+
+	// Stat returns the size of ref, or an error wrapping ErrNotFound.
+	Stat(ctx context.Context, ref Ref) (size int64, err error)
+}
+
+// Lister is implemented by stores that can enumerate their blobs, as the
+// audit must. The order is unspecified; blobs stored during the iteration may
+// or may not appear.
+type Lister interface {
+	List(ctx context.Context) iter.Seq2[Ref, error]
+}
+
+// Adopter is implemented by stores on the local file system. It lets ingest
+// hand over a file it has already written, fsynced and hashed, without
+// copying or re-reading it.
+type Adopter interface {
+	// Adopt moves the file at path into the store as ref. The caller
+	// vouches that the file's SHA-256 is ref (the audit re-checks it). On
+	// success the file is gone from path and the blob is durable; if ref was
+	// already stored, the file is removed and the stored blob is kept. On
+	// error the file is left at path.
+	Adopt(ctx context.Context, ref Ref, path string) error
+}

@@ -1,0 +1,69 @@
+// Package mediatest makes real media files for tests with ffmpeg, so that no
+// large file needs to live in the repository.
+package mediatest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FFmpeg runs ffmpeg with args, writing to a file called name in a new
+// temporary directory, and returns the file's path. The test fails if
+// ffmpeg is missing: `make test` installs it.
+func FFmpeg(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	argv := append([]string{"-nostdin", "-v", "error", "-y"}, args...)
+	argv = append(argv, out)
+	cmd := exec.Command("ffmpeg", argv...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", strings.Join(argv, " "), err, b)
+	}
+	return out
+}
+
+// Clip makes a test-pattern video with a tone, seconds long, as name (whose
+// extension picks the container), with extra output options such as
+// metadata. It uses H.264 and AAC unless opts choose other codecs.
+func Clip(t testing.TB, name string, seconds string, opts ...string) string {
+	t.Helper()
+	args := []string{
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", seconds,
+	}
+	if !hasCodec(opts, "-c:v") {
+		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+	}
+	if !hasCodec(opts, "-c:a") {
+		args = append(args, "-c:a", "aac")
+	}
+	return FFmpeg(t, name, append(args, opts...)...)
+}
+
+func hasCodec(opts []string, flag string) bool {
+	for _, o := range opts {
+		if o == flag {
+			return true
+		}
+	}
+	return false
+}
+
+// Truncate copies the first n bytes of the file at path to a new file and
+// returns its path: a recording cut short.
+func Truncate(t testing.TB, path string, n int64) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "truncated-"+filepath.Base(path))
+	if err := os.WriteFile(out, b[:min(int64(len(b)), n)], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

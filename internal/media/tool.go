@@ -1,0 +1,133 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Tool runs ffprobe and ffmpeg on untrusted files, each run bounded in time
+// and, where prlimit(1) is available, in address space.
+type Tool struct {
+	FFprobe string        // path or name of ffprobe; "ffprobe" if empty
+	FFmpeg  string        // path or name of ffmpeg; "ffmpeg" if empty
+	Timeout time.Duration // per run; 60 s if zero
+	// MemoryLimit caps each run's address space in bytes (RLIMIT_AS); 0
+	// means 4 GiB, a negative value means no limit.
+	MemoryLimit int64
+}
+
+// ErrTimeout is wrapped by errors from runs that hit Tool.Timeout.
+var ErrTimeout = errors.New("media: tool timed out")
+
+// runError is a tool that ran and failed on its input: a fact about the
+// file, not about the server.
+type runError struct {
+	tool string
+	msg  string
+}
+
+func (e *runError) Error() string { return e.tool + ": " + e.msg }
+
+func (t *Tool) timeout() time.Duration {
+	if t.Timeout > 0 {
+		return t.Timeout
+	}
+	return 60 * time.Second
+}
+
+// run executes name with args and returns its standard output and error.
+// An error of type *runError means the tool rejected the input; any other
+// error means it could not be run at all.
+func (t *Tool) run(parent context.Context, name string, args ...string) (stdout, stderr []byte, err error) {
+	ctx, cancel := context.WithTimeout(parent, t.timeout())
+	defer cancel()
+	limit := t.MemoryLimit
+	if limit == 0 {
+		limit = 4 << 30
+	}
+	argv := append([]string{name}, args...)
+	if limit > 0 {
+		if p, err := exec.LookPath("prlimit"); err == nil {
+			argv = append([]string{p, "--as=" + strconv.FormatInt(limit, 10), "--core=0", "--"}, argv...)
+		}
+	}
+	if _, err := exec.LookPath(name); err != nil {
+		return nil, nil, fmt.Errorf("media: %s is not installed: %w", name, err)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &limitedBuffer{buf: &errb, max: 64 << 10}
+	err = cmd.Run()
+	if err := parent.Err(); err != nil {
+		return nil, nil, err
+	}
+	if ctx.Err() != nil {
+		return out.Bytes(), errb.Bytes(), fmt.Errorf("%s after %v: %w", name, t.timeout(), ErrTimeout)
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return out.Bytes(), errb.Bytes(), &runError{tool: name, msg: summarize(errb.Bytes(), exit.String())}
+	}
+	return out.Bytes(), errb.Bytes(), err
+}
+
+func (t *Tool) ffprobe() string { return or(t.FFprobe, "ffprobe") }
+func (t *Tool) ffmpeg() string  { return or(t.FFmpeg, "ffmpeg") }
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// ffmpeg prefixes its messages with "[demuxer @ 0x55…] "; the pointer
+// differs on every run and means nothing to a reader.
+var logPrefix = regexp.MustCompile(`^\[[^\]]* @ 0x[0-9a-f]+\] `)
+
+// summarize turns a tool's error output into one short line: the distinct
+// messages in order, at most three, with file names left out.
+func summarize(stderr []byte, fallback string) string {
+	var msgs []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(stderr), "\n") {
+		line = strings.TrimSpace(logPrefix.ReplaceAllString(strings.TrimSpace(line), ""))
+		if line == "" || seen[line] {
+			continue
+		}
+		// "/path/to/file: Invalid data…" names our own temporary path.
+		if i := strings.LastIndex(line, ": "); i > 0 && strings.HasPrefix(line, "/") {
+			line = line[i+2:]
+		}
+		seen[line] = true
+		msgs = append(msgs, text([]byte(line)))
+		if len(msgs) == 3 {
+			break
+		}
+	}
+	if len(msgs) == 0 {
+		return fallback
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// limitedBuffer keeps the first max bytes written to it and discards the
+// rest, so a tool that floods its error output cannot exhaust memory.
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.buf.Len(); room > 0 {
+		l.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
