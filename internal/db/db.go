@@ -1,0 +1,147 @@
+// Package db keeps Sightline's records (evidence items now; custody, cases
+// and accounts as they come) in a SQL database: SQLite by default,
+// PostgreSQL when scaled out.
+//
+// The queries are written once, in the subset of SQL both engines share,
+// with ? placeholders that the dialect rewrites where the engine needs
+// another form. Schema changes are numbered migration files per engine
+// (migrations/<engine>/NNNN_name.sql), applied in order, each in its own
+// transaction, and recorded in schema_migrations.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" driver: pure Go, no cgo
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is a Sightline database.
+type DB struct {
+	sql    *sql.DB
+	engine string
+}
+
+// OpenSQLite opens or creates the SQLite database at path and brings its
+// schema up to date. Commits are durable (WAL with synchronous=FULL), and
+// transactions take the write lock at BEGIN so that concurrent writers wait
+// for each other instead of failing.
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	conn, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{sql: conn, engine: "sqlite"}
+	if err := d.migrate(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.sql.Close() }
+
+// rebind turns the ? placeholders of a shared query into the engine's form.
+func (d *DB) rebind(q string) string {
+	if d.engine != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return d.sql.ExecContext(ctx, d.rebind(q), args...)
+}
+
+func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return d.sql.QueryContext(ctx, d.rebind(q), args...)
+}
+
+func (d *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return d.sql.QueryRowContext(ctx, d.rebind(q), args...)
+}
+
+// migrate applies, in order, every migration of the engine not yet applied.
+func (d *DB) migrate(ctx context.Context) error {
+	if _, err := d.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	dir := path.Join("migrations", d.engine)
+	ents, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for _, e := range ents {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return fmt.Errorf("db: migration %s: name must be NNNN_name.sql", e.Name())
+		}
+		var applied int
+		if err := d.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&applied); err != nil {
+			return fmt.Errorf("db: %w", err)
+		}
+		if applied > 0 {
+			continue
+		}
+		body, err := fs.ReadFile(migrations, path.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		tx, err := d.sql.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("db: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("db: migration %s: %w", e.Name(), err)
+		}
+		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
+			version, e.Name(), time.Now().UTC()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("db: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("db: migration %s: %w", e.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Version returns the number of the newest applied migration.
+func (d *DB) Version(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := d.queryRow(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
+	return int(v.Int64), err
+}

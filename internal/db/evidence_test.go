@@ -1,0 +1,136 @@
+package db_test
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/media"
+)
+
+func open(t *testing.T, path string) *db.DB {
+	t.Helper()
+	d, err := db.OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func item(upload string) evidence.Item {
+	dur, alt := 12.5, 89.0
+	at := time.Date(2024, 5, 1, 12, 34, 56, 0, time.UTC)
+	return evidence.Item{
+		ID: evidence.NewID(), SHA256: blob.Sum([]byte(upload)), Size: 1234, Filename: "clip.mp4", Source: evidence.Phone,
+		Device: "Pixel 8", Officer: "", Note: "outside the bakery", ReceivedAt: time.Now().UTC().Truncate(time.Microsecond),
+		UploadDigest: evidence.Digest(upload), TokenDigest: evidence.Digest(evidence.AccessToken(upload)),
+		Info: media.Info{
+			MediaType: media.Video, MIME: "video/mp4", Container: "mp4", DurationS: &dur,
+			Video:      &media.VideoInfo{Codec: "h264", Width: 1280, Height: 720, FPS: 29.97},
+			Audio:      &media.AudioInfo{Codec: "aac", SampleRate: 48000, Channels: 2},
+			CapturedAt: &at, Location: &media.Location{Lat: 40.7128, Lon: -74.006, Alt: &alt},
+			Camera: &media.Camera{Make: "Google", Model: "Pixel 8"},
+		},
+	}
+}
+
+func TestEvidenceRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sightline.db")
+	d := open(t, path)
+	store := d.Evidence()
+	full := item("upload-1")
+	bare := evidence.Item{ID: evidence.NewID(), SHA256: blob.Sum([]byte("x")), Source: evidence.Other, ReceivedAt: time.Now().UTC(),
+		UploadDigest: evidence.Digest("upload-2"), TokenDigest: "t", Info: media.Info{MediaType: media.Image, Error: "cannot read media"}}
+	for _, it := range []evidence.Item{full, bare} {
+		if err := store.Create(t.Context(), it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+
+	// Reopened, as after a restart.
+	store = open(t, path).Evidence()
+	for _, want := range []evidence.Item{full, bare} {
+		got, err := store.Get(t.Context(), want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Get(%s) =\n%+v\nwant\n%+v", want.ID, got, want)
+		}
+		byUpload, err := store.ByUpload(t.Context(), want.UploadDigest)
+		if err != nil || byUpload.ID != want.ID {
+			t.Errorf("ByUpload = %s, %v; want %s", byUpload.ID, err, want.ID)
+		}
+	}
+	var n int
+	for it, err := range store.All(t.Context()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		_ = it
+	}
+	if n != 2 {
+		t.Errorf("All listed %d items, want 2", n)
+	}
+}
+
+func TestEvidenceNotFound(t *testing.T) {
+	store := open(t, filepath.Join(t.TempDir(), "s.db")).Evidence()
+	if _, err := store.Get(t.Context(), "nope"); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("Get of unknown id: %v, want ErrNotFound", err)
+	}
+	if _, err := store.ByUpload(t.Context(), "nope"); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("ByUpload of unknown digest: %v, want ErrNotFound", err)
+	}
+}
+
+func TestEvidenceOneItemPerUpload(t *testing.T) {
+	store := open(t, filepath.Join(t.TempDir(), "s.db")).Evidence()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			it := item("same-upload")
+			it.ID = evidence.NewID()
+			errs <- store.Create(t.Context(), it)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, evidence.ErrExists):
+			t.Errorf("concurrent Create: %v, want nil or ErrExists", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of 8 concurrent Creates for one upload succeeded, want exactly 1", ok)
+	}
+}
+
+func TestMigrationsAreVersioned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	d := open(t, path)
+	v1, err := d.Version(t.Context())
+	if err != nil || v1 < 1 {
+		t.Fatalf("Version = %d, %v", v1, err)
+	}
+	d.Close()
+	// Opening again applies nothing twice.
+	v2, err := open(t, path).Version(t.Context())
+	if err != nil || v2 != v1 {
+		t.Fatalf("after reopening, Version = %d, %v; want %d", v2, err, v1)
+	}
+}
