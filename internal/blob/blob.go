@@ -103,10 +103,11 @@ type Lister interface {
 // hand over a file it has already written, fsynced and hashed, without
 // copying or re-reading it.
 type Adopter interface {
-	// Adopt moves the file at path into the store as ref. The caller
-	// vouches that the file's SHA-256 is ref (the audit re-checks it). On
-	// success the file is gone from path and the blob is durable; if ref was
-	// already stored, the file is removed and the stored blob is kept. On
-	// error the file is left at path.
+	// Adopt makes the file at path the blob ref, typically by linking it.
+	// The caller vouches that the file's SHA-256 is ref (the audit re-checks
+	// it) and must not modify the file afterwards. On success the blob is
+	// durable and the file is still at path, for the caller to remove once
+	// its own records are durable too; if ref was already stored, the
+	// stored blob is kept. The file is made read-only.
 	Adopt(ctx context.Context, ref Ref, path string) error
 }

@@ -92,40 +92,49 @@ func (l *Local) Adopt(ctx context.Context, ref Ref, path string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := l.place(ref, path)
+	if err := os.Chmod(path, 0o400); err != nil {
+		return fmt.Errorf("blob: adopt %s: %w", ref, err)
+	}
+	err := l.link(ref, path)
 	if errors.Is(err, syscall.EXDEV) {
 		// Another file system: fall back to a verified copy.
 		f, oerr := os.Open(path)
 		if oerr != nil {
 			return fmt.Errorf("blob: adopt %s: %w", ref, oerr)
 		}
-		err = l.Put(ctx, ref, f)
-		f.Close()
-		if err == nil {
-			err = durable.Remove(path)
-		}
+		defer f.Close()
+		return l.Put(ctx, ref, f)
 	}
 	return err
 }
 
-// place links the complete, fsynced file src into place as ref and removes
-// src. Linking (rather than renaming) never replaces a blob that is already
-// there, so concurrent writers of the same ref cannot disturb a reader.
+// place links the complete, fsynced temporary file src into place as ref
+// and removes src.
 func (l *Local) place(ref Ref, src string) error {
+	if err := os.Chmod(src, 0o400); err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	if err := l.link(ref, src); err != nil {
+		return err
+	}
+	return os.Remove(src) // a leftover would be cleared at the next start
+}
+
+// link makes src durably visible as ref. Linking, unlike renaming, never
+// replaces a blob that is already there, so concurrent writers of one ref
+// cannot disturb a reader.
+func (l *Local) link(ref Ref, src string) error {
 	dst := l.Path(ref)
 	if err := durable.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return fmt.Errorf("blob: %w", err)
 	}
-	if err := os.Chmod(src, 0o400); err != nil {
-		return fmt.Errorf("blob: %w", err)
-	}
 	if err := os.Link(src, dst); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("blob: place %s: %w", ref, err)
+		return fmt.Errorf("blob: store %s: %w", ref, err)
 	}
 	if err := durable.SyncDir(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("blob: %w", err)
 	}
-	return durable.Remove(src)
+	return nil
 }
 
 // Open implements Store.

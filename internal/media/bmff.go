@@ -327,12 +327,20 @@ func parseLoci(p []byte) *Location {
 		return nil
 	}
 	p = p[name+1:] // skip role
-	fixed := func(b []byte) float64 { return float64(int32(binary.BigEndian.Uint32(b))) / 65536 }
+	// 16.16 fixed point resolves 1/65536 degree (under 2 m); rounding to
+	// five decimals drops the conversion noise without losing a metre.
+	fixed := func(b []byte) float64 {
+		return math.Round(float64(int32(binary.BigEndian.Uint32(b)))/65536*1e5) / 1e5
+	}
 	lon, lat, alt := fixed(p[0:]), fixed(p[4:]), fixed(p[8:])
 	if math.Abs(lat) > 90 || math.Abs(lon) > 180 {
 		return nil
 	}
-	return &Location{Lat: lat, Lon: lon, Alt: &alt}
+	loc := &Location{Lat: lat, Lon: lon}
+	if alt != 0 { // writers without an altitude put zero
+		loc.Alt = &alt
+	}
+	return loc
 }
 
 // text turns metadata bytes into a display string: UTF-8 or UTF-16 with a

@@ -1,0 +1,297 @@
+// Package ingest takes in footage over the tus 1.0 resumable upload
+// protocol and turns each complete upload into evidence.
+//
+// Its promises: an offset the server reports is on disk; the SHA-256 is
+// computed while the bytes arrive; the final PATCH is answered only once the
+// original is in the blob store and its evidence record is committed; and a
+// crash at any moment leaves every upload either resumable or evidence,
+// never half of one. Files that are not video, audio or still images are
+// refused (415) at their first bytes and nothing of them is kept.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/durable"
+	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/media"
+)
+
+// BasePath is where the tus endpoint is mounted.
+const BasePath = "/api/v1/uploads/"
+
+// Config is what a Service needs.
+type Config struct {
+	// Dir holds uploads in progress. It should be on the same file system
+	// as a local blob store, so that finishing an upload is a link rather
+	// than a copy.
+	Dir string
+	// MaxSize is the largest upload accepted, announced as Tus-Max-Size.
+	MaxSize int64
+	// ExpireAfter is how long an unfinished upload may stay silent before
+	// it is discarded (announced as Upload-Expires). Default 7 days.
+	ExpireAfter time.Duration
+	// CheckpointEvery is how many bytes of one long PATCH may arrive between
+	// durable checkpoints. Default 64 MiB.
+	CheckpointEvery int64
+
+	Blobs    blob.Store
+	Evidence evidence.Store
+	Media    *media.Tool
+	Logger   *slog.Logger
+	Now      func() time.Time // for tests; time.Now if nil
+}
+
+// Service is the ingest endpoint and its upload store.
+type Service struct {
+	uploads *uploads
+	handler *tusd.Handler
+	locker  *memorylocker.MemoryLocker
+	blobs   blob.Store
+	items   evidence.Store
+	media   *media.Tool
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New creates the service and the upload directory.
+func New(cfg Config) (*Service, error) {
+	if cfg.Blobs == nil || cfg.Evidence == nil || cfg.Media == nil {
+		return nil, errors.New("ingest: Blobs, Evidence and Media are required")
+	}
+	if cfg.ExpireAfter <= 0 {
+		cfg.ExpireAfter = 7 * 24 * time.Hour
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = 64 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := durable.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	s := &Service{
+		locker: memorylocker.New(),
+		blobs:  cfg.Blobs,
+		items:  cfg.Evidence,
+		media:  cfg.Media,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+	}
+	s.uploads = &uploads{
+		dir:             cfg.Dir,
+		checkpointEvery: cfg.CheckpointEvery,
+		expireAfter:     cfg.ExpireAfter,
+		finish:          s.finish,
+		now:             cfg.Now,
+	}
+	composer := tusd.NewStoreComposer()
+	composer.UseCore(s.uploads)
+	composer.UseTerminater(s.uploads)
+	composer.UseLengthDeferrer(s.uploads)
+	s.locker.UseIn(composer)
+	h, err := tusd.NewHandler(tusd.Config{
+		BasePath:                BasePath,
+		StoreComposer:           composer,
+		MaxSize:                 cfg.MaxSize,
+		DisableDownload:         true,
+		PreUploadCreateCallback: validateCreation,
+		Logger:                  tusdLogger(cfg.Logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	s.handler = h
+	return s, nil
+}
+
+// Handler serves the tus endpoint; mount it at BasePath.
+func (s *Service) Handler() http.Handler {
+	return http.StripPrefix(strings.TrimSuffix(BasePath, "/"), s.protocolExtensions(s.handler))
+}
+
+// validateCreation refuses, before anything is stored, an upload whose
+// declared metadata is unusable.
+func validateCreation(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
+	if _, err := evidence.ParseSubmission(ev.Upload.MetaData); err != nil {
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusd.NewError("ERR_INVALID_METADATA", "Upload-Metadata: "+err.Error(), http.StatusBadRequest)
+	}
+	return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, nil
+}
+
+// finish turns the complete upload u into evidence: it reads the file's
+// metadata, puts the original in the blob store and commits the record. It
+// is idempotent, so that it can run again after a crash at any step.
+func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
+	digest := evidence.Digest(u.id())
+	if it, err := s.items.ByUpload(ctx, digest); err == nil {
+		return it.ID, nil
+	} else if !errors.Is(err, evidence.ErrNotFound) {
+		return "", err
+	}
+	sub, err := evidence.ParseSubmission(u.st.Info.MetaData)
+	if err != nil {
+		return "", err // validated at creation; only a corrupt state gets here
+	}
+	ref, err := u.sum()
+	if err != nil {
+		return "", err
+	}
+	path := s.uploads.binPath(u.id())
+	info, err := s.media.Inspect(ctx, path, *u.st.Format)
+	if err != nil {
+		return "", fmt.Errorf("ingest: inspect upload %s: %w", u.id(), err)
+	}
+	if err := s.storeBlob(ctx, ref, path); err != nil {
+		return "", err
+	}
+	it := evidence.Item{
+		ID:           evidence.NewID(),
+		SHA256:       ref,
+		Size:         u.st.Info.Size,
+		Filename:     sub.Filename,
+		Source:       sub.Source,
+		Device:       sub.Device,
+		Officer:      sub.Officer,
+		Note:         sub.Note,
+		ReceivedAt:   s.now().UTC(),
+		Info:         info,
+		UploadDigest: digest,
+		TokenDigest:  evidence.Digest(evidence.AccessToken(u.id())),
+	}
+	if err := s.items.Create(ctx, it); err != nil {
+		if errors.Is(err, evidence.ErrExists) {
+			prev, err := s.items.ByUpload(ctx, digest)
+			return prev.ID, err
+		}
+		return "", err
+	}
+	s.log.Info("evidence stored", "evidence", it.ID, "sha256", ref.String(), "size", it.Size, "source", it.Source, "media_type", it.MediaType)
+	return it.ID, nil
+}
+
+func (s *Service) storeBlob(ctx context.Context, ref blob.Ref, path string) error {
+	if a, ok := s.blobs.(blob.Adopter); ok {
+		return a.Adopt(ctx, ref, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return s.blobs.Put(ctx, ref, f)
+}
+
+// Evidence returns the evidence made from the upload with this id, or
+// evidence.ErrNotFound while it is not stored yet.
+func (s *Service) Evidence(ctx context.Context, uploadID string) (evidence.Item, error) {
+	if !validID(uploadID) {
+		return evidence.Item{}, evidence.ErrNotFound
+	}
+	return s.items.ByUpload(ctx, evidence.Digest(uploadID))
+}
+
+// Recover brings the upload directory to a consistent state after a crash:
+// complete uploads become evidence, and files that belong to no upload are
+// removed. Call it before serving.
+func (s *Service) Recover(ctx context.Context) error {
+	ents, err := os.ReadDir(s.uploads.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		name := e.Name()
+		id, isBin := strings.CutSuffix(name, ".bin")
+		switch {
+		case strings.HasPrefix(name, ".tmp-"):
+			os.Remove(filepath.Join(s.uploads.dir, name)) // a state write cut short
+		case isBin:
+			if _, err := os.Stat(s.uploads.statePath(id)); errors.Is(err, os.ErrNotExist) {
+				os.Remove(filepath.Join(s.uploads.dir, name)) // created, never acknowledged
+			}
+		}
+	}
+	ids, err := s.uploads.ids()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := s.uploads.GetUpload(ctx, id); err != nil && !errors.Is(err, errExpired) {
+			return fmt.Errorf("ingest: recover upload %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Run removes expired uploads (and the tombstones of old finished ones)
+// every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Expire(ctx); err != nil {
+				s.log.Error("expiring uploads", "err", err)
+			} else if n > 0 {
+				s.log.Info("expired uploads removed", "count", n)
+			}
+		}
+	}
+}
+
+// Expire removes the uploads silent for longer than the expiry, and
+// returns how many it removed.
+func (s *Service) Expire(ctx context.Context) (int, error) {
+	ids, err := s.uploads.ids()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		st, err := s.uploads.readState(id)
+		if err != nil || !s.now().After(st.Updated.Add(s.uploads.expireAfter)) {
+			continue
+		}
+		lock, err := s.locker.NewLock(id)
+		if err != nil {
+			return n, err
+		}
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		err = lock.Lock(lctx, func() {})
+		cancel()
+		if err != nil {
+			continue // in use: not silent after all
+		}
+		u, err := s.uploads.load(id)
+		if err == nil && s.now().After(u.st.Updated.Add(s.uploads.expireAfter)) {
+			if err = u.Terminate(ctx); err == nil {
+				n++
+			}
+		}
+		lock.Unlock()
+		if err != nil && !errors.Is(err, tusd.ErrNotFound) {
+			return n, err
+		}
+	}
+	return n, nil
+}
+

@@ -1,0 +1,115 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"hash"
+	"net/http"
+	"strings"
+)
+
+// tusd implements the core protocol and the creation, termination and
+// deferred-length extensions. This file adds the two it lacks, checksum and
+// expiration, around its handler.
+
+// checksumAlgorithms are the Upload-Checksum algorithms accepted. The tus
+// specification requires sha1.
+var checksumAlgorithms = map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New}
+
+const checksumAlgorithmList = "sha1,sha256"
+
+type checksumKey struct{}
+
+// checksum is a PATCH's Upload-Checksum, handed to the store through the
+// request context.
+type checksum struct {
+	newHash func() hash.Hash
+	want    []byte
+}
+
+// parseChecksum reads "Upload-Checksum: <algorithm> <base64 digest>".
+func parseChecksum(v string) (*checksum, string) {
+	alg, enc, ok := strings.Cut(strings.TrimSpace(v), " ")
+	newHash, known := checksumAlgorithms[alg]
+	if !ok || !known {
+		return nil, "Upload-Checksum must be '<algorithm> <base64 digest>' with an algorithm among " + checksumAlgorithmList
+	}
+	want, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil || len(want) != newHash().Size() {
+		return nil, "Upload-Checksum digest is not the base64 of a " + alg + " digest"
+	}
+	return &checksum{newHash: newHash, want: want}, ""
+}
+
+// protocolExtensions wraps tusd's handler: it validates Upload-Checksum and
+// passes it to the store, and adds the checksum and expiration headers to
+// responses.
+func (s *Service) protocolExtensions(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Get("Upload-Checksum"); v != "" && r.Method != http.MethodOptions {
+			sum, problem := parseChecksum(v)
+			if sum == nil {
+				w.Header().Set("Tus-Resumable", "1.0.0")
+				http.Error(w, "ERR_INVALID_CHECKSUM: "+problem, http.StatusBadRequest)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), checksumKey{}, sum))
+		}
+		next.ServeHTTP(&headerWriter{ResponseWriter: w, r: r, s: s}, r)
+	})
+}
+
+// headerWriter adds headers just before tusd writes its response's.
+type headerWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	s       *Service
+	written bool
+}
+
+func (h *headerWriter) WriteHeader(code int) {
+	if !h.written {
+		h.written = true
+		h.addHeaders()
+	}
+	h.ResponseWriter.WriteHeader(code)
+}
+
+func (h *headerWriter) Write(p []byte) (int, error) {
+	if !h.written {
+		h.WriteHeader(http.StatusOK)
+	}
+	return h.ResponseWriter.Write(p)
+}
+
+func (h *headerWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+func (h *headerWriter) addHeaders() {
+	hd := h.Header()
+	if ext := hd.Get("Tus-Extension"); ext != "" {
+		hd.Set("Tus-Extension", ext+",checksum,expiration")
+		hd.Set("Tus-Checksum-Algorithm", checksumAlgorithmList)
+	}
+	// Upload-Expires on every response about an unfinished upload.
+	var id string
+	switch h.r.Method {
+	case http.MethodPost:
+		if loc := hd.Get("Location"); loc != "" {
+			id = loc[strings.LastIndex(loc, "/")+1:]
+		}
+	case http.MethodPatch, http.MethodHead:
+		id = strings.TrimSuffix(h.r.URL.Path, "/")
+		id = id[strings.LastIndex(id, "/")+1:]
+	}
+	if id == "" {
+		return
+	}
+	if st, err := h.s.uploads.readState(id); err == nil && st.Evidence == "" {
+		hd.Set("Upload-Expires", st.Updated.Add(h.s.uploads.expireAfter).UTC().Format(http.TimeFormat))
+	}
+	if h.r.Header.Get("Origin") != "" {
+		hd.Add("Access-Control-Expose-Headers", "Upload-Expires, Tus-Checksum-Algorithm")
+	}
+}

@@ -1,0 +1,467 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/durable"
+	"github.com/sightline/sightline/internal/media"
+)
+
+// Errors sent to tus clients, in tusd's form so that its handler writes them.
+var (
+	errUnsupportedMedia = tusd.NewError("ERR_UNSUPPORTED_MEDIA_TYPE",
+		"this file is not video, audio or a still image; nothing was stored", http.StatusUnsupportedMediaType)
+	errChecksumMismatch = tusd.NewError("ERR_CHECKSUM_MISMATCH",
+		"the chunk does not match its Upload-Checksum; it was discarded, resend it", 460)
+	errExpired = tusd.NewError("ERR_UPLOAD_EXPIRED",
+		"this upload expired after a long silence; start a new one", http.StatusGone)
+)
+
+// uploads is the tusd data store: it keeps each upload in progress in two
+// files under dir,
+//
+//	<id>.bin   the bytes received so far
+//	<id>.json  the upload's state (uploadState), replaced atomically
+//
+// The state records the acknowledged offset and the SHA-256 of the bytes
+// before it, as the hash's own serialized state, so hashing resumes where
+// it stopped without re-reading the file. The state is written after the
+// data is fsynced; on load, bytes past the recorded offset (never
+// acknowledged) are cut off. A crash therefore leaves every upload at an
+// offset whose bytes are on disk and hashed.
+type uploads struct {
+	dir string
+	// checkpointEvery is how many bytes a long PATCH without a checksum may
+	// receive between durable checkpoints.
+	checkpointEvery int64
+	// expireAfter is how long an unfinished upload may stay silent; also how
+	// long a finished upload answers HEAD before it is forgotten.
+	expireAfter time.Duration
+	// finish turns a complete upload into evidence and returns its id. It
+	// must be idempotent: it runs again after a crash.
+	finish func(ctx context.Context, u *upload) (string, error)
+	now    func() time.Time
+}
+
+var (
+	_ tusd.DataStore               = (*uploads)(nil)
+	_ tusd.TerminaterDataStore     = (*uploads)(nil)
+	_ tusd.LengthDeferrerDataStore = (*uploads)(nil)
+)
+
+// uploadState is the durable record of one upload.
+type uploadState struct {
+	Info    tusd.FileInfo `json:"info"`
+	Hash    []byte        `json:"hash"`             // sha256 state after Info.Offset bytes
+	Format  *media.Format `json:"format,omitempty"` // once the first bytes were recognised
+	Created time.Time     `json:"created"`
+	Updated time.Time     `json:"updated"`
+	// Evidence is set once the upload is evidence. The state then stays as
+	// a tombstone, so that a client asking again learns it is complete.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+func (s *uploads) binPath(id string) string   { return filepath.Join(s.dir, id+".bin") }
+func (s *uploads) statePath(id string) string { return filepath.Join(s.dir, id+".json") }
+
+// newUploadID returns 128 random bits in hex: the upload id is the
+// uploader's capability, so it must not be guessable.
+func newUploadID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil && strings.ToLower(id) == id
+}
+
+func (s *uploads) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
+	info.ID = newUploadID()
+	info.Offset = 0
+	info.Storage = nil
+	h, err := sha256.New().(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	u := &upload{s: s, st: uploadState{Info: info, Hash: h, Created: now, Updated: now}}
+	f, err := os.OpenFile(s.binPath(info.ID), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	// The state file is what makes an upload exist; the empty data file
+	// before it is harmless if we crash in between.
+	if err := u.save(); err != nil {
+		os.Remove(s.binPath(info.ID))
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *uploads) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
+	u, err := s.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if u.st.Evidence == "" && u.complete() {
+		// A crash or a failure came between the last byte and the evidence
+		// record. Finish now, so that no client hears "complete" before the
+		// evidence exists.
+		if err := u.FinishUpload(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if u.st.Evidence == "" && s.now().After(u.expires()) {
+		return nil, errExpired
+	}
+	return u, nil
+}
+
+// readState reads an upload's saved state without touching its files.
+func (s *uploads) readState(id string) (uploadState, error) {
+	var st uploadState
+	if !validID(id) {
+		return st, tusd.ErrNotFound
+	}
+	b, err := os.ReadFile(s.statePath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, tusd.ErrNotFound
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("ingest: upload %s: corrupt state: %w", id, err)
+	}
+	return st, nil
+}
+
+// load reads an upload's state and cuts off any bytes received after it
+// was last saved. The caller must hold the upload's lock.
+func (s *uploads) load(id string) (*upload, error) {
+	st, err := s.readState(id)
+	if err != nil {
+		return nil, err
+	}
+	u := &upload{s: s, st: st}
+	if u.st.Evidence == "" {
+		fi, err := os.Stat(s.binPath(id))
+		if err != nil {
+			return nil, fmt.Errorf("ingest: upload %s: %w", id, err)
+		}
+		if fi.Size() < u.st.Info.Offset {
+			return nil, fmt.Errorf("ingest: upload %s: %d bytes on disk, %d acknowledged", id, fi.Size(), u.st.Info.Offset)
+		}
+		if fi.Size() > u.st.Info.Offset {
+			if err := os.Truncate(s.binPath(id), u.st.Info.Offset); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return u, nil
+}
+
+func (s *uploads) AsTerminatableUpload(up tusd.Upload) tusd.TerminatableUpload { return up.(*upload) }
+func (s *uploads) AsLengthDeclarableUpload(up tusd.Upload) tusd.LengthDeclarableUpload {
+	return up.(*upload)
+}
+
+// ids lists the uploads in the directory.
+func (s *uploads) ids() ([]string, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && validID(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// upload is one upload in progress, as loaded for one request.
+type upload struct {
+	s  *uploads
+	st uploadState
+}
+
+func (u *upload) id() string { return u.st.Info.ID }
+
+func (u *upload) complete() bool {
+	return !u.st.Info.SizeIsDeferred && u.st.Info.Offset == u.st.Info.Size
+}
+
+func (u *upload) expires() time.Time { return u.st.Updated.Add(u.s.expireAfter) }
+
+func (u *upload) save() error {
+	b, err := json.Marshal(u.st)
+	if err != nil {
+		return err
+	}
+	return durable.WriteFile(u.s.statePath(u.id()), b, 0o600)
+}
+
+func (u *upload) GetInfo(ctx context.Context) (tusd.FileInfo, error) { return u.st.Info, nil }
+
+func (u *upload) GetReader(ctx context.Context) (io.ReadCloser, error) {
+	return nil, tusd.ErrNotImplemented
+}
+
+// hasher returns the running SHA-256 of the acknowledged bytes.
+func (u *upload) hasher() (hash.Hash, error) {
+	h := sha256.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.st.Hash); err != nil {
+		return nil, fmt.Errorf("ingest: upload %s: hash state: %w", u.id(), err)
+	}
+	return h, nil
+}
+
+// sum returns the SHA-256 of the bytes received so far.
+func (u *upload) sum() (blob.Ref, error) {
+	h, err := u.hasher()
+	if err != nil {
+		return blob.Ref{}, err
+	}
+	return blob.Ref(h.Sum(nil)), nil
+}
+
+// WriteChunk appends src at offset. The bytes are hashed as they are
+// written; the new offset is durable (data fsynced, then state saved)
+// before it returns. A chunk sent with Upload-Checksum is all or nothing.
+func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	if offset != u.st.Info.Offset {
+		return 0, tusd.ErrMismatchOffset
+	}
+	sum, _ := ctx.Value(checksumKey{}).(*checksum)
+
+	// Recognise the file by its first bytes before any of them are kept.
+	if u.st.Format == nil {
+		head, err := u.sniffHead(&src)
+		if err != nil {
+			return 0, err
+		}
+		if head != nil {
+			format, ok := media.Sniff(head)
+			if !ok {
+				if err := u.Terminate(ctx); err != nil {
+					return 0, err
+				}
+				return 0, errUnsupportedMedia
+			}
+			u.st.Format = &format
+		}
+	}
+
+	f, err := os.OpenFile(u.s.binPath(u.id()), os.O_WRONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("ingest: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return 0, err
+	}
+	h, err := u.hasher()
+	if err != nil {
+		return 0, err
+	}
+	w := &chunkWriter{f: f, h: h}
+	if sum != nil {
+		w.chunk = sum.newHash()
+	}
+	buf := make([]byte, 1<<20)
+	var written int64
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return u.abandon(f, offset, written, err)
+			}
+			written += int64(n)
+			// Long PATCHes save their progress now and then, unless the
+			// chunk must be verified as a whole.
+			if sum == nil && w.sinceCheckpoint >= u.s.checkpointEvery {
+				if err := u.commit(f, offset+written, w); err != nil {
+					return u.abandon(f, offset, written, err)
+				}
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			// tusd's body reader reports client errors itself; keep what
+			// arrived unless it cannot be verified.
+			if sum != nil {
+				return u.abandon(f, offset, 0, rerr)
+			}
+			break
+		}
+	}
+	if sum != nil && !bytes.Equal(w.chunk.Sum(nil), sum.want) {
+		return u.abandon(f, offset, 0, errChecksumMismatch)
+	}
+	if err := u.commit(f, offset+written, w); err != nil {
+		return u.abandon(f, offset, written, err)
+	}
+	return written, nil
+}
+
+// sniffHead makes sure the first media.SniffLen bytes of the upload (or
+// all of it, if shorter) can be looked at. It reads what it needs from
+// *src, then replaces *src with a reader that yields those bytes again. It
+// returns nil if the upload has not got far enough to decide.
+func (u *upload) sniffHead(src *io.Reader) ([]byte, error) {
+	off := u.st.Info.Offset
+	prefix := make([]byte, off)
+	if off > 0 {
+		f, err := os.Open(u.s.binPath(u.id()))
+		if err != nil {
+			return nil, err
+		}
+		_, err = io.ReadFull(f, prefix)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	want := int64(media.SniffLen) - off
+	if !u.st.Info.SizeIsDeferred {
+		want = min(want, u.st.Info.Size-off)
+	}
+	more := make([]byte, max(want, 0))
+	n, err := io.ReadFull(*src, more)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	more = more[:n]
+	*src = io.MultiReader(bytes.NewReader(more), *src)
+	head := append(prefix, more...)
+	if len(head) >= media.SniffLen || !u.st.Info.SizeIsDeferred && int64(len(head)) == u.st.Info.Size {
+		return head, nil
+	}
+	return nil, nil
+}
+
+// commit makes the first end bytes durable and records them as received.
+func (u *upload) commit(f *os.File, end int64, w *chunkWriter) error {
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("ingest: fsync: %w", err)
+	}
+	h, err := w.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return err
+	}
+	prev := u.st
+	u.st.Info.Offset, u.st.Hash, u.st.Updated = end, h, u.s.now()
+	if err := u.save(); err != nil {
+		u.st = prev
+		return err
+	}
+	w.sinceCheckpoint = 0
+	return nil
+}
+
+// abandon cuts the data file back to the last saved offset, so the bytes
+// of a failed chunk are neither kept nor acknowledged. It reports as
+// written the bytes already committed by checkpoints.
+func (u *upload) abandon(f *os.File, start, written int64, err error) (int64, error) {
+	if terr := f.Truncate(u.st.Info.Offset); terr != nil {
+		err = errors.Join(err, terr)
+	}
+	return u.st.Info.Offset - start, err
+}
+
+func (u *upload) DeclareLength(ctx context.Context, length int64) error {
+	u.st.Info.Size, u.st.Info.SizeIsDeferred = length, false
+	u.st.Updated = u.s.now()
+	return u.save()
+}
+
+// FinishUpload hands the complete upload over to become evidence. tusd
+// answers the final PATCH only after this returns.
+func (u *upload) FinishUpload(ctx context.Context) error {
+	if u.st.Evidence != "" {
+		return nil
+	}
+	if u.st.Format == nil {
+		// Shorter than a sniff and sent in pieces, or empty.
+		head, err := os.ReadFile(u.s.binPath(u.id()))
+		if err != nil {
+			return err
+		}
+		format, ok := media.Sniff(head)
+		if !ok {
+			if err := u.Terminate(ctx); err != nil {
+				return err
+			}
+			return errUnsupportedMedia
+		}
+		u.st.Format = &format
+	}
+	id, err := u.s.finish(ctx, u)
+	if err != nil {
+		return err
+	}
+	// The evidence is durable: keep only a tombstone of the upload.
+	u.st.Evidence, u.st.Updated = id, u.s.now()
+	if err := u.save(); err != nil {
+		return err
+	}
+	return durable.Remove(u.s.binPath(u.id()))
+}
+
+// Terminate forgets the upload and its bytes. Evidence made from it stays.
+func (u *upload) Terminate(ctx context.Context) error {
+	if err := durable.Remove(u.s.statePath(u.id())); err != nil {
+		return err
+	}
+	return durable.Remove(u.s.binPath(u.id()))
+}
+
+// chunkWriter writes to the upload's file and hashes exactly the bytes
+// that reached it.
+type chunkWriter struct {
+	f               *os.File
+	h               hash.Hash // the whole upload
+	chunk           hash.Hash // this request, when it carries a checksum
+	sinceCheckpoint int64
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	if w.chunk != nil {
+		w.chunk.Write(p[:n])
+	}
+	w.sinceCheckpoint += int64(n)
+	return n, err
+}
