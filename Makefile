@@ -1,0 +1,50 @@
+# The two commands of the quick start:
+#   make run    install what is missing, then serve on the embedded default
+#   make test   install what the tests need, then run them all
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+DATA ?= ./sightline-data
+LISTEN ?= 127.0.0.1:8080
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzSniff FuzzISO6709 FuzzBMFF FuzzEXIF FuzzProbeReport
+VENDOR_JS := internal/web/assets/vendor/tus.min.js
+
+.PHONY: run test build bench fuzz assets deps test-deps clean
+
+run: deps assets
+	$(GO) run ./cmd/sightline serve --data $(DATA) --listen $(LISTEN)
+
+build: assets
+	$(GO) build -o bin/sightline ./cmd/sightline
+
+test: test-deps assets
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target briefly; FUZZTIME=5m for a longer hunt.
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./internal/media || exit 1; \
+	done
+
+# Upload throughput over loopback, as a ratio to the machine's raw limit.
+bench: deps assets
+	$(GO) run ./bench/upload
+
+# The browser's tus client comes from npm and is embedded in the binary.
+assets: $(VENDOR_JS)
+$(VENDOR_JS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(dir $@)
+	cp web/node_modules/tus-js-client/dist/tus.min.js $@
+
+deps:
+	scripts/deps.sh run
+
+test-deps:
+	scripts/deps.sh test
+
+clean:
+	rm -rf bin web/node_modules $(VENDOR_JS)

@@ -1,0 +1,128 @@
+// Package server wires Sightline's parts into one running server from one
+// configuration: which database and which blob store (an explicit choice
+// here, not a registry), the ingest service, and the HTTP handler.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/ingest"
+	"github.com/sightline/sightline/internal/media"
+	"github.com/sightline/sightline/internal/web"
+)
+
+// Config is the server's whole configuration; each field's comment is its
+// manual.
+type Config struct {
+	// Data is the folder holding everything the server keeps:
+	//   sightline.db  the metadata (SQLite)
+	//   blobs/        originals, named by SHA-256, read-only
+	//   uploads/      uploads in progress
+	// It is created if missing. Keep it on a local file system with honest
+	// fsync (ext4, XFS, ZFS).
+	Data string
+	// MaxSize is the largest file accepted, announced to tus clients as
+	// Tus-Max-Size. Default 64 GiB.
+	MaxSize int64
+	// UploadExpiry is how long an unfinished upload may stay silent before
+	// it is discarded; announced as Upload-Expires. Default 7 days.
+	UploadExpiry time.Duration
+	// MediaTimeout bounds each ffprobe or ffmpeg run on an uploaded file.
+	// Default 1 minute.
+	MediaTimeout time.Duration
+	// Logger receives the server's log; discarded if nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now if nil. For tests.
+	Now func() time.Time
+}
+
+// Server is a configured Sightline server, ready to serve.
+type Server struct {
+	cfg      Config
+	db       *db.DB
+	blobs    *blob.Local
+	ingest   *ingest.Service
+	handler  http.Handler
+	evidence evidence.Store
+}
+
+// Open opens (creating if needed) the data folder, recovers uploads cut
+// short by a crash, and prepares the handler.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = 64 << 30
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	for _, tool := range []string{"ffprobe", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("%s is not installed; install ffmpeg (`make run` does)", tool)
+		}
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg}
+	var err error
+	if s.db, err = db.OpenSQLite(ctx, filepath.Join(cfg.Data, "sightline.db")); err != nil {
+		return nil, err
+	}
+	s.evidence = s.db.Evidence()
+	if s.blobs, err = blob.NewLocal(filepath.Join(cfg.Data, "blobs")); err != nil {
+		return nil, errors.Join(err, s.db.Close())
+	}
+	s.ingest, err = ingest.New(ingest.Config{
+		Dir:         filepath.Join(cfg.Data, "uploads"),
+		MaxSize:     cfg.MaxSize,
+		ExpireAfter: cfg.UploadExpiry,
+		Blobs:       s.blobs,
+		Evidence:    s.evidence,
+		Media:       &media.Tool{Timeout: cfg.MediaTimeout},
+		Logger:      cfg.Logger,
+		Now:         cfg.Now,
+	})
+	if err == nil {
+		err = s.ingest.Recover(ctx)
+	}
+	if err == nil {
+		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger})
+	}
+	if err != nil {
+		return nil, errors.Join(err, s.db.Close())
+	}
+	return s, nil
+}
+
+// Handler serves every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run does the server's background work (expiring silent uploads) until
+// ctx ends.
+func (s *Server) Run(ctx context.Context) { s.ingest.Run(ctx, time.Minute) }
+
+// Evidence is the evidence store, for tools and tests.
+func (s *Server) Evidence() evidence.Store { return s.evidence }
+
+// Blobs is the blob store, for tools and tests.
+func (s *Server) Blobs() *blob.Local { return s.blobs }
+
+// Ingest is the upload service, for tools and tests.
+func (s *Server) Ingest() *ingest.Service { return s.ingest }
+
+// Close releases the database.
+func (s *Server) Close() error { return s.db.Close() }

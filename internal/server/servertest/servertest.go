@@ -1,0 +1,183 @@
+// Package servertest runs a complete Sightline server in process for tests,
+// on a real data folder, SQLite file and ffmpeg, and speaks raw tus to it.
+package servertest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/server"
+)
+
+// Env is a running server and its data folder.
+type Env struct {
+	T      testing.TB
+	URL    string
+	Data   string
+	Server *server.Server
+	Clock  *Clock
+	http   *httptest.Server
+}
+
+// Clock is a settable clock for expiry tests.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// Start runs a server on a new data folder; change adjusts its config.
+func Start(t testing.TB, change ...func(*server.Config)) *Env {
+	t.Helper()
+	return StartIn(t, t.TempDir(), change...)
+}
+
+// StartIn runs a server on an existing data folder, as after a restart.
+func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
+	t.Helper()
+	clock := &Clock{t: time.Now()}
+	cfg := server.Config{Data: data, Now: clock.Now}
+	for _, c := range change {
+		c(&cfg)
+	}
+	s, err := server.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	e := &Env{T: t, URL: hs.URL, Data: data, Server: s, Clock: clock, http: hs}
+	t.Cleanup(e.Stop)
+	return e
+}
+
+// Stop shuts the server down; it is safe to call twice.
+func (e *Env) Stop() {
+	if e.http != nil {
+		e.http.CloseClientConnections()
+		e.http.Close()
+		e.Server.Close()
+		e.http = nil
+	}
+}
+
+// Client is a Sightline client of this server.
+func (e *Env) Client() *client.Client { return &client.Client{Server: e.URL} }
+
+// Do sends a tus request and returns the response with its body read.
+func (e *Env) Do(method, url string, headers map[string]string, body []byte) (*http.Response, string) {
+	e.T.Helper()
+	if !strings.HasPrefix(url, "http") {
+		url = e.URL + url
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// Create starts an upload and returns its URL; it fails the test unless the
+// server answers 201.
+func (e *Env) Create(size int64, meta map[string]string) string {
+	e.T.Helper()
+	resp, body := e.Do("POST", "/api/v1/uploads/", map[string]string{
+		"Upload-Length": strconv.FormatInt(size, 10), "Upload-Metadata": client.EncodeMetadata(meta)}, nil)
+	if resp.StatusCode != http.StatusCreated {
+		e.T.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+// Patch sends one chunk and returns the response.
+func (e *Env) Patch(url string, offset int64, chunk []byte, extra ...string) (*http.Response, string) {
+	e.T.Helper()
+	h := map[string]string{"Content-Type": "application/offset+octet-stream", "Upload-Offset": strconv.FormatInt(offset, 10)}
+	for i := 0; i+1 < len(extra); i += 2 {
+		h[extra[i]] = extra[i+1]
+	}
+	return e.Do("PATCH", url, h, chunk)
+}
+
+// Checksum is an Upload-Checksum header value for b.
+func Checksum(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256 " + base64.StdEncoding.EncodeToString(s[:])
+}
+
+// Receipt fetches the evidence made from an upload; it fails the test
+// unless the server answers 200.
+func (e *Env) Receipt(uploadURL string) client.Receipt {
+	e.T.Helper()
+	resp, body := e.Do("GET", uploadURL+"/evidence", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		e.T.Fatalf("GET evidence: %d %s", resp.StatusCode, body)
+	}
+	var r client.Receipt
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		e.T.Fatal(err)
+	}
+	return r
+}
+
+// Contents summarises what the data folder holds: evidence records, blobs,
+// and the files of uploads in progress.
+type Contents struct {
+	Evidence    int
+	Blobs       int
+	UploadFiles []string
+}
+
+// Contents reads the data folder's state.
+func (e *Env) Contents() Contents {
+	e.T.Helper()
+	var c Contents
+	for _, err := range e.Server.Evidence().All(e.T.Context()) {
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		c.Evidence++
+	}
+	for _, err := range e.Server.Blobs().List(e.T.Context()) {
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		c.Blobs++
+	}
+	ents, _ := os.ReadDir(filepath.Join(e.Data, "uploads"))
+	for _, ent := range ents {
+		c.UploadFiles = append(c.UploadFiles, ent.Name())
+	}
+	tmp, _ := os.ReadDir(filepath.Join(e.Data, "blobs", "tmp"))
+	for _, ent := range tmp {
+		c.UploadFiles = append(c.UploadFiles, "blobs/tmp/"+ent.Name())
+	}
+	return c
+}

@@ -1,0 +1,150 @@
+package web_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/media/mediatest"
+	"github.com/sightline/sightline/internal/server/servertest"
+)
+
+// upload stores data as evidence and returns its receipt.
+func upload(t *testing.T, env *servertest.Env, data []byte, name string) client.Receipt {
+	t.Helper()
+	u := env.Create(int64(len(data)), map[string]string{"filename": name, "source": "dashcam", "device": "Viofo A129"})
+	if resp, body := env.Patch(u, 0, data); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d %s", resp.StatusCode, body)
+	}
+	return env.Receipt(u)
+}
+
+func get(t *testing.T, url, token string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp, b.Bytes()
+}
+
+func TestEvidenceAPI(t *testing.T) {
+	env := servertest.Start(t)
+	data, err := os.ReadFile(mediatest.Clip(t, "a.mp4", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := upload(t, env, data, "a.mp4")
+	other := upload(t, env, append([]byte(nil), data...), "b.mp4")
+
+	tests := []struct {
+		name   string
+		path   string
+		token  string
+		status int
+	}{
+		{"own token", "/api/v1/evidence/" + mine.ID, mine.AccessToken, 200},
+		{"no token", "/api/v1/evidence/" + mine.ID, "", 404},
+		{"wrong token", "/api/v1/evidence/" + mine.ID, "not-a-token", 404},
+		{"token of other evidence", "/api/v1/evidence/" + mine.ID, other.AccessToken, 404},
+		{"unknown id", "/api/v1/evidence/zzzzzzzzzzzzzzzz", mine.AccessToken, 404},
+		{"original, own token", "/api/v1/evidence/" + mine.ID + "/original", mine.AccessToken, 200},
+		{"original, no token", "/api/v1/evidence/" + mine.ID + "/original", "", 404},
+		{"original, token of other evidence", "/api/v1/evidence/" + mine.ID + "/original", other.AccessToken, 404},
+		{"upload id that is not one", "/api/v1/uploads/0123456789abcdef0123456789abcdef/evidence", "", 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, env.URL+tc.path, tc.token)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%d %s, want %d", resp.StatusCode, body, tc.status)
+			}
+		})
+	}
+
+	// The evidence JSON has every field of the API, and no token.
+	_, body := get(t, env.URL+"/api/v1/evidence/"+mine.ID, mine.AccessToken)
+	var fields map[string]any
+	if err := json.Unmarshal(body, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"id", "sha256", "size", "filename", "source", "device", "officer", "received_at", "captured_at",
+		"location", "duration_s", "media_type", "container", "video", "audio", "media_error"} {
+		if _, ok := fields[f]; !ok {
+			t.Errorf("evidence JSON lacks %q", f)
+		}
+	}
+	for _, secret := range []string{"access_token", "UploadDigest", "TokenDigest"} {
+		if _, ok := fields[secret]; ok {
+			t.Errorf("evidence JSON exposes %q", secret)
+		}
+	}
+	if fields["device"] != "Viofo A129" || fields["source"] != "dashcam" || fields["sha256"] != mine.SHA256.String() {
+		t.Errorf("evidence JSON = %s", body)
+	}
+}
+
+func TestOriginalWithRange(t *testing.T) {
+	env := servertest.Start(t)
+	data, err := os.ReadFile(mediatest.Clip(t, "a.mp4", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := upload(t, env, data, "clip one.mp4")
+	url := env.URL + "/api/v1/evidence/" + r.ID + "/original"
+
+	resp, body := get(t, url, r.AccessToken)
+	if !bytes.Equal(body, data) {
+		t.Fatal("original differs from what was uploaded")
+	}
+	if resp.Header.Get("Content-Type") != "video/mp4" || !strings.Contains(resp.Header.Get("Content-Disposition"), "clip one.mp4") ||
+		!strings.Contains(resp.Header.Get("ETag"), r.SHA256.String()) {
+		t.Errorf("headers: %v", resp.Header)
+	}
+	resp, body = get(t, url, r.AccessToken, "Range", "bytes=100-199")
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[100:200]) {
+		t.Fatalf("range request: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	resp, body = get(t, url, r.AccessToken, "Range", "bytes=-10")
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[len(data)-10:]) {
+		t.Fatalf("suffix range request: %d, %d bytes", resp.StatusCode, len(body))
+	}
+}
+
+func TestPagesAndHeaders(t *testing.T) {
+	env := servertest.Start(t)
+	resp, body := get(t, env.URL+"/", "")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Upload footage") {
+		t.Fatalf("index: %d", resp.StatusCode)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("Content-Security-Policy %q allows inline script", csp)
+	}
+	if strings.Contains(string(body), "<script>") || strings.Contains(string(body), " on") && strings.Contains(string(body), "onclick=") {
+		t.Error("the page has inline script")
+	}
+	for _, asset := range []string{"/static/app.js", "/static/style.css", "/static/vendor/tus.min.js"} {
+		resp, body := get(t, env.URL+asset, "")
+		if resp.StatusCode != 200 || len(body) < 100 {
+			t.Errorf("%s: %d, %d bytes (run `make assets` to bundle tus-js-client)", asset, resp.StatusCode, len(body))
+		}
+	}
+	if resp, _ := get(t, env.URL+"/static/", ""); resp.StatusCode != 404 {
+		t.Errorf("directory listing of /static/: %d", resp.StatusCode)
+	}
+}

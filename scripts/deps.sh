@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Sightline needs and that are missing.
+#   scripts/deps.sh run    what the server needs (ffmpeg, node and npm for the web assets)
+#   scripts/deps.sh test   that, plus what the tests drive (chromium)
+set -euo pipefail
+
+case "${1:-run}" in
+run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm" ;;
+test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium" ;;
+*) echo "usage: $0 run|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for pair in $wanted; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+# De-duplicate (ffmpeg provides two commands).
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "installing: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
