@@ -67,3 +67,33 @@ func Truncate(t testing.TB, path string, n int64) string {
 	}
 	return out
 }
+
+// NoiseWAV returns a valid WAV file of about size bytes: 48 kHz mono 16-bit
+// noise from the given seed, so that every seed gives different content.
+// Tests that need many distinct, quickly made media files use it.
+func NoiseWAV(size int, seed uint64) []byte {
+	n := max(size-44, 2) &^ 1
+	b := make([]byte, 44+n)
+	copy(b, "RIFF")
+	le32(b[4:], uint32(36+n))
+	copy(b[8:], "WAVEfmt ")
+	le32(b[16:], 16)
+	b[20], b[22] = 1, 1 // PCM, mono
+	le32(b[24:], 48000)
+	le32(b[28:], 96000)
+	b[32], b[34] = 2, 16
+	copy(b[36:], "data")
+	le32(b[40:], uint32(n))
+	x := seed*0x9e3779b97f4a7c15 + 1
+	for i := 44; i+8 <= len(b); i += 8 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		for j := range 8 {
+			b[i+j] = byte(x >> (8 * j))
+		}
+	}
+	return b
+}
+
+func le32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }

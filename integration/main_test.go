@@ -1,0 +1,118 @@
+// Package integration tests the built sightline binary end to end: real
+// processes killed with SIGKILL, real tus clients, real ffmpeg and SQLite.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin is the sightline binary built for this test run.
+var bin string
+
+// repoRoot is the module's root folder.
+var repoRoot string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sightline-integration-")
+	if err != nil {
+		panic(err)
+	}
+	wd, _ := os.Getwd()
+	repoRoot = filepath.Dir(wd)
+	bin = filepath.Join(dir, "sightline")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sightline")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building sightline: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a running `sightline serve`.
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	URL  string
+	logs *lockedBuffer
+	done chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string             { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// startServer runs the binary on data and port and waits until it serves.
+func startServer(t *testing.T, data string, port int, extra ...string) *proc {
+	t.Helper()
+	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)
+	p := &proc{t: t, cmd: exec.Command(bin, args...), logs: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd.Stderr = p.logs
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if rest, ok := strings.CutPrefix(line, "sightline: serving on "); ok {
+				ready <- strings.Fields(rest)[0]
+			}
+			p.logs.Write([]byte(line + "\n"))
+		}
+	}()
+	go func() { p.cmd.Wait(); close(p.done) }()
+	select {
+	case p.URL = <-ready:
+	case <-p.done:
+		t.Fatalf("server exited before serving:\n%s", p.logs)
+	case <-time.After(30 * time.Second):
+		p.kill()
+		t.Fatalf("server not ready after 30 s:\n%s", p.logs)
+	}
+	t.Cleanup(p.kill)
+	return p
+}
+
+// kill ends the server with SIGKILL: no shutdown, no flushing.
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
