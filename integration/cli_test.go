@@ -1,0 +1,172 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/media/mediatest"
+)
+
+func sightline(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func fileSHA(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func copyFile(t *testing.T, from, to string) {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A dashcam's SD card: a folder of clips, a photo, and files that are not
+// media. Each media file is uploaded once, gets its record beside it, and a
+// second run uploads nothing again.
+func TestUploadFolder(t *testing.T) {
+	srv := startServer(t, t.TempDir(), 0)
+	card := t.TempDir()
+	copyFile(t, mediatest.Clip(t, "FILE0001.MP4", "2"), filepath.Join(card, "FILE0001.MP4"))
+	os.MkdirAll(filepath.Join(card, "EVENT"), 0o755)
+	copyFile(t, mediatest.Clip(t, "FILE0002.TS", "2"), filepath.Join(card, "EVENT", "FILE0002.TS"))
+	copyFile(t, filepath.Join(repoRoot, "internal/media/testdata/real-world/gps.jpg"), filepath.Join(card, "photo.jpg"))
+	os.WriteFile(filepath.Join(card, "SETTINGS.TXT"), []byte("resolution=1080p\n"), 0o644)
+	os.WriteFile(filepath.Join(card, ".hidden.mp4"), []byte("junk"), 0o644)
+	state := t.TempDir()
+
+	out, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", "dashcam", "--device", "Viofo A129", "--state-dir", state, card)
+	if err != nil {
+		t.Fatalf("upload: %v\n%s\n%s", err, out, errOut)
+	}
+	if !strings.Contains(errOut, "SETTINGS.TXT (not video, audio or a still image)") || strings.Contains(errOut+out, ".hidden") {
+		t.Errorf("skipped files not reported as expected:\n%s", errOut)
+	}
+	for _, f := range []string{"FILE0001.MP4", "EVENT/FILE0002.TS", "photo.jpg"} {
+		path := filepath.Join(card, f)
+		b, err := os.ReadFile(path + ".sightline.json")
+		if err != nil {
+			t.Fatalf("no record beside %s: %v", f, err)
+		}
+		var r client.Receipt
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.SHA256.String() != fileSHA(t, path) || r.Source != "dashcam" || r.Device != "Viofo A129" || r.Filename != filepath.Base(f) {
+			t.Errorf("%s: record %+v", f, r)
+		}
+		// The saved token reads the evidence back.
+		c := &client.Client{Server: srv.URL}
+		if it, err := c.Evidence(t.Context(), r.ID, r.AccessToken); err != nil || it.SHA256 != r.SHA256 {
+			t.Errorf("%s: reading evidence with the saved token: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(card, "SETTINGS.TXT.sightline.json")); err == nil {
+		t.Error("a record was written for a file that is not media")
+	}
+
+	out, _, err = sightline(t, "upload", "--server", srv.URL, "--source", "dashcam", "--state-dir", state, card)
+	if err != nil || strings.Count(out, "already uploaded") != 3 || strings.Contains(out, "stored ") {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+}
+
+// The CLI is killed part-way through a large file; run again, it resumes
+// where the server stopped instead of starting over.
+func TestUploadResumesAfterTheCLIIsKilled(t *testing.T) {
+	srv := startServer(t, t.TempDir(), 0)
+	file := filepath.Join(t.TempDir(), "bodycam.wav")
+	os.WriteFile(file, mediatest.NoiseWAV(48<<20, 9), 0o644)
+	state := t.TempDir()
+
+	cmd := exec.Command(bin, "upload", "--server", srv.URL, "--source", "bodycam", "--officer", "4471", "--chunk-size", "1MiB", "--state-dir", state, file)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	pct := regexp.MustCompile(`: (\d+)% \(`)
+	for sc.Scan() {
+		if m := pct.FindStringSubmatch(sc.Text()); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n >= 25 {
+				cmd.Process.Kill()
+				break
+			}
+		}
+	}
+	cmd.Wait()
+	if _, err := os.Stat(file + ".sightline.json"); err == nil {
+		t.Fatal("the CLI finished before it was killed; the test did not interrupt it")
+	}
+
+	out, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", "bodycam", "--officer", "4471", "--state-dir", state, file)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s%s", err, out, errOut)
+	}
+	m := regexp.MustCompile(`resumed at byte (\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("second run did not resume:\n%s", out)
+	}
+	if at, _ := strconv.Atoi(m[1]); at < 12<<20 {
+		t.Errorf("resumed at byte %d, expected at least the quarter reached before the kill", at)
+	}
+	b, _ := os.ReadFile(file + ".sightline.json")
+	var r client.Receipt
+	json.Unmarshal(b, &r)
+	if r.SHA256.String() != fileSHA(t, file) || r.Officer != "4471" {
+		t.Fatalf("record after resuming: sha256 %s officer %q", r.SHA256, r.Officer)
+	}
+}
+
+func TestUploadRefusals(t *testing.T) {
+	srv := startServer(t, t.TempDir(), 0)
+	clip := mediatest.Clip(t, "a.mp4", "1")
+	text := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(text, []byte("not a video"), 0o644)
+	tests := []struct {
+		name    string
+		args    []string
+		mention string
+	}{
+		{"no source", []string{"upload", "--server", srv.URL, clip}, "--source"},
+		{"unknown source", []string{"upload", "--server", srv.URL, "--source", "drone", clip}, `"drone" is not one of`},
+		{"not media", []string{"upload", "--server", srv.URL, "--source", "phone", text}, "not video, audio or a still image"},
+		{"server down", []string{"upload", "--server", "http://127.0.0.1:1", "--source", "phone", clip}, "FAILED"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(tc.args, "--state-dir", t.TempDir())
+			start := time.Now()
+			out, errOut, err := sightline(t, args...)
+			if err == nil || !strings.Contains(out+errOut, tc.mention) {
+				t.Fatalf("err=%v after %v; output does not mention %q:\n%s%s", err, time.Since(start), tc.mention, out, errOut)
+			}
+		})
+	}
+}
