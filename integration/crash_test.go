@@ -138,7 +138,7 @@ func uploadThroughCrashes(ctx context.Context, base string, b []byte, n int) (cl
 			break
 		}
 		end := min(size, off+int64(8<<10+rng.IntN(128<<10)))
-		c.NoChecksum = rng.IntN(2) == 0
+		c.ChunkChecksums = rng.IntN(2) == 0
 		next, err := c.Patch(ctx, url, off, b[off:end])
 		if err != nil {
 			if err := retry(); err != nil {

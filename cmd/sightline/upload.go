@@ -20,8 +20,8 @@ import (
 type uploadCmd struct {
 	*Main
 	server, source, device, officer, note, token, stateDir string
-	chunk                                                 byteSize
-	noChecksum, again, quiet                              bool
+	chunk                                                  byteSize
+	chunkChecksums, again, quiet                           bool
 }
 
 const uploadUsage = `usage: sightline upload --server URL --source S [flags] PATH...
@@ -46,7 +46,7 @@ func (c *uploadCmd) run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.token, "token", "", "a device or API token, if the server asks for one")
 	fs.StringVar(&c.stateDir, "state-dir", "", "where unfinished uploads are remembered (default: the user cache folder)")
 	fs.Var(&c.chunk, "chunk-size", "bytes per request")
-	fs.BoolVar(&c.noChecksum, "no-checksum", false, "do not send a SHA-256 with each chunk")
+	fs.BoolVar(&c.chunkChecksums, "chunk-checksums", false, "also send each chunk's SHA-256, so a damaged chunk is refused at once (the whole file's always is)")
 	fs.BoolVar(&c.again, "again", false, "upload files even if a .sightline.json beside them says they were uploaded")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress display")
 	paths, err := parseInterleaved(fs, args)
@@ -73,7 +73,7 @@ func (c *uploadCmd) run(ctx context.Context, args []string) error {
 	if len(files) == 0 {
 		return fmt.Errorf("no media files to upload")
 	}
-	cl := &client.Client{Server: c.server, ChunkSize: int64(c.chunk), NoChecksum: c.noChecksum, Token: c.token}
+	cl := &client.Client{Server: c.server, ChunkSize: int64(c.chunk), ChunkChecksums: c.chunkChecksums, Token: c.token}
 	failed := 0
 	for i, f := range files {
 		if err := c.uploadOne(ctx, cl, journal, f, i+1, len(files)); err != nil {
@@ -265,4 +265,3 @@ func human(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
 }
-

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -29,8 +30,11 @@ type Client struct {
 	HTTP *http.Client
 	// ChunkSize is the most bytes sent in one PATCH. Default 32 MiB.
 	ChunkSize int64
-	// NoChecksum turns off the per-chunk Upload-Checksum.
-	NoChecksum bool
+	// ChunkChecksums sends each chunk's SHA-256 as Upload-Checksum, so that
+	// the server refuses a damaged chunk at once rather than the whole
+	// upload at its end (Repr-Digest, always sent). It costs a second hash
+	// of every byte on both sides.
+	ChunkChecksums bool
 	// Token is sent as a bearer token on every request, if set.
 	Token string
 }
@@ -148,48 +152,94 @@ func (c *Client) Offset(ctx context.Context, uploadURL string) (offset, length i
 	return offset, length, nil
 }
 
-// Send uploads the bytes of r from offset to size in PATCHes of at most
-// ChunkSize, each with its SHA-256 checksum unless NoChecksum is set. It
-// calls progress (if not nil) with the offset the server confirmed after
-// each chunk, and with each chunk's bytes as they are read, through seen.
-func (c *Client) Send(ctx context.Context, uploadURL string, r io.ReaderAt, offset, size int64, seen func([]byte), progress func(int64)) error {
-	buf := make([]byte, min(c.chunkSize(), max(size-offset, 1)))
-	for offset < size {
-		n := min(int64(len(buf)), size-offset)
-		chunk := buf[:n]
-		if _, err := r.ReadAt(chunk, offset); err != nil && !(err == io.EOF && int64(len(chunk)) == n) {
-			return fmt.Errorf("read at %d: %w", offset, err)
+// Send uploads bytes [offset, size) of r in PATCHes of at most ChunkSize,
+// reading and hashing the next chunk while the current one is in flight.
+// h must hold the SHA-256 state of bytes [0, offset); Send adds every byte
+// it reads, and sends the final digest as Repr-Digest with the last chunk,
+// so that the server refuses the upload rather than keep bytes other than
+// the file's. After an error h is past the acknowledged offset and must be
+// rebuilt. progress, if not nil, is told each acknowledged offset.
+func (c *Client) Send(ctx context.Context, uploadURL string, r io.ReaderAt, offset, size int64, h hash.Hash, progress func(int64)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type chunk struct {
+		off    int64
+		data   []byte
+		digest []byte // of the whole file, with the last chunk
+		err    error
+	}
+	n := min(c.chunkSize(), max(size-offset, 1))
+	free := make(chan []byte, 3)
+	for range 3 {
+		free <- make([]byte, n)
+	}
+	ready := make(chan chunk, 1)
+	go func() {
+		defer close(ready)
+		for off := offset; off < size; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return
+			}
+			ch := chunk{off: off, data: buf[:min(n, size-off)]}
+			if _, err := r.ReadAt(ch.data, off); err != nil && !(err == io.EOF && off+int64(len(ch.data)) == size) {
+				ch.err = fmt.Errorf("read at %d: %w", off, err)
+			}
+			h.Write(ch.data)
+			off += int64(len(ch.data))
+			if off == size {
+				ch.digest = h.Sum(nil)
+			}
+			select {
+			case ready <- ch:
+			case <-ctx.Done():
+				return
+			}
+			if ch.err != nil {
+				return
+			}
 		}
-		next, err := c.Patch(ctx, uploadURL, offset, chunk)
+	}()
+	for ch := range ready {
+		if ch.err != nil {
+			return ch.err
+		}
+		next, err := c.patch(ctx, uploadURL, ch.off, ch.data, ch.digest)
 		if err != nil {
 			return err
 		}
-		if next <= offset || next > offset+n {
-			return fmt.Errorf("server acknowledged offset %d after a chunk from %d to %d", next, offset, offset+n)
+		if next != ch.off+int64(len(ch.data)) {
+			return fmt.Errorf("server acknowledged offset %d after a chunk from %d to %d", next, ch.off, ch.off+int64(len(ch.data)))
 		}
-		if seen != nil {
-			seen(chunk[:next-offset])
-		}
-		offset = next
+		free <- ch.data[:cap(ch.data)]
 		if progress != nil {
-			progress(offset)
+			progress(next)
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 // Patch sends one chunk at offset and returns the offset the server
 // acknowledged.
 func (c *Client) Patch(ctx context.Context, uploadURL string, offset int64, chunk []byte) (int64, error) {
+	return c.patch(ctx, uploadURL, offset, chunk, nil)
+}
+
+func (c *Client) patch(ctx context.Context, uploadURL string, offset int64, chunk, fileDigest []byte) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, uploadURL, bytes.NewReader(chunk))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/offset+octet-stream")
 	req.Header.Set("Upload-Offset", strconv.FormatInt(offset, 10))
-	if !c.NoChecksum {
+	if c.ChunkChecksums {
 		sum := sha256.Sum256(chunk)
 		req.Header.Set("Upload-Checksum", "sha256 "+base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	if fileDigest != nil {
+		req.Header.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(fileDigest)+":")
 	}
 	resp, err := c.do(req)
 	if err != nil {

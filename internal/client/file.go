@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -117,23 +118,22 @@ func (c *Client) UploadFile(ctx context.Context, path string, meta map[string]st
 		}
 	}
 
-	// Hash what the server already has, then the rest as it is sent.
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, offset)); err != nil {
-		return res, err
-	}
 	if progress != nil {
 		progress(offset, size)
 	}
-	hashed := offset
-	seen := func(b []byte) { h.Write(b); hashed += int64(len(b)) }
 	report := func(off int64) {
 		if progress != nil {
 			progress(off, size)
 		}
 	}
+	var h hash.Hash
 	for attempt := 0; ; attempt++ {
-		err = c.Send(ctx, uploadURL, f, offset, size, seen, report)
+		// The hash of what the server has; Send adds the rest.
+		h = sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, offset)); err != nil {
+			return res, err
+		}
+		err = c.Send(ctx, uploadURL, f, offset, size, h, report)
 		if err == nil || !retryable(err) || attempt >= 8 || ctx.Err() != nil {
 			break
 		}
@@ -143,25 +143,12 @@ func (c *Client) UploadFile(ctx context.Context, path string, meta map[string]st
 		case <-time.After(time.Duration(1<<min(attempt, 4)) * time.Second):
 		}
 		off, _, herr := c.Offset(ctx, uploadURL)
-		if herr != nil {
-			if !retryable(herr) {
-				return res, herr
-			}
-			continue
+		if herr != nil && !retryable(herr) {
+			return res, herr
 		}
-		if off < hashed {
-			// The server kept less than it acknowledged: rehash from there.
-			h, hashed = sha256.New(), off
-			if _, err := io.Copy(h, io.NewSectionReader(f, 0, off)); err != nil {
-				return res, err
-			}
-		} else if off > hashed {
-			if _, err := io.Copy(h, io.NewSectionReader(f, hashed, off-hashed)); err != nil {
-				return res, err
-			}
-			hashed = off
+		if herr == nil {
+			offset = off
 		}
-		offset = off
 	}
 	if err != nil {
 		return res, err

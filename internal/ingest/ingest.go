@@ -294,4 +294,3 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-

@@ -12,7 +12,9 @@ import (
 
 // tusd implements the core protocol and the creation, termination and
 // deferred-length extensions. This file adds the two it lacks, checksum and
-// expiration, around its handler.
+// expiration, around its handler, and Repr-Digest: the SHA-256 of the whole
+// file (RFC 9530, as the IETF resumable upload draft uses it), which a
+// client may send with any request and which the finished upload must match.
 
 // checksumAlgorithms are the Upload-Checksum algorithms accepted. The tus
 // specification requires sha1.
@@ -20,7 +22,10 @@ var checksumAlgorithms = map[string]func() hash.Hash{"sha1": sha1.New, "sha256":
 
 const checksumAlgorithmList = "sha1,sha256"
 
-type checksumKey struct{}
+type (
+	checksumKey   struct{}
+	reprDigestKey struct{}
+)
 
 // checksum is a PATCH's Upload-Checksum, handed to the store through the
 // request context.
@@ -43,6 +48,28 @@ func parseChecksum(v string) (*checksum, string) {
 	return &checksum{newHash: newHash, want: want}, ""
 }
 
+// parseReprDigest reads the sha-256 member of a Repr-Digest dictionary,
+// such as "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:". It
+// returns nil, "" if the header names only other algorithms.
+func parseReprDigest(v string) ([]byte, string) {
+	for _, member := range strings.Split(v, ",") {
+		alg, val, ok := strings.Cut(strings.TrimSpace(member), "=")
+		if !ok || strings.TrimSpace(alg) != "sha-256" {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
+			return nil, "Repr-Digest sha-256 must be a byte sequence, :base64:"
+		}
+		d, err := base64.StdEncoding.DecodeString(val[1 : len(val)-1])
+		if err != nil || len(d) != sha256.Size {
+			return nil, "Repr-Digest sha-256 is not the base64 of a SHA-256 digest"
+		}
+		return d, ""
+	}
+	return nil, ""
+}
+
 // protocolExtensions wraps tusd's handler: it validates Upload-Checksum and
 // passes it to the store, and adds the checksum and expiration headers to
 // responses.
@@ -56,6 +83,17 @@ func (s *Service) protocolExtensions(next http.Handler) http.Handler {
 				return
 			}
 			r = r.WithContext(context.WithValue(r.Context(), checksumKey{}, sum))
+		}
+		if v := r.Header.Get("Repr-Digest"); v != "" && (r.Method == http.MethodPost || r.Method == http.MethodPatch) {
+			d, problem := parseReprDigest(v)
+			if problem != "" {
+				w.Header().Set("Tus-Resumable", "1.0.0")
+				http.Error(w, "ERR_INVALID_DIGEST: "+problem, http.StatusBadRequest)
+				return
+			}
+			if d != nil {
+				r = r.WithContext(context.WithValue(r.Context(), reprDigestKey{}, d))
+			}
 		}
 		next.ServeHTTP(&headerWriter{ResponseWriter: w, r: r, s: s}, r)
 	})

@@ -32,6 +32,8 @@ var (
 		"this file is not video, audio or a still image; nothing was stored", http.StatusUnsupportedMediaType)
 	errChecksumMismatch = tusd.NewError("ERR_CHECKSUM_MISMATCH",
 		"the chunk does not match its Upload-Checksum; it was discarded, resend it", 460)
+	errDigestMismatch = tusd.NewError("ERR_DIGEST_MISMATCH",
+		"the upload's SHA-256 differs from its Repr-Digest; nothing was stored, upload the file again", 460)
 	errExpired = tusd.NewError("ERR_UPLOAD_EXPIRED",
 		"this upload expired after a long silence; start a new one", http.StatusGone)
 )
@@ -70,11 +72,14 @@ var (
 
 // uploadState is the durable record of one upload.
 type uploadState struct {
-	Info    tusd.FileInfo `json:"info"`
-	Hash    []byte        `json:"hash"`             // sha256 state after Info.Offset bytes
-	Format  *media.Format `json:"format,omitempty"` // once the first bytes were recognised
-	Created time.Time     `json:"created"`
-	Updated time.Time     `json:"updated"`
+	Info   tusd.FileInfo `json:"info"`
+	Hash   []byte        `json:"hash"`             // sha256 state after Info.Offset bytes
+	Format *media.Format `json:"format,omitempty"` // once the first bytes were recognised
+	// Expect is the SHA-256 the client declared for the whole file
+	// (Repr-Digest), if it did.
+	Expect  []byte    `json:"expect,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 	// Evidence is set once the upload is evidence. The state then stays as
 	// a tombstone, so that a client asking again learns it is complete.
 	Evidence string `json:"evidence,omitempty"`
@@ -109,6 +114,7 @@ func (s *uploads) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 	}
 	now := s.now()
 	u := &upload{s: s, st: uploadState{Info: info, Hash: h, Created: now, Updated: now}}
+	u.st.Expect, _ = ctx.Value(reprDigestKey{}).([]byte)
 	f, err := os.OpenFile(s.binPath(info.ID), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -262,6 +268,9 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		return 0, tusd.ErrMismatchOffset
 	}
 	sum, _ := ctx.Value(checksumKey{}).(*checksum)
+	if d, ok := ctx.Value(reprDigestKey{}).([]byte); ok {
+		u.st.Expect = d // saved with the chunk's commit
+	}
 
 	// Recognise the file by its first bytes before any of them are kept.
 	if u.st.Format == nil {
@@ -293,19 +302,20 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if err != nil {
 		return 0, err
 	}
-	w := &chunkWriter{f: f, h: h}
+	var chunkHash hash.Hash
 	if sum != nil {
-		w.chunk = sum.newHash()
+		chunkHash = sum.newHash()
 	}
-	buf := make([]byte, 1<<20)
+	w := newChunkWriter(f, offset, h, chunkHash)
+	defer w.close()
 	var written int64
 	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
+		buf, rerr := w.fill(src)
+		if len(buf) > 0 {
+			if err := w.write(buf); err != nil {
 				return u.abandon(f, offset, written, err)
 			}
-			written += int64(n)
+			written += int64(len(buf))
 			// Long PATCHes save their progress now and then, unless the
 			// chunk must be verified as a whole.
 			if sum == nil && w.sinceCheckpoint >= u.s.checkpointEvery {
@@ -326,6 +336,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 			break
 		}
 	}
+	w.flush()
 	if sum != nil && !bytes.Equal(w.chunk.Sum(nil), sum.want) {
 		return u.abandon(f, offset, 0, errChecksumMismatch)
 	}
@@ -373,6 +384,7 @@ func (u *upload) sniffHead(src *io.Reader) ([]byte, error) {
 
 // commit makes the first end bytes durable and records them as received.
 func (u *upload) commit(f *os.File, end int64, w *chunkWriter) error {
+	w.flush()
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("ingest: fsync: %w", err)
 	}
@@ -427,6 +439,18 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		}
 		u.st.Format = &format
 	}
+	if u.st.Expect != nil {
+		sum, err := u.sum()
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(sum[:], u.st.Expect) {
+			if err := u.Terminate(ctx); err != nil {
+				return err
+			}
+			return errDigestMismatch
+		}
+	}
 	id, err := u.s.finish(ctx, u)
 	if err != nil {
 		return err
@@ -447,21 +471,3 @@ func (u *upload) Terminate(ctx context.Context) error {
 	return durable.Remove(u.s.binPath(u.id()))
 }
 
-// chunkWriter writes to the upload's file and hashes exactly the bytes
-// that reached it.
-type chunkWriter struct {
-	f               *os.File
-	h               hash.Hash // the whole upload
-	chunk           hash.Hash // this request, when it carries a checksum
-	sinceCheckpoint int64
-}
-
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.h.Write(p[:n])
-	if w.chunk != nil {
-		w.chunk.Write(p[:n])
-	}
-	w.sinceCheckpoint += int64(n)
-	return n, err
-}

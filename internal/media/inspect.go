@@ -5,7 +5,9 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,22 +42,35 @@ func (t *Tool) Inspect(ctx context.Context, path string, f Format) (Info, error)
 	if tags.Damage != "" {
 		problems = append(problems, tags.Damage)
 	}
-	out, _, err := t.run(ctx, t.ffprobe(), "-hide_banner", "-v", "error", "-show_format", "-show_streams", "-of", "json", "-protocol_whitelist", "file", "file:"+path)
+	// ffprobe and the decode checks are independent: run them side by side.
+	var (
+		wg                 sync.WaitGroup
+		out                []byte
+		probeErr, checkErr error
+		checkMsg           string
+	)
+	wg.Go(func() {
+		out, _, probeErr = t.run(ctx, t.ffprobe(), "-hide_banner", "-v", "error", "-show_format", "-show_streams", "-of", "json",
+			"-protocol_whitelist", "file", "file:"+path)
+	})
+	wg.Go(func() { checkMsg, checkErr = t.decodeCheck(ctx, path, f.Kind) })
+	wg.Wait()
 	var facts streamFacts
+	err = probeErr
 	if err == nil {
 		if facts, err = parseProbe(out); err != nil {
 			err = &runError{tool: t.ffprobe(), msg: "unreadable report: " + err.Error()}
 		}
 	}
-	if err != nil {
-		if !isInputProblem(err) {
-			return info, err
-		}
-		problems = append(problems, "cannot read media: "+strings.TrimPrefix(err.Error(), t.ffprobe()+": "))
-	} else if msg, err := t.decodeCheck(ctx, path, f.Kind, facts.Duration); err != nil {
+	switch {
+	case err != nil && !isInputProblem(err):
 		return info, err
-	} else if msg != "" {
-		problems = append(problems, msg)
+	case checkErr != nil:
+		return info, checkErr
+	case err != nil:
+		problems = append(problems, "cannot read media: "+strings.TrimPrefix(err.Error(), t.ffprobe()+": "))
+	case checkMsg != "":
+		problems = append(problems, checkMsg)
 	}
 
 	// What the stream says about itself, then what the container says.
@@ -90,40 +105,51 @@ func (t *Tool) Inspect(ctx context.Context, path string, f Format) (Info, error)
 	return info, nil
 }
 
-// decodeCheck decodes the first and the last seconds of a recording (all of
-// a still image) and reports what ffmpeg could not decode. Truncated
+// decodeCheck decodes the first and the last seconds of a recording (a
+// still image entirely) and reports what ffmpeg could not decode. Truncated
 // recordings fail at the end; files with broken headers fail at once. The
-// cost does not grow with the length of the recording.
-func (t *Tool) decodeCheck(ctx context.Context, path string, k Kind, duration float64) (string, error) {
-	runs := [][]string{{"-t", "2"}}
-	if k == Image {
-		runs = [][]string{{"-frames:v", "1"}}
-	} else if duration > 4 {
-		runs = append(runs, []string{"-sseof", "-2"})
+// cost does not grow with the length of the recording, and the two runs go
+// side by side.
+func (t *Tool) decodeCheck(ctx context.Context, path string, k Kind) (string, error) {
+	type check struct {
+		where string
+		args  []string // input options, then output options
 	}
-	for _, r := range runs {
-		args := []string{"-nostdin", "-hide_banner", "-v", "error"}
-		if r[0] == "-sseof" {
-			args = append(args, r...)
-			r = nil
-		}
-		args = append(args, "-protocol_whitelist", "file", "-i", "file:"+path)
-		args = append(args, r...)
-		args = append(args, "-f", "null", "-")
-		_, stderr, err := t.run(ctx, t.ffmpeg(), args...)
-		if err != nil && !isInputProblem(err) {
-			return "", err
-		}
-		msg := summarize(stderr, "")
-		if err != nil && msg == "" {
-			msg = err.Error()
-		}
-		if msg != "" {
-			where := "at the start"
-			if r == nil {
-				where = "at the end"
+	in := []string{"-protocol_whitelist", "file", "-i", "file:" + path}
+	checks := []check{{"at the start", append(slices.Clone(in), "-t", "2")}}
+	if k == Image {
+		checks = []check{{"", append(slices.Clone(in), "-frames:v", "1")}}
+	} else {
+		// For recordings under two seconds this decodes the whole again.
+		checks = append(checks, check{"at the end", append([]string{"-sseof", "-2"}, in...)})
+	}
+	msgs := make([]string, len(checks))
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() {
+			args := append([]string{"-nostdin", "-hide_banner", "-v", "error"}, c.args...)
+			_, stderr, err := t.run(ctx, t.ffmpeg(), append(args, "-f", "null", "-")...)
+			if err != nil && !isInputProblem(err) {
+				errs[i] = err
+				return
 			}
-			return "cannot decode " + where + ": " + msg, nil
+			msg := summarize(stderr, "")
+			if err != nil && msg == "" {
+				msg = err.Error()
+			}
+			if msg != "" {
+				msgs[i] = strings.TrimSpace("cannot decode "+c.where) + ": " + msg
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	for _, m := range msgs {
+		if m != "" {
+			return m, nil
 		}
 	}
 	return "", nil

@@ -1,0 +1,105 @@
+package ingest
+
+import (
+	"errors"
+	"hash"
+	"io"
+	"os"
+	"sync"
+)
+
+// Sizes of the write path, chosen by measurement (see bench/upload).
+const (
+	writeBuffer    = 1 << 20 // bytes per read, write and hash
+	writeBuffers   = 4
+	writebackEvery = 8 << 20 // start writing back to disk after this many bytes
+)
+
+// chunkWriter appends one request's bytes to an upload's file. Writing and
+// hashing run side by side, a goroutine hashing each buffer while the next
+// is read and written, because either alone leaves a core idle. Every few
+// MiB it asks the kernel to start writing back, so that the fsync that
+// acknowledges the chunk waits for little.
+type chunkWriter struct {
+	f     *os.File
+	h     hash.Hash // the whole upload
+	chunk hash.Hash // this request, when it carries a checksum
+
+	jobs    chan []byte
+	free    chan []byte
+	pending sync.WaitGroup
+	done    chan struct{}
+
+	off             int64 // where the next write goes
+	writebackFrom   int64 // start of the range not yet sent to writeback
+	sinceCheckpoint int64
+}
+
+func newChunkWriter(f *os.File, off int64, h, chunk hash.Hash) *chunkWriter {
+	w := &chunkWriter{
+		f: f, h: h, chunk: chunk, off: off, writebackFrom: off,
+		jobs: make(chan []byte, writeBuffers),
+		free: make(chan []byte, writeBuffers),
+		done: make(chan struct{}),
+	}
+	for range writeBuffers {
+		w.free <- make([]byte, writeBuffer)
+	}
+	go w.hashLoop()
+	return w
+}
+
+func (w *chunkWriter) hashLoop() {
+	defer close(w.done)
+	for b := range w.jobs {
+		w.h.Write(b)
+		if w.chunk != nil {
+			w.chunk.Write(b)
+		}
+		w.free <- b[:cap(b)]
+		w.pending.Done()
+	}
+}
+
+// fill reads the next buffer's worth of src. It returns io.EOF, or another
+// error, once src has no more to give, possibly with a last short buffer.
+func (w *chunkWriter) fill(src io.Reader) ([]byte, error) {
+	buf := <-w.free
+	n, err := io.ReadFull(src, buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	if n == 0 {
+		w.free <- buf
+		return nil, err
+	}
+	return buf[:n], err
+}
+
+// write writes buf to the file and hands it to the hasher. Only bytes
+// that reached the file count: after an error the caller abandons the
+// chunk, hash state included.
+func (w *chunkWriter) write(buf []byte) error {
+	w.pending.Add(1)
+	w.jobs <- buf
+	n, err := w.f.WriteAt(buf, w.off)
+	w.off += int64(n)
+	w.sinceCheckpoint += int64(n)
+	if err != nil {
+		return err
+	}
+	if w.off-w.writebackFrom >= writebackEvery {
+		startWriteback(w.f, w.writebackFrom, w.off-w.writebackFrom)
+		w.writebackFrom = w.off
+	}
+	return nil
+}
+
+// flush waits until every byte written has been hashed.
+func (w *chunkWriter) flush() { w.pending.Wait() }
+
+// close stops the hasher.
+func (w *chunkWriter) close() {
+	close(w.jobs)
+	<-w.done
+}
