@@ -169,8 +169,9 @@ func (c *Client) Send(ctx context.Context, uploadURL string, r io.ReaderAt, offs
 		err    error
 	}
 	n := min(c.chunkSize(), max(size-offset, 1))
-	free := make(chan []byte, 3)
-	for range 3 {
+	// Two buffers: one in flight, one being read and hashed.
+	free := make(chan []byte, 2)
+	for range 2 {
 		free <- make([]byte, n)
 	}
 	ready := make(chan chunk, 1)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,52 +106,30 @@ func (t *Tool) Inspect(ctx context.Context, path string, f Format) (Info, error)
 
 // decodeCheck decodes the first and the last seconds of a recording (a
 // still image entirely) and reports what ffmpeg could not decode. Truncated
-// recordings fail at the end; files with broken headers fail at once. The
-// cost does not grow with the length of the recording, and the two runs go
-// side by side.
+// recordings fail at the end; files with broken headers fail at once. One
+// ffmpeg reads the file twice, as two inputs, so the cost does not grow with
+// the length of the recording and only one process starts.
 func (t *Tool) decodeCheck(ctx context.Context, path string, k Kind) (string, error) {
-	type check struct {
-		where string
-		args  []string // input options, then output options
-	}
-	in := []string{"-protocol_whitelist", "file", "-i", "file:" + path}
-	checks := []check{{"at the start", append(slices.Clone(in), "-t", "2")}}
+	src := "file:" + path
+	args := []string{"-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file"}
 	if k == Image {
-		checks = []check{{"", append(slices.Clone(in), "-frames:v", "1")}}
+		args = append(args, "-i", src, "-frames:v", "1")
 	} else {
-		// For recordings under two seconds this decodes the whole again.
-		checks = append(checks, check{"at the end", append([]string{"-sseof", "-2"}, in...)})
+		// For recordings under two seconds the end is the whole again.
+		args = append(args, "-t", "2", "-i", src, "-sseof", "-2", "-i", src, "-map", "0", "-map", "1")
 	}
-	msgs := make([]string, len(checks))
-	errs := make([]error, len(checks))
-	var wg sync.WaitGroup
-	for i, c := range checks {
-		wg.Go(func() {
-			args := append([]string{"-nostdin", "-hide_banner", "-v", "error"}, c.args...)
-			_, stderr, err := t.run(ctx, t.ffmpeg(), append(args, "-f", "null", "-")...)
-			if err != nil && !isInputProblem(err) {
-				errs[i] = err
-				return
-			}
-			msg := summarize(stderr, "")
-			if err != nil && msg == "" {
-				msg = err.Error()
-			}
-			if msg != "" {
-				msgs[i] = strings.TrimSpace("cannot decode "+c.where) + ": " + msg
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	_, stderr, err := t.run(ctx, t.ffmpeg(), append(args, "-f", "null", "-")...)
+	if err != nil && !isInputProblem(err) {
 		return "", err
 	}
-	for _, m := range msgs {
-		if m != "" {
-			return m, nil
-		}
+	msg := summarize(stderr, "")
+	if err != nil && msg == "" {
+		msg = err.Error()
 	}
-	return "", nil
+	if msg == "" {
+		return "", nil
+	}
+	return "cannot decode: " + msg, nil
 }
 
 // isInputProblem tells a failure caused by the file (the tool rejected it,

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,6 +23,13 @@ type Tool struct {
 	// MemoryLimit caps each run's address space in bytes (RLIMIT_AS); 0
 	// means 4 GiB, a negative value means no limit.
 	MemoryLimit int64
+	// Parallel caps how many runs go at once, so that a burst of finished
+	// uploads queues for the CPUs instead of thrashing them. 0 means twice
+	// the number of CPUs.
+	Parallel int
+
+	once sync.Once
+	sem  chan struct{}
 }
 
 // ErrTimeout is wrapped by errors from runs that hit Tool.Timeout.
@@ -46,6 +55,19 @@ func (t *Tool) timeout() time.Duration {
 // An error of type *runError means the tool rejected the input; any other
 // error means it could not be run at all.
 func (t *Tool) run(parent context.Context, name string, args ...string) (stdout, stderr []byte, err error) {
+	t.once.Do(func() {
+		n := t.Parallel
+		if n <= 0 {
+			n = 2 * runtime.NumCPU()
+		}
+		t.sem = make(chan struct{}, n)
+	})
+	select {
+	case t.sem <- struct{}{}:
+		defer func() { <-t.sem }()
+	case <-parent.Done():
+		return nil, nil, parent.Err()
+	}
 	ctx, cancel := context.WithTimeout(parent, t.timeout())
 	defer cancel()
 	limit := t.MemoryLimit
