@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -200,6 +201,17 @@ func TestBadInput(t *testing.T) {
 			env.Patch(u, 0, data[:1000])
 			return env.Patch(u, 1000, data[1000:3000], "Upload-Checksum", "crc32 AAAAAA==")
 		}, 400, "algorithm", 1000},
+		{"file digest mismatch", func(env *servertest.Env) (*http.Response, string) {
+			u := env.Create(int64(len(data)), phone)
+			env.Patch(u, 0, data[:1000])
+			other := sha256.Sum256(data[1:])
+			return env.Patch(u, 1000, data[1000:], "Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(other[:])+":")
+		}, 460, "Repr-Digest", -1},
+		{"malformed file digest", func(env *servertest.Env) (*http.Response, string) {
+			u := env.Create(int64(len(data)), phone)
+			env.Patch(u, 0, data[:1000])
+			return env.Patch(u, 1000, data[1000:], "Repr-Digest", "sha-256=:bm90IGEgZGlnZXN0:")
+		}, 400, "Repr-Digest", 1000},
 		{"chunk past the declared length", func(env *servertest.Env) (*http.Response, string) {
 			u := env.Create(1000, phone)
 			return env.Patch(u, 0, data[:2000])
@@ -235,6 +247,47 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMatchingFileDigestIsAccepted(t *testing.T) {
+	env := servertest.Start(t)
+	data := clip(t)
+	sum := sha256.Sum256(data)
+	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+	resp, body := env.Do("POST", "/api/v1/uploads/", map[string]string{
+		"Upload-Length": strconv.Itoa(len(data)), "Upload-Metadata": "source cGhvbmU=", "Repr-Digest": digest}, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create with Repr-Digest: %d %s", resp.StatusCode, body)
+	}
+	u := resp.Header.Get("Location")
+	if resp, body := env.Patch(u, 0, data); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d %s", resp.StatusCode, body)
+	}
+	if r := env.Receipt(u); r.SHA256.String() != sha(data) {
+		t.Fatal("wrong sha256")
+	}
+}
+
+// A recording cut short (the phone was seized) is evidence all the same,
+// stored as sent, with what could not be read in media_error.
+func TestTruncatedRecordingIsStoredAsSent(t *testing.T) {
+	env := servertest.Start(t)
+	whole, err := os.ReadFile(mediatest.Clip(t, "cut.mp4", "6", "-movflags", "+faststart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := whole[:len(whole)*2/3]
+	u := env.Create(int64(len(data)), phone)
+	if resp, body := env.Patch(u, 0, data); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d %s", resp.StatusCode, body)
+	}
+	r := env.Receipt(u)
+	if r.SHA256.String() != sha(data) || r.Size != int64(len(data)) {
+		t.Fatal("the truncated file was not stored as sent")
+	}
+	if r.MediaType != "video" || !strings.Contains(r.Error, "truncated") {
+		t.Fatalf("media_type %q, media_error %q; want video and a mention of the truncation", r.MediaType, r.Error)
 	}
 }
 
