@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash"
 	"io"
 	"log"
 	"net"
@@ -148,6 +149,15 @@ func main() {
 // rawSimple stores src as dst in the obvious way: read a buffer, hash it,
 // write it, repeat; fsync at the end. It returns MB/s.
 func rawSimple(src, dst string) float64 {
+	return timedCopy(src, dst, func(in, out *os.File, h hash.Hash) (int64, error) {
+		return io.CopyBuffer(io.MultiWriter(h, out), in, make([]byte, 1<<20))
+	})
+}
+
+// timedCopy times storing src as dst with copy, which must hash every byte
+// into h, followed by an fsync, and returns MB/s. The source is read once
+// first so it comes from the page cache, as it does for the upload client.
+func timedCopy(src, dst string, copy func(in, out *os.File, h hash.Hash) (int64, error)) float64 {
 	warm(src)
 	start := time.Now()
 	in, err := os.Open(src)
@@ -160,7 +170,7 @@ func rawSimple(src, dst string) float64 {
 		log.Fatal(err)
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(h, out), in, make([]byte, 1<<20))
+	n, err := copy(in, out, h)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -197,62 +207,45 @@ func prime(dir string, n int64) {
 // returns MB/s: read in 1 MiB buffers, SHA-256 on a second goroutine while
 // the next buffer is written, writeback started every 8 MiB
 // (sync_file_range), one fsync at the end. It is the ceiling for storing
-// bytes on this machine, with no protocol in the way. The source is read
-// once first so both it and the upload client read from the page cache.
+// bytes on this machine, with no protocol in the way.
 func rawLimit(src, dst string) float64 {
-	warm(src)
-	start := time.Now()
-	in, err := os.Open(src)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		log.Fatal(err)
-	}
-	h := sha256.New()
-	jobs, free := make(chan []byte, 4), make(chan []byte, 4)
-	for range 4 {
-		free <- make([]byte, 1<<20)
-	}
-	hashed := make(chan struct{})
-	go func() {
-		for b := range jobs {
-			h.Write(b)
-			free <- b[:cap(b)]
+	return timedCopy(src, dst, func(in, out *os.File, h hash.Hash) (int64, error) {
+		jobs, free := make(chan []byte, 4), make(chan []byte, 4)
+		for range 4 {
+			free <- make([]byte, 1<<20)
 		}
-		close(hashed)
-	}()
-	var off, from int64
-	for {
-		buf := <-free
-		n, err := io.ReadFull(in, buf)
-		if n > 0 {
-			jobs <- buf[:n]
-			if _, err := out.WriteAt(buf[:n], off); err != nil {
-				log.Fatal(err)
+		hashed := make(chan struct{})
+		go func() {
+			for b := range jobs {
+				h.Write(b)
+				free <- b[:cap(b)]
 			}
-			off += int64(n)
-			if off-from >= 8<<20 {
-				unix.SyncFileRange(int(out.Fd()), from, off-from, unix.SYNC_FILE_RANGE_WRITE)
-				from = off
+			close(hashed)
+		}()
+		defer func() { close(jobs); <-hashed }()
+		var off, from int64
+		for {
+			buf := <-free
+			n, err := io.ReadFull(in, buf)
+			if n > 0 {
+				jobs <- buf[:n]
+				if _, err := out.WriteAt(buf[:n], off); err != nil {
+					return off, err
+				}
+				off += int64(n)
+				if off-from >= 8<<20 {
+					unix.SyncFileRange(int(out.Fd()), from, off-from, unix.SYNC_FILE_RANGE_WRITE)
+					from = off
+				}
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return off, nil
+			}
+			if err != nil {
+				return off, err
 			}
 		}
-		if err != nil {
-			break
-		}
-	}
-	close(jobs)
-	<-hashed
-	if err := out.Sync(); err != nil {
-		log.Fatal(err)
-	}
-	out.Close()
-	h.Sum(nil)
-	d := time.Since(start)
-	os.Remove(dst)
-	return float64(off) / d.Seconds() / 1e6
+	})
 }
 
 func warm(path string) {

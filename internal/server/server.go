@@ -63,12 +63,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = 64 << 30
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	for _, tool := range []string{"ffprobe", "ffmpeg"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, fmt.Errorf("%s is not installed; install ffmpeg (`make run` does)", tool)
