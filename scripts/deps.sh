@@ -14,6 +14,12 @@ missing=()
 for pair in $wanted; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# A Node.js from elsewhere (NodeSource) bundles npm and conflicts with
+# Debian's npm package: never mix the two.
+if command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
+	echo "node is installed without npm; install npm from the same source as node" >&2
+	exit 1
+fi
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi
