@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,7 +46,12 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
-	conn, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	dsn := &url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
+	conn, err := sql.Open("sqlite", dsn.String())
 	if err != nil {
 		return nil, err
 	}

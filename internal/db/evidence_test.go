@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -80,6 +81,22 @@ func TestEvidenceRoundTrip(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("All listed %d items, want 2", n)
+	}
+}
+
+func TestOddPaths(t *testing.T) {
+	for _, name := range []string{"with space", "hash#and?query", "percent%41"} {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		d := open(t, filepath.Join(dir, "s.db"))
+		if err := d.Evidence().Create(t.Context(), item("u-"+name)); err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "s.db")); err != nil {
+			t.Fatalf("%q: database not where asked: %v", name, err)
+		}
 	}
 }
 
