@@ -177,4 +177,3 @@ func retryable(err error) bool {
 	}
 	return !errors.Is(err, ErrUploadGone) && !errors.Is(err, context.Canceled)
 }
-

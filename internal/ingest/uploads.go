@@ -470,4 +470,3 @@ func (u *upload) Terminate(ctx context.Context) error {
 	}
 	return durable.Remove(u.s.binPath(u.id()))
 }
-

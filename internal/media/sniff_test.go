@@ -12,7 +12,7 @@ func TestSniff(t *testing.T) {
 	ts := bytes.Repeat(append([]byte{0x47}, make([]byte, 187)...), 4)
 	m2ts := bytes.Repeat(append([]byte{0, 0, 0, 0, 0x47}, make([]byte, 187)...), 4)
 	mp3 := bytes.Repeat(append([]byte{0xff, 0xfb, 0x90, 0x64}, make([]byte, 413)...), 3) // 128 kb/s, 44.1 kHz: 417 bytes
-	lone := append([]byte{0xff, 0xfb, 0x90, 0x64}, bytes.Repeat([]byte{1}, 500)...) // no second frame where the first ends
+	lone := append([]byte{0xff, 0xfb, 0x90, 0x64}, bytes.Repeat([]byte{1}, 500)...)      // no second frame where the first ends
 	adts := bytes.Repeat(append([]byte{0xff, 0xf1, 0x50, 0x80, 0x02, 0x1f, 0xfc}, make([]byte, 9)...), 3)
 	tests := []struct {
 		name      string
