@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -365,6 +366,40 @@ func TestDroppedConnectionResumes(t *testing.T) {
 	}
 	if r := env.Receipt(u); r.SHA256.String() != sha(data) {
 		t.Fatal("wrong sha256 after resuming")
+	}
+}
+
+// A long PATCH saves its progress while it runs, so a crash in the middle
+// of a large request keeps most of what arrived.
+func TestLongPatchCheckpoints(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.UploadCheckpoint = 64 << 10 })
+	data := clip(t)
+	u := env.Create(int64(len(data)), phone)
+	id := u[strings.LastIndex(u, "/")+1:]
+
+	addr, _ := url.Parse(env.URL)
+	conn, err := net.Dial("tcp", addr.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	path, _ := url.Parse(u)
+	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n",
+		path.Path, addr.Host, len(data))
+	conn.Write(data[:len(data)*3/4])
+
+	// The request is still open; its progress is already on disk.
+	var st struct {
+		Info struct{ Offset int64 } `json:"info"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st.Info.Offset < 3*64<<10 && time.Now().Before(deadline) {
+		b, _ := os.ReadFile(filepath.Join(env.Data, "uploads", id+".json"))
+		json.Unmarshal(b, &st)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st.Info.Offset < 3*64<<10 {
+		t.Fatalf("mid-request, the saved offset is %d; checkpoints every 64 KiB should have saved more", st.Info.Offset)
 	}
 }
 

@@ -295,9 +295,6 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		return 0, fmt.Errorf("ingest: %w", err)
 	}
 	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return 0, err
-	}
 	h, err := u.hasher()
 	if err != nil {
 		return 0, err
@@ -313,14 +310,14 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		buf, rerr := w.fill(src)
 		if len(buf) > 0 {
 			if err := w.write(buf); err != nil {
-				return u.abandon(f, offset, written, err)
+				return u.abandon(f, offset, err)
 			}
 			written += int64(len(buf))
 			// Long PATCHes save their progress now and then, unless the
 			// chunk must be verified as a whole.
 			if sum == nil && w.sinceCheckpoint >= u.s.checkpointEvery {
 				if err := u.commit(f, offset+written, w); err != nil {
-					return u.abandon(f, offset, written, err)
+					return u.abandon(f, offset, err)
 				}
 			}
 		}
@@ -331,17 +328,17 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 			// tusd's body reader reports client errors itself; keep what
 			// arrived unless it cannot be verified.
 			if sum != nil {
-				return u.abandon(f, offset, 0, rerr)
+				return u.abandon(f, offset, rerr)
 			}
 			break
 		}
 	}
 	w.flush()
 	if sum != nil && !bytes.Equal(w.chunk.Sum(nil), sum.want) {
-		return u.abandon(f, offset, 0, errChecksumMismatch)
+		return u.abandon(f, offset, errChecksumMismatch)
 	}
 	if err := u.commit(f, offset+written, w); err != nil {
-		return u.abandon(f, offset, written, err)
+		return u.abandon(f, offset, err)
 	}
 	return written, nil
 }
@@ -404,8 +401,8 @@ func (u *upload) commit(f *os.File, end int64, w *chunkWriter) error {
 
 // abandon cuts the data file back to the last saved offset, so the bytes
 // of a failed chunk are neither kept nor acknowledged. It reports as
-// written the bytes already committed by checkpoints.
-func (u *upload) abandon(f *os.File, start, written int64, err error) (int64, error) {
+// written the bytes of this request already committed by checkpoints.
+func (u *upload) abandon(f *os.File, start int64, err error) (int64, error) {
 	if terr := f.Truncate(u.st.Info.Offset); terr != nil {
 		err = errors.Join(err, terr)
 	}

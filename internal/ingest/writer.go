@@ -10,7 +10,8 @@ import (
 
 // Sizes of the write path, chosen by measurement (see bench/upload).
 const (
-	writeBuffer    = 1 << 20 // bytes per read, write and hash
+	writeBuffer    = 1 << 20 // most bytes per read, write and hash
+	writeAtLeast   = 64 << 10 // fewest, unless the request ends: a slow sender's bytes reach the file soon
 	writeBuffers   = 4
 	writebackEvery = 8 << 20 // start writing back to disk after this many bytes
 )
@@ -61,11 +62,12 @@ func (w *chunkWriter) hashLoop() {
 	}
 }
 
-// fill reads the next buffer's worth of src. It returns io.EOF, or another
-// error, once src has no more to give, possibly with a last short buffer.
+// fill reads the next writeAtLeast bytes of src, or as much more as has
+// arrived, up to a buffer. It returns io.EOF, or another error, once src has
+// no more to give, possibly with a last short buffer.
 func (w *chunkWriter) fill(src io.Reader) ([]byte, error) {
 	buf := <-w.free
-	n, err := io.ReadFull(src, buf)
+	n, err := io.ReadAtLeast(src, buf, writeAtLeast)
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		err = io.EOF
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	// UploadExpiry is how long an unfinished upload may stay silent before
 	// it is discarded; announced as Upload-Expires. Default 7 days.
 	UploadExpiry time.Duration
+	// UploadCheckpoint is how many bytes of one long PATCH may arrive between
+	// durable checkpoints of its progress. Default 64 MiB.
+	UploadCheckpoint int64
 	// MediaTimeout bounds each ffprobe or ffmpeg run on an uploaded file.
 	// Default 1 minute.
 	MediaTimeout time.Duration
@@ -81,14 +84,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.Join(err, s.db.Close())
 	}
 	s.ingest, err = ingest.New(ingest.Config{
-		Dir:         filepath.Join(cfg.Data, "uploads"),
-		MaxSize:     cfg.MaxSize,
-		ExpireAfter: cfg.UploadExpiry,
-		Blobs:       s.blobs,
-		Evidence:    s.evidence,
-		Media:       &media.Tool{Timeout: cfg.MediaTimeout},
-		Logger:      cfg.Logger,
-		Now:         cfg.Now,
+		Dir:             filepath.Join(cfg.Data, "uploads"),
+		MaxSize:         cfg.MaxSize,
+		ExpireAfter:     cfg.UploadExpiry,
+		CheckpointEvery: cfg.UploadCheckpoint,
+		Blobs:           s.blobs,
+		Evidence:        s.evidence,
+		Media:           &media.Tool{Timeout: cfg.MediaTimeout},
+		Logger:          cfg.Logger,
+		Now:             cfg.Now,
 	})
 	if err == nil {
 		err = s.ingest.Recover(ctx)
