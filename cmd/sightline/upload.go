@@ -173,7 +173,7 @@ func (c *uploadCmd) uploadOne(ctx context.Context, cl *client.Client, j *client.
 	}
 	bar := newProgressBar(c.Stderr, fmt.Sprintf("[%d/%d] %s", n, total, filepath.Base(file)), c.quiet)
 	res, err := cl.UploadFile(ctx, file, meta, j, bar.update)
-	bar.done(err == nil)
+	bar.done()
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (p *progressBar) update(sent, total int64) {
 	}
 }
 
-func (p *progressBar) done(ok bool) {
+func (p *progressBar) done() {
 	if p.tty && !p.off {
 		fmt.Fprintln(p.w)
 	}

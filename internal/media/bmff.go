@@ -52,12 +52,11 @@ type bmffWalker struct {
 	boxes int
 	tags  fileTags
 
-	keys         []string          // QuickTime mdta keys, in order (item i+1 is keys[i])
-	items        map[uint32]string // ilst values by key index
-	xyz          string
-	loci         *Location
-	appleCreated string
-	mvhdCreated  time.Time
+	keys        []string          // QuickTime mdta keys, in order (item i+1 is keys[i])
+	items       map[uint32]string // ilst values by key index
+	xyz         string
+	loci        *Location
+	mvhdCreated time.Time
 }
 
 func (w *bmffWalker) damage(format string, args ...any) {
