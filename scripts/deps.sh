@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Sightline needs and that are missing.
 #   scripts/deps.sh run    what the server needs (ffmpeg, node and npm for the web assets)
-#   scripts/deps.sh test   that, plus what the tests drive (chromium)
+#   scripts/deps.sh test   that, plus what the tests drive (chromium) and make (HEIC photos)
 set -euo pipefail
 
 case "${1:-run}" in
 run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm" ;;
-test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium" ;;
+test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium heif-enc:libheif-examples" ;;
 *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

@@ -57,7 +57,15 @@ type bmffWalker struct {
 	xyz         string
 	loci        *Location
 	mvhdCreated time.Time
+
+	// HEIF: the item holding the EXIF block, and where items lie.
+	exifItem  uint32
+	hasExif   bool
+	locations map[uint32][]extent
 }
+
+// extent is a byte range of a HEIF item.
+type extent struct{ off, n int64 }
 
 func (w *bmffWalker) damage(format string, args ...any) {
 	if w.tags.Damage == "" {
@@ -140,6 +148,10 @@ func (w *bmffWalker) box(typ, parent string, start, end int64, depth int) {
 		w.mvhd(w.payload(start, end))
 	case typ == "keys" && parent == "meta":
 		w.keysBox(w.payload(start, end))
+	case typ == "iinf" && parent == "meta":
+		w.iinf(w.payload(start, end))
+	case typ == "iloc" && parent == "meta":
+		w.iloc(w.payload(start, end))
 	case typ == "ispe" && parent == "ipco":
 		p := w.payload(start, end)
 		if len(p) >= 12 {
@@ -247,6 +259,136 @@ func (w *bmffWalker) udtaItem(typ string, p []byte) {
 	}
 }
 
+// iinf finds the item whose type is Exif among a HEIF file's item infos.
+func (w *bmffWalker) iinf(p []byte) {
+	if len(p) < 6 {
+		return
+	}
+	version := p[0]
+	p = p[4:]
+	if version == 0 {
+		p = p[2:] // a 16-bit entry count
+	} else if len(p) >= 4 {
+		p = p[4:] // a 32-bit entry count
+	}
+	for len(p) >= 8 {
+		size := int(binary.BigEndian.Uint32(p))
+		if size < 8 || size > len(p) {
+			return
+		}
+		if string(p[4:8]) == "infe" && size >= 12 {
+			e := p[8:size]
+			version := e[0]
+			switch {
+			case version == 2 && len(e) >= 12 && string(e[8:12]) == "Exif":
+				w.exifItem, w.hasExif = uint32(binary.BigEndian.Uint16(e[4:])), true
+			case version == 3 && len(e) >= 14 && string(e[10:14]) == "Exif":
+				w.exifItem, w.hasExif = binary.BigEndian.Uint32(e[4:]), true
+			}
+		}
+		p = p[size:]
+	}
+}
+
+// iloc reads where each HEIF item's bytes lie in the file. Only items
+// stored in the file itself (construction method 0) are kept.
+func (w *bmffWalker) iloc(p []byte) {
+	if len(p) < 8 {
+		return
+	}
+	version := p[0]
+	offSize, lenSize := int(p[4]>>4), int(p[4]&15)
+	baseSize, indexSize := int(p[5]>>4), 0
+	if version == 1 || version == 2 {
+		indexSize = int(p[5] & 15)
+	}
+	p = p[6:]
+	r := byteReader{p: p}
+	var count uint64
+	if version < 2 {
+		count = r.uint(2)
+	} else {
+		count = r.uint(4)
+	}
+	w.locations = map[uint32][]extent{}
+	for i := uint64(0); i < count && !r.short && i < 10000; i++ {
+		var id uint64
+		if version < 2 {
+			id = r.uint(2)
+		} else {
+			id = r.uint(4)
+		}
+		method := uint64(0)
+		if version == 1 || version == 2 {
+			method = r.uint(2) & 15
+		}
+		r.uint(2) // data reference index
+		base := r.uint(baseSize)
+		n := r.uint(2)
+		var exts []extent
+		for j := uint64(0); j < n && !r.short && j < 1000; j++ {
+			r.uint(indexSize)
+			off, length := r.uint(offSize), r.uint(lenSize)
+			if base+off <= math.MaxInt64/2 && length <= math.MaxInt64/2 {
+				exts = append(exts, extent{int64(base + off), int64(length)})
+			}
+		}
+		if method == 0 && !r.short {
+			w.locations[uint32(id)] = exts
+		}
+	}
+}
+
+// exif reads a HEIF file's EXIF item: a 32-bit offset, then a TIFF block.
+func (w *bmffWalker) exif() fileTags {
+	if !w.hasExif {
+		return fileTags{}
+	}
+	var b []byte
+	for _, e := range w.locations[w.exifItem] {
+		if e.n <= 0 || e.n > bmffMaxPayload || int64(len(b))+e.n > bmffMaxPayload || e.off+e.n > w.size {
+			return fileTags{}
+		}
+		chunk := make([]byte, e.n)
+		if _, err := w.r.ReadAt(chunk, e.off); err != nil {
+			return fileTags{}
+		}
+		b = append(b, chunk...)
+	}
+	if len(b) < 4 {
+		return fileTags{}
+	}
+	skip := int64(binary.BigEndian.Uint32(b))
+	if skip > int64(len(b))-4 {
+		return fileTags{}
+	}
+	return readTIFF(b[4+skip:])
+}
+
+// byteReader reads big-endian integers of 0, 2, 4 or 8 bytes, noting when
+// the data runs out.
+type byteReader struct {
+	p     []byte
+	short bool
+}
+
+func (r *byteReader) uint(n int) uint64 {
+	if n == 0 {
+		return 0
+	}
+	if len(r.p) < n || (n != 2 && n != 4 && n != 8) {
+		r.short = true
+		r.p = nil
+		return 0
+	}
+	var v uint64
+	for _, c := range r.p[:n] {
+		v = v<<8 | uint64(c)
+	}
+	r.p = r.p[n:]
+	return v
+}
+
 func (w *bmffWalker) finish() {
 	item := func(key string) string {
 		for i, k := range w.keys {
@@ -268,7 +410,16 @@ func (w *bmffWalker) finish() {
 	set(&w.tags.Camera.Model, item("com.android.model"))
 	set(&w.tags.Camera.Software, item("com.android.version"))
 
+	// A HEIF photo says where and when in its EXIF block.
+	ex := w.exif()
+	set(&w.tags.Camera.Make, ex.Camera.Make)
+	set(&w.tags.Camera.Model, ex.Camera.Model)
+	set(&w.tags.Camera.Software, ex.Camera.Software)
+
 	w.tags.CapturedAt = w.mvhdCreated
+	if !ex.CapturedAt.IsZero() {
+		w.tags.CapturedAt = ex.CapturedAt
+	}
 	// Apple's creation date carries the zone, so it is exact where mvhd may
 	// have been written from a camera's local clock.
 	if t, err := parseLooseTime(item("com.apple.quicktime.creationdate")); err == nil {
@@ -285,6 +436,9 @@ func (w *bmffWalker) finish() {
 		}
 	}
 	w.tags.Location = w.loci
+	if ex.Location != nil {
+		w.tags.Location = ex.Location
+	}
 }
 
 // qtText decodes a QuickTime user-data text item: a 16-bit length, a 16-bit

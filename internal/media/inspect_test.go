@@ -3,6 +3,8 @@ package media_test
 import (
 	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +97,14 @@ func TestInspect(t *testing.T) {
 			want{kind: media.Video, container: "mov", duration: 5.0, video: "mjpeg", width: 320, height: 240, captured: "2005-08-11T14:03:54Z", damaged: "cannot decode"}},
 		{"iPhone HEIC header", file("testdata/real-world/iphone-stripped.heic"),
 			want{kind: media.Image, container: "heif", width: 1596, height: 1064, damaged: "cannot read media"}},
+		{"HEIC photo with EXIF, by libheif's encoder", func(t *testing.T) string {
+			out := filepath.Join(t.TempDir(), "photo.heic")
+			if b, err := exec.Command("heif-enc", "-q", "50", "-o", out, "testdata/real-world/gps.jpg").CombinedOutput(); err != nil {
+				t.Fatalf("heif-enc (make test installs libheif-examples): %v\n%s", err, b)
+			}
+			return out
+		}, want{kind: media.Image, container: "heif", width: 120, height: 80, captured: "2002-07-13T15:58:28Z", lat: 54.9897, lon: -1.9142,
+			make: "FUJIFILM", model: "FinePixS1Pro", damaged: "cannot read media"}},
 		{"JPEG with EXIF GPS", file("testdata/real-world/gps.jpg"),
 			want{kind: media.Image, container: "jpeg", video: "mjpeg", width: 120, height: 80, captured: "2002-07-13T15:58:28Z", lat: 54.9897, lon: -1.9142, make: "FUJIFILM", model: "FinePixS1Pro"}},
 	}
