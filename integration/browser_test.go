@@ -90,6 +90,7 @@ func TestBrowserUploadWithPauseAndResume(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("pause"))); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(300 * time.Millisecond) // events already queued may still land
 	paused := progress()
 	time.Sleep(1500 * time.Millisecond)
 	if p := progress(); p != paused || p >= 100 {
