@@ -209,7 +209,9 @@ func (s *Service) Evidence(ctx context.Context, uploadID string) (evidence.Item,
 
 // Recover brings the upload directory to a consistent state after a crash:
 // complete uploads become evidence, and files that belong to no upload are
-// removed. Call it before serving.
+// removed. Call it before serving. An upload that cannot be recovered is
+// logged and left as it is, to be tried again when a client asks for it;
+// one bad upload does not keep the server from starting.
 func (s *Service) Recover(ctx context.Context) error {
 	ents, err := os.ReadDir(s.uploads.dir)
 	if err != nil {
@@ -233,7 +235,10 @@ func (s *Service) Recover(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		if _, err := s.uploads.GetUpload(ctx, id); err != nil && !errors.Is(err, errExpired) {
-			return fmt.Errorf("ingest: recover upload %s: %w", id, err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Error("cannot recover upload", "upload", evidence.Digest(id)[:16], "err", err)
 		}
 	}
 	return nil

@@ -457,6 +457,28 @@ func TestCompleteUploadFinishedOnRestart(t *testing.T) {
 	}
 }
 
+// A damaged upload state does not keep the server from starting, nor the
+// other uploads from recovering.
+func TestRecoverSkipsADamagedUpload(t *testing.T) {
+	data := clip(t)
+	dir := t.TempDir()
+	env := servertest.StartIn(t, dir)
+	good := env.Create(int64(len(data)), phone)
+	env.Patch(good, 0, data[:1000])
+	bad := env.Create(int64(len(data)), phone)
+	env.Stop()
+	badID := bad[strings.LastIndex(bad, "/")+1:]
+	if err := os.WriteFile(filepath.Join(dir, "uploads", badID+".json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = servertest.StartIn(t, dir)
+	p, _ := url.Parse(good)
+	resp, _ := env.Do("HEAD", p.Path, nil, nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Upload-Offset") != "1000" {
+		t.Fatalf("the good upload after restart: %d, offset %s", resp.StatusCode, resp.Header.Get("Upload-Offset"))
+	}
+}
+
 func TestSilentUploadExpires(t *testing.T) {
 	env := servertest.Start(t, func(c *server.Config) { c.UploadExpiry = time.Hour })
 	data := clip(t)
