@@ -1,0 +1,190 @@
+// Package ledger is Sightline's custody log: an append-only Merkle log
+// (RFC 6962 hashing) of every event that happens to evidence, with signed
+// checkpoints in the C2SP signed-note and tlog-checkpoint formats, stored as
+// C2SP tlog-tiles so that anyone can fetch and check it with the log's
+// public key alone.
+//
+// It is built on transparency-dev/tessera with its POSIX driver. Append
+// returns once the event is durably sequenced into the tree (tessera fsyncs
+// the entry bundles and the tree state before it answers); a signed
+// checkpoint covering it follows within the checkpoint interval.
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/sightline/sightline/internal/durable"
+)
+
+// Config says where a log lives and how it signs.
+type Config struct {
+	// Dir holds the tiles (served as is at /log/) and the log's state.
+	Dir string
+	// KeyFile holds the log's Ed25519 signing key in note format; it is
+	// created, mode 0600, if missing.
+	KeyFile string
+	// Origin names the log in its checkpoints, such as
+	// "sightline.example.org/log". Required when the key is created; an
+	// existing key's origin must match.
+	Origin string
+	// CheckpointInterval is how often a new checkpoint is signed and
+	// published. Default 1 s; at least 100 ms.
+	CheckpointInterval time.Duration
+	// BatchMaxAge is how long an event may wait for others to be sequenced
+	// with it. Default 50 ms.
+	BatchMaxAge time.Duration
+}
+
+// Log is an open custody log.
+type Log struct {
+	dir      string
+	origin   string
+	verifier note.Verifier
+	vkey     string
+	appender *tessera.Appender
+	reader   tessera.LogReader
+	awaiter  *tessera.PublicationAwaiter
+	shutdown func(context.Context) error
+	cancel   context.CancelFunc
+}
+
+// Open opens or creates the log. Close it to stop its background work.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = time.Second
+	}
+	if cfg.BatchMaxAge == 0 {
+		cfg.BatchMaxAge = 50 * time.Millisecond
+	}
+	skey, err := loadOrCreateKey(cfg.KeyFile, cfg.Origin)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: key %s: %w", cfg.KeyFile, err)
+	}
+	if cfg.Origin != "" && signer.Name() != cfg.Origin {
+		return nil, fmt.Errorf("ledger: key %s signs for %q, configured origin is %q", cfg.KeyFile, signer.Name(), cfg.Origin)
+	}
+	vkey, err := verifierKey(skey)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, err
+	}
+	if err := durable.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	// The log's goroutines live as long as this context, not the caller's.
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	driver, err := posix.New(bg, posix.Config{Path: cfg.Dir})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithBatching(256, cfg.BatchMaxAge).
+		WithCheckpointInterval(cfg.CheckpointInterval))
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	return &Log{
+		dir: cfg.Dir, origin: signer.Name(), verifier: verifier, vkey: vkey,
+		appender: appender, reader: reader, shutdown: shutdown, cancel: cancel,
+		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 20*time.Millisecond),
+	}, nil
+}
+
+// Origin is the log's name in its checkpoints.
+func (l *Log) Origin() string { return l.origin }
+
+// VerifierKey is the log's public key, in note verifier-key format: all
+// anyone needs to check its checkpoints and receipts.
+func (l *Log) VerifierKey() string { return l.vkey }
+
+// Dir is where the tiles are, to be served read-only at /log/.
+func (l *Log) Dir() string { return l.dir }
+
+// Append adds entry to the log and returns its index once it is durably
+// sequenced.
+func (l *Log) Append(ctx context.Context, entry []byte) (uint64, error) {
+	idx, err := l.appender.Add(ctx, tessera.NewEntry(entry))()
+	if err != nil {
+		return 0, fmt.Errorf("ledger: append: %w", err)
+	}
+	return idx.Index, nil
+}
+
+// AwaitCheckpoint waits until a published checkpoint covers index and
+// returns it.
+func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) ([]byte, error) {
+	_, cp, err := l.awaiter.Await(ctx, func() (tessera.Index, error) { return tessera.Index{Index: index}, nil })
+	return cp, err
+}
+
+// Close waits for sequenced events to be integrated and published, then
+// stops the log's background work.
+func (l *Log) Close(ctx context.Context) error {
+	err := l.shutdown(ctx)
+	l.cancel()
+	return err
+}
+
+// loadOrCreateKey reads the note signing key at path, creating one for
+// origin if the file does not exist.
+func loadOrCreateKey(path, origin string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("ledger: %w", err)
+	}
+	if origin == "" {
+		return "", errors.New("ledger: an origin is needed to create the log's key")
+	}
+	skey, _, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return "", err
+	}
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	if err := durable.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("ledger: %w", err)
+	}
+	return skey, nil
+}
+
+// verifierKey derives the public verifier key from a note signing key
+// ("PRIVATE+KEY+name+hash+base64(alg||key)").
+func verifierKey(skey string) (string, error) {
+	parts := strings.SplitN(skey, "+", 5)
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("ledger: malformed signing key")
+	}
+	b, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(b) != 1+ed25519.SeedSize || b[0] != 1 {
+		return "", errors.New("ledger: signing key is not an Ed25519 note key")
+	}
+	pub := ed25519.NewKeyFromSeed(b[1:]).Public().(ed25519.PublicKey)
+	return note.NewEd25519VerifierKey(parts[2], pub)
+}
