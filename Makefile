@@ -7,7 +7,7 @@ GO ?= go
 DATA ?= ./sightline-data
 LISTEN ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
-FUZZ_TARGETS := FuzzSniff FuzzISO6709 FuzzBMFF FuzzEXIF FuzzProbeReport
+FUZZ_TARGETS := media:FuzzSniff media:FuzzISO6709 media:FuzzBMFF media:FuzzEXIF media:FuzzProbeReport evidence:FuzzParseEvent
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
 .PHONY: run test build bench fuzz assets deps test-deps clean
@@ -26,8 +26,9 @@ test: test-deps assets
 # Each fuzz target briefly; FUZZTIME=5m for a longer hunt. Minimizing each
 # new input is capped: at the default (60 s) one find stalls a short run.
 fuzz:
-	@for f in $(FUZZ_TARGETS); do \
-		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./internal/media || exit 1; \
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; f=$${t#*:}; \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./internal/$$pkg || exit 1; \
 	done
 
 # Upload throughput over loopback, as a ratio to the machine's raw limit.

@@ -1,0 +1,82 @@
+package evidence
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sightline/sightline/internal/blob"
+)
+
+// EventType names what happened to evidence.
+type EventType string
+
+// The custody events recorded so far; later parts of the system add more.
+const (
+	Received   EventType = "received"
+	Viewed     EventType = "viewed"
+	Downloaded EventType = "downloaded"
+)
+
+// Event is one entry of the custody ledger. Its canonical form (Canonical)
+// is what the log stores and what receipts prove: JSON with the fields in
+// this order, details sorted by key, times in RFC 3339 UTC to the
+// microsecond, no HTML escaping and no insignificant space. Details hold
+// strings only, so that there is one way to write every event.
+type Event struct {
+	Type     EventType         `json:"type"`
+	Evidence EventSubject      `json:"evidence"`
+	Actor    string            `json:"actor"` // a pseudonymous id, never a raw token
+	At       string            `json:"at"`
+	Details  map[string]string `json:"details,omitempty"`
+}
+
+// EventSubject names the evidence an event is about.
+type EventSubject struct {
+	ID     string   `json:"id"`
+	SHA256 blob.Ref `json:"sha256"`
+}
+
+// EventTime formats t as events carry it.
+func EventTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+// Canonical returns the bytes the ledger stores for e.
+func (e Event) Canonical() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		panic(err) // strings, a map of strings and a Ref always encode
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// ErrBadEvent is wrapped by every error of ParseEvent.
+var ErrBadEvent = errors.New("not a custody event")
+
+// ParseEvent reads a ledger entry. It accepts only the canonical form, so
+// that an entry has exactly one meaning and one leaf hash.
+func ParseEvent(b []byte) (Event, error) {
+	var e Event
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	if dec.More() {
+		return e, fmt.Errorf("%w: data after the event", ErrBadEvent)
+	}
+	if e.Type == "" || e.Evidence.ID == "" || e.Evidence.SHA256.IsZero() {
+		return e, fmt.Errorf("%w: type, evidence id and sha256 are required", ErrBadEvent)
+	}
+	at, err := time.Parse(time.RFC3339Nano, e.At)
+	if err != nil || EventTime(at) != e.At {
+		return e, fmt.Errorf("%w: time %q is not RFC 3339 UTC to the microsecond", ErrBadEvent, e.At)
+	}
+	if !bytes.Equal(e.Canonical(), b) {
+		return e, fmt.Errorf("%w: not in canonical form", ErrBadEvent)
+	}
+	return e, nil
+}
