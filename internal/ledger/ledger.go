@@ -11,6 +11,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -23,6 +24,8 @@ import (
 	"time"
 
 	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 
@@ -187,4 +190,33 @@ func verifierKey(skey string) (string, error) {
 	}
 	pub := ed25519.NewKeyFromSeed(b[1:]).Public().(ed25519.PublicKey)
 	return note.NewEd25519VerifierKey(parts[2], pub)
+}
+
+// NextIndex is the index the next appended entry will get: the number of
+// entries durably sequenced so far.
+func (l *Log) NextIndex(ctx context.Context) (uint64, error) {
+	return l.reader.NextIndex(ctx)
+}
+
+// Find looks for entry among the entries sequenced at or after index from,
+// and returns its index. It lets a writer that crashed between appending
+// and recording the index learn whether its entry made it in, so that an
+// event is logged exactly once.
+func (l *Log) Find(ctx context.Context, entry []byte, from uint64) (uint64, bool, error) {
+	next, err := l.reader.NextIndex(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	for i := from - from%layout.EntryBundleWidth; i < next; i += layout.EntryBundleWidth {
+		b, err := client.GetEntryBundle(ctx, l.reader.ReadEntryBundle, i/layout.EntryBundleWidth, next)
+		if err != nil {
+			return 0, false, fmt.Errorf("ledger: read entries at %d: %w", i, err)
+		}
+		for j, e := range b.Entries {
+			if idx := i + uint64(j); idx >= from && bytes.Equal(e, entry) {
+				return idx, true, nil
+			}
+		}
+	}
+	return 0, false, nil
 }

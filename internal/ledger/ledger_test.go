@@ -117,3 +117,35 @@ func TestOriginMustMatchKey(t *testing.T) {
 		t.Fatal("opened a log whose key signs for another origin")
 	}
 }
+
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	defer l.Close(t.Context())
+	var want uint64
+	var wg sync.WaitGroup
+	for i := range 600 {
+		wg.Go(func() {
+			idx, err := l.Append(t.Context(), fmt.Appendf(nil, "entry %d", i))
+			if err != nil {
+				t.Error(err)
+			}
+			if i == 300 {
+				want = idx
+			}
+		})
+	}
+	wg.Wait()
+	for _, from := range []uint64{0, 257, want} {
+		got, ok, err := l.Find(t.Context(), []byte("entry 300"), from)
+		if err != nil || !ok || got != want {
+			t.Errorf("Find from %d = %d, %v, %v; want %d", from, got, ok, err, want)
+		}
+	}
+	if _, ok, _ := l.Find(t.Context(), []byte("entry 300"), want+1); ok {
+		t.Error("Find looked before its starting index")
+	}
+	if _, ok, _ := l.Find(t.Context(), []byte("never appended"), 0); ok {
+		t.Error("Find found an entry that was never appended")
+	}
+}
