@@ -170,3 +170,17 @@ func TestUploadRefusals(t *testing.T) {
 		})
 	}
 }
+
+// `sightline keys` prints the verifier key of the log the server signs with.
+func TestKeysPrintsTheLogsVerifierKey(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0, "--log-origin", "evidence.example.org/log")
+	srv.kill()
+	out, errOut, err := sightline(t, "keys", "--data", data)
+	if err != nil || !strings.HasPrefix(out, "evidence.example.org/log+") {
+		t.Fatalf("keys: %v %q %q", err, out, errOut)
+	}
+	if _, errOut, err := sightline(t, "keys", "--data", t.TempDir()); err == nil || !strings.Contains(errOut, "sightline serve") {
+		t.Fatalf("keys without a key: %v %q", err, errOut)
+	}
+}

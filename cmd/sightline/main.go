@@ -3,6 +3,7 @@
 //
 //	sightline serve   run the server (embedded defaults: SQLite and a local blob directory)
 //	sightline upload  upload files or folders of footage, resuming where a previous run stopped
+//	sightline keys    print the custody log's public verifier key
 package main
 
 import (
@@ -44,6 +45,7 @@ const usage = `usage: sightline <command> [flags]
 commands:
   serve    run the server
   upload   upload footage: sightline upload --server URL --source S PATH...
+  keys     print the custody log's public key: sightline keys [--data DIR]
 
 Run "sightline <command> -h" for a command's flags.
 `
@@ -59,6 +61,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&serveCmd{Main: m}).run(ctx, args[1:])
 	case "upload":
 		return (&uploadCmd{Main: m}).run(ctx, args[1:])
+	case "keys":
+		return m.keys(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

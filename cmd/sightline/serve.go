@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	"github.com/sightline/sightline/internal/server"
 )
 
@@ -29,6 +31,8 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on; port 0 picks a free one")
 	fs.Var(&c.maxSize, "max-size", "largest file accepted")
 	fs.DurationVar(&c.cfg.UploadExpiry, "upload-expiry", 7*24*time.Hour, "how long an unfinished upload may stay silent")
+	fs.StringVar(&c.cfg.LogOrigin, "log-origin", "", "name of the custody log in its checkpoints, fixed when its key is created (default "+server.DefaultLogOrigin+")")
+	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "how often the custody log signs a checkpoint")
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs
@@ -47,6 +51,7 @@ func (c *serveCmd) run(ctx context.Context, args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	c.cfg.Logger = slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
+	klog.SetSlogLogger(c.cfg.Logger.With("part", "tessera")) // the log library's own messages
 	c.cfg.MaxSize = int64(c.maxSize)
 	srvr, err := server.Open(ctx, c.cfg)
 	if err != nil {

@@ -220,3 +220,13 @@ func (l *Log) Find(ctx context.Context, entry []byte, from uint64) (uint64, bool
 	}
 	return 0, false, nil
 }
+
+// VerifierKeyOf reads the signing key file of a log and returns the log's
+// public verifier key, without opening the log.
+func VerifierKeyOf(keyFile string) (string, error) {
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		return "", fmt.Errorf("ledger: %w", err)
+	}
+	return verifierKey(strings.TrimSpace(string(b)))
+}

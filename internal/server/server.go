@@ -18,6 +18,7 @@ import (
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ingest"
+	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/web"
 )
@@ -41,6 +42,15 @@ type Config struct {
 	// UploadCheckpoint is how many bytes of one long PATCH may arrive between
 	// durable checkpoints of its progress. Default 64 MiB.
 	UploadCheckpoint int64
+	// LogOrigin names the custody log in its signed checkpoints; it should
+	// be the schema-less URL where the log is published, such as
+	// "evidence.example.org/log". It is fixed when the log's key is created
+	// (log.key in Data) and must not change afterwards. Empty means the
+	// existing key's origin, or DefaultLogOrigin for a new log.
+	LogOrigin string
+	// CheckpointInterval is how often the custody log signs and publishes a
+	// checkpoint, and so how long at most a receipt waits. Default 1 s.
+	CheckpointInterval time.Duration
 	// MediaTimeout bounds each ffprobe or ffmpeg run on an uploaded file.
 	// Default 1 minute.
 	MediaTimeout time.Duration
@@ -50,6 +60,9 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultLogOrigin names a new custody log whose configuration names none.
+const DefaultLogOrigin = "localhost/sightline/log"
+
 // Server is a configured Sightline server, ready to serve.
 type Server struct {
 	cfg      Config
@@ -58,6 +71,7 @@ type Server struct {
 	ingest   *ingest.Service
 	handler  http.Handler
 	evidence evidence.Store
+	log      *ledger.Log
 }
 
 // Open opens (creating if needed) the data folder, recovers uploads cut
@@ -74,6 +88,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(KeyFile(cfg.Data)); cfg.LogOrigin == "" && errors.Is(err, os.ErrNotExist) {
+		cfg.LogOrigin = DefaultLogOrigin
+	}
 	s := &Server{cfg: cfg}
 	var err error
 	if s.db, err = db.OpenSQLite(ctx, filepath.Join(cfg.Data, "sightline.db")); err != nil {
@@ -81,6 +98,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.evidence = s.db.Evidence()
 	if s.blobs, err = blob.NewLocal(filepath.Join(cfg.Data, "blobs")); err != nil {
+		return nil, errors.Join(err, s.db.Close())
+	}
+	s.log, err = ledger.Open(ctx, ledger.Config{
+		Dir:                filepath.Join(cfg.Data, "log"),
+		KeyFile:            KeyFile(cfg.Data),
+		Origin:             cfg.LogOrigin,
+		CheckpointInterval: cfg.CheckpointInterval,
+	})
+	if err != nil {
 		return nil, errors.Join(err, s.db.Close())
 	}
 	s.ingest, err = ingest.New(ingest.Config{
@@ -98,10 +124,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		err = s.ingest.Recover(ctx)
 	}
 	if err == nil {
-		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger})
+		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, LogDir: s.log.Dir()})
 	}
 	if err != nil {
-		return nil, errors.Join(err, s.db.Close())
+		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
 	}
 	return s, nil
 }
@@ -122,5 +148,15 @@ func (s *Server) Blobs() *blob.Local { return s.blobs }
 // Ingest is the upload service, for tools and tests.
 func (s *Server) Ingest() *ingest.Service { return s.ingest }
 
-// Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+// Log is the custody log.
+func (s *Server) Log() *ledger.Log { return s.log }
+
+// KeyFile is where the custody log's signing key is kept in a data folder.
+func KeyFile(data string) string { return filepath.Join(data, "log.key") }
+
+// Close publishes what the log has sequenced and releases the database.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(s.log.Close(ctx), s.db.Close())
+}

@@ -29,6 +29,8 @@ type Config struct {
 	Blobs    blob.Store
 	MaxSize  int64
 	Logger   *slog.Logger
+	// LogDir is the custody log's tile folder, served at /log/.
+	LogDir string
 }
 
 type server struct {
@@ -58,6 +60,9 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /api/v1/uploads/{upload}/evidence", s.uploadEvidence)
 	mux.HandleFunc("GET /api/v1/evidence/{id}", s.evidence)
 	mux.HandleFunc("GET /api/v1/evidence/{id}/original", s.original)
+	if cfg.LogDir != "" {
+		mux.Handle("GET /log/", http.StripPrefix("/log/", logFiles(cfg.LogDir)))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	return securityHeaders(mux), nil
 }

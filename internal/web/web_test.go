@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/media/mediatest"
@@ -146,5 +147,31 @@ func TestPagesAndHeaders(t *testing.T) {
 	}
 	if resp, _ := get(t, env.URL+"/static/", ""); resp.StatusCode != 404 {
 		t.Errorf("directory listing of /static/: %d", resp.StatusCode)
+	}
+}
+
+// The custody log is served as static tiles for anyone; its private state
+// and the signing key are not.
+func TestLogIsServedButNotItsSecrets(t *testing.T) {
+	env := servertest.Start(t)
+	deadline := time.Now().Add(10 * time.Second)
+	var resp *http.Response
+	var body []byte
+	for time.Now().Before(deadline) {
+		if resp, body = get(t, env.URL+"/log/checkpoint", ""); resp.StatusCode == 200 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), env.Server.Log().Origin()+"\n") {
+		t.Fatalf("GET /log/checkpoint: %d %q", resp.StatusCode, body)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-cache" {
+		t.Errorf("checkpoint Cache-Control %q", cc)
+	}
+	for _, p := range []string{"/log/.state/treeState", "/log/../log.key", "/log/%2e%2e/log.key", "/log/", "/log/tile/../.state/treeState"} {
+		if resp, body := get(t, env.URL+p, ""); resp.StatusCode != 404 {
+			t.Errorf("GET %s: %d %q, want 404", p, resp.StatusCode, body)
+		}
 	}
 }
