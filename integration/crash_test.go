@@ -17,6 +17,7 @@ import (
 
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server"
 )
@@ -182,7 +183,7 @@ func checkDataFolder(t *testing.T, data string, files [][]byte) {
 	for _, f := range files {
 		want[blob.Sum(f)] = true
 	}
-	n := 0
+	n, events := 0, 0
 	for it, err := range s.Evidence().All(t.Context()) {
 		if err != nil {
 			t.Fatal(err)
@@ -194,9 +195,23 @@ func checkDataFolder(t *testing.T, data string, files [][]byte) {
 		if it.MediaType != "audio" || it.Audio == nil || it.Audio.SampleRate != 48000 {
 			t.Errorf("evidence %s: metadata %+v", it.ID, it.Info)
 		}
+		entry, err := s.Log().Entry(t.Context(), it.ReceivedIndex)
+		if err != nil {
+			t.Errorf("evidence %s: no received event: %v", it.ID, err)
+			continue
+		}
+		if ev, err := evidence.ParseEvent(entry); err != nil || ev.Type != evidence.Received || ev.Evidence.ID != it.ID || ev.Evidence.SHA256 != it.SHA256 {
+			t.Errorf("evidence %s: log entry %d is %s (%v)", it.ID, it.ReceivedIndex, entry, err)
+		}
+		events++
 	}
-	if n != len(files) {
-		t.Errorf("%d evidence records, want %d", n, len(files))
+	if n != len(files) || events != n {
+		t.Errorf("%d evidence records with %d received events, want %d", n, events, len(files))
+	}
+	// Exactly once: the log holds no other received events than these.
+	size, err := s.Log().NextIndex(t.Context())
+	if err != nil || size != uint64(len(files)) {
+		t.Errorf("the log holds %d entries (%v); want %d, one per upload", size, err, len(files))
 	}
 	blobs := 0
 	for ref, err := range s.Blobs().List(t.Context()) {

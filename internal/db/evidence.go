@@ -23,7 +23,7 @@ var _ evidence.Store = evidenceStore{}
 const evidenceColumns = `id, upload_digest, token_digest, sha256, size, filename, source, device, officer, note,
 	received_at, media_type, mime_type, container, duration_s,
 	video_codec, video_width, video_height, video_fps, audio_codec, audio_rate, audio_channels,
-	captured_at, lat, lon, alt, camera_make, camera_model, camera_software, media_error`
+	captured_at, lat, lon, alt, camera_make, camera_model, camera_software, media_error, received_index`
 
 func (s evidenceStore) Create(ctx context.Context, it evidence.Item) error {
 	args := []any{it.ID, it.UploadDigest, it.TokenDigest, it.SHA256.String(), it.Size, it.Filename, string(it.Source),
@@ -53,7 +53,7 @@ func (s evidenceStore) Create(ctx context.Context, it evidence.Item) error {
 	} else {
 		args = append(args, nil, nil, nil)
 	}
-	args = append(args, it.Error)
+	args = append(args, it.Error, int64(it.ReceivedIndex))
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
 	_, err := s.d.exec(ctx, `INSERT INTO evidence (`+evidenceColumns+`) VALUES (`+marks+`)`, args...)
 	if err != nil && isUniqueViolation(err) {
@@ -98,13 +98,14 @@ func scanEvidence(row scanner) (evidence.Item, error) {
 		duration, fps, lat, lon, alt  sql.NullFloat64
 		vcodec, acodec, mk, model, sw sql.NullString
 		width, height, rate, channels sql.NullInt64
+		receivedIndex                 sql.NullInt64
 		captured                      sql.NullTime
 		received                      time.Time
 	)
 	err := row.Scan(&it.ID, &it.UploadDigest, &it.TokenDigest, &sha, &it.Size, &it.Filename, &source, &it.Device, &it.Officer, &it.Note,
 		&received, &mediaType, &it.MIME, &it.Container, &duration,
 		&vcodec, &width, &height, &fps, &acodec, &rate, &channels,
-		&captured, &lat, &lon, &alt, &mk, &model, &sw, &it.Error)
+		&captured, &lat, &lon, &alt, &mk, &model, &sw, &it.Error, &receivedIndex)
 	if errors.Is(err, sql.ErrNoRows) {
 		return it, evidence.ErrNotFound
 	}
@@ -115,6 +116,7 @@ func scanEvidence(row scanner) (evidence.Item, error) {
 		return it, fmt.Errorf("db: evidence %s: %w", it.ID, err)
 	}
 	it.Source, it.MediaType, it.ReceivedAt = evidence.Source(source), media.Kind(mediaType), received.UTC()
+	it.ReceivedIndex = uint64(receivedIndex.Int64)
 	if duration.Valid {
 		it.DurationS = &duration.Float64
 	}

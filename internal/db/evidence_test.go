@@ -31,7 +31,7 @@ func item(upload string) evidence.Item {
 	return evidence.Item{
 		ID: evidence.NewID(), SHA256: blob.Sum([]byte(upload)), Size: 1234, Filename: "clip.mp4", Source: evidence.Phone,
 		Device: "Pixel 8", Officer: "", Note: "outside the bakery", ReceivedAt: time.Now().UTC().Truncate(time.Microsecond),
-		UploadDigest: evidence.Digest(upload), TokenDigest: evidence.Digest(evidence.AccessToken(upload)),
+		UploadDigest: evidence.Digest(upload), TokenDigest: evidence.Digest(evidence.AccessToken(upload)), ReceivedIndex: 42,
 		Info: media.Info{
 			MediaType: media.Video, MIME: "video/mp4", Container: "mp4", DurationS: &dur,
 			Video:      &media.VideoInfo{Codec: "h264", Width: 1280, Height: 720, FPS: 29.97},

@@ -35,6 +35,10 @@ type Item struct {
 	ReceivedAt time.Time `json:"received_at"`
 	media.Info
 
+	// ReceivedIndex is where the custody log holds the item's "received"
+	// event.
+	ReceivedIndex uint64 `json:"-"`
+
 	// Digests of the capabilities: the secrets themselves are never stored.
 	UploadDigest string `json:"-"` // of the tus upload id
 	TokenDigest  string `json:"-"` // of the access token

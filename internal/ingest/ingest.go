@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,8 +51,19 @@ type Config struct {
 	Blobs    blob.Store
 	Evidence evidence.Store
 	Media    *media.Tool
+	Log      CustodyLog
 	Logger   *slog.Logger
 	Now      func() time.Time // for tests; time.Now if nil
+}
+
+// CustodyLog is what ingest needs of the custody log (ledger.Log).
+type CustodyLog interface {
+	// NextIndex is the index the next entry will get.
+	NextIndex(ctx context.Context) (uint64, error)
+	// Append durably sequences entry and returns its index.
+	Append(ctx context.Context, entry []byte) (uint64, error)
+	// Find looks for entry among the entries from index from on.
+	Find(ctx context.Context, entry []byte, from uint64) (uint64, bool, error)
 }
 
 // Service is the ingest endpoint and its upload store.
@@ -62,14 +74,15 @@ type Service struct {
 	blobs   blob.Store
 	items   evidence.Store
 	media   *media.Tool
+	custody CustodyLog
 	log     *slog.Logger
 	now     func() time.Time
 }
 
 // New creates the service and the upload directory.
 func New(cfg Config) (*Service, error) {
-	if cfg.Blobs == nil || cfg.Evidence == nil || cfg.Media == nil {
-		return nil, errors.New("ingest: Blobs, Evidence and Media are required")
+	if cfg.Blobs == nil || cfg.Evidence == nil || cfg.Media == nil || cfg.Log == nil {
+		return nil, errors.New("ingest: Blobs, Evidence, Media and Log are required")
 	}
 	if cfg.ExpireAfter <= 0 {
 		cfg.ExpireAfter = 7 * 24 * time.Hour
@@ -87,12 +100,13 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	s := &Service{
-		locker: memorylocker.New(),
-		blobs:  cfg.Blobs,
-		items:  cfg.Evidence,
-		media:  cfg.Media,
-		log:    cfg.Logger,
-		now:    cfg.Now,
+		locker:  memorylocker.New(),
+		blobs:   cfg.Blobs,
+		items:   cfg.Evidence,
+		media:   cfg.Media,
+		custody: cfg.Log,
+		log:     cfg.Logger,
+		now:     cfg.Now,
 	}
 	s.uploads = &uploads{
 		dir:             cfg.Dir,
@@ -136,8 +150,9 @@ func validateCreation(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChange
 }
 
 // finish turns the complete upload u into evidence: it reads the file's
-// metadata, puts the original in the blob store and commits the record. It
-// is idempotent, so that it can run again after a crash at any step.
+// metadata, puts the original in the blob store, logs the "received" event
+// and commits the record. It is idempotent, so that it can run again after
+// a crash at any step, and the event is logged exactly once.
 func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	digest := evidence.Digest(u.id())
 	if it, err := s.items.ByUpload(ctx, digest); err == nil {
@@ -153,6 +168,15 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if u.st.Received == nil {
+		if err := s.prepareReceived(ctx, u, ref, sub); err != nil {
+			return "", err
+		}
+	}
+	event, err := evidence.ParseEvent(u.st.Received)
+	if err != nil {
+		return "", fmt.Errorf("ingest: upload %s: saved event: %w", u.id(), err)
+	}
 	path := s.uploads.binPath(u.id())
 	info, err := s.media.Inspect(ctx, path, *u.st.Format)
 	if err != nil {
@@ -161,19 +185,28 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	if err := s.storeBlob(ctx, ref, path); err != nil {
 		return "", err
 	}
+	index, found, err := s.custody.Find(ctx, u.st.Received, u.st.LogFrom)
+	if err == nil && !found {
+		index, err = s.custody.Append(ctx, u.st.Received)
+	}
+	if err != nil {
+		return "", err
+	}
+	at, _ := time.Parse(time.RFC3339Nano, event.At)
 	it := evidence.Item{
-		ID:           evidence.NewID(),
-		SHA256:       ref,
-		Size:         u.st.Info.Size,
-		Filename:     sub.Filename,
-		Source:       sub.Source,
-		Device:       sub.Device,
-		Officer:      sub.Officer,
-		Note:         sub.Note,
-		ReceivedAt:   s.now().UTC(),
-		Info:         info,
-		UploadDigest: digest,
-		TokenDigest:  evidence.Digest(evidence.AccessToken(u.id())),
+		ID:            event.Evidence.ID,
+		SHA256:        ref,
+		Size:          u.st.Info.Size,
+		Filename:      sub.Filename,
+		Source:        sub.Source,
+		Device:        sub.Device,
+		Officer:       sub.Officer,
+		Note:          sub.Note,
+		ReceivedAt:    at,
+		Info:          info,
+		ReceivedIndex: index,
+		UploadDigest:  digest,
+		TokenDigest:   evidence.Digest(evidence.AccessToken(u.id())),
 	}
 	if err := s.items.Create(ctx, it); err != nil {
 		if errors.Is(err, evidence.ErrExists) {
@@ -182,8 +215,29 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 		}
 		return "", err
 	}
-	s.log.Info("evidence stored", "evidence", it.ID, "sha256", ref.String(), "size", it.Size, "source", it.Source, "media_type", it.MediaType)
+	s.log.Info("evidence stored", "evidence", it.ID, "sha256", ref.String(), "size", it.Size, "source", it.Source,
+		"media_type", it.MediaType, "log_index", index)
 	return it.ID, nil
+}
+
+// prepareReceived fixes the "received" event of u (its evidence id and
+// time) and saves it in the upload's state before anything is logged. The
+// public log carries no declared text (file name, device, badge, note):
+// only what identifies the evidence, and the uploader as a pseudonym.
+func (s *Service) prepareReceived(ctx context.Context, u *upload, ref blob.Ref, sub evidence.Submission) error {
+	from, err := s.custody.NextIndex(ctx)
+	if err != nil {
+		return err
+	}
+	e := evidence.Event{
+		Type:     evidence.Received,
+		Evidence: evidence.EventSubject{ID: evidence.NewID(), SHA256: ref},
+		Actor:    "uploader:" + evidence.Digest(evidence.AccessToken(u.id()))[:16],
+		At:       evidence.EventTime(s.now()),
+		Details:  map[string]string{"size": strconv.FormatInt(u.st.Info.Size, 10), "source": string(sub.Source)},
+	}
+	u.st.Received, u.st.LogFrom = e.Canonical(), from
+	return u.save()
 }
 
 func (s *Service) storeBlob(ctx context.Context, ref blob.Ref, path string) error {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server"
 	"github.com/sightline/sightline/internal/server/servertest"
@@ -81,6 +82,22 @@ func TestUploadInChunks(t *testing.T) {
 	}
 	if r.CapturedAt == nil || r.CapturedAt.Format(time.RFC3339) != "2024-05-01T12:34:56Z" {
 		t.Errorf("captured_at = %v", r.CapturedAt)
+	}
+	// The custody log holds the "received" event, once.
+	it, err := env.Server.Evidence().Get(t.Context(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := env.Server.Log().Entry(t.Context(), it.ReceivedIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := evidence.ParseEvent(entry)
+	if err != nil || ev.Type != evidence.Received || ev.Evidence.ID != r.ID || ev.Evidence.SHA256 != r.SHA256 {
+		t.Fatalf("log entry %d = %s (%v); want the received event of %s", it.ReceivedIndex, entry, err, r.ID)
+	}
+	if strings.Contains(string(entry), "clip.mp4") || strings.Contains(string(entry), r.AccessToken) {
+		t.Errorf("the public log entry carries the file name or the token: %s", entry)
 	}
 	// The upload still answers HEAD, as complete, so a client asking again
 	// does not start over.

@@ -75,6 +75,12 @@ type uploadState struct {
 	Info   tusd.FileInfo `json:"info"`
 	Hash   []byte        `json:"hash"`             // sha256 state after Info.Offset bytes
 	Format *media.Format `json:"format,omitempty"` // once the first bytes were recognised
+	// Received is the custody event recording that this upload became
+	// evidence, prepared and saved before it is appended, so that after a
+	// crash the same bytes are looked for (from LogFrom on) or appended,
+	// never logged twice.
+	Received []byte `json:"received,omitempty"`
+	LogFrom  uint64 `json:"log_from,omitempty"`
 	// Expect is the SHA-256 the client declared for the whole file
 	// (Repr-Digest), if it did.
 	Expect  []byte    `json:"expect,omitempty"`

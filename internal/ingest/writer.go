@@ -10,7 +10,7 @@ import (
 
 // Sizes of the write path, chosen by measurement (see bench/upload).
 const (
-	writeBuffer    = 1 << 20 // most bytes per read, write and hash
+	writeBuffer    = 1 << 20  // most bytes per read, write and hash
 	writeAtLeast   = 64 << 10 // fewest, unless the request ends: a slow sender's bytes reach the file soon
 	writeBuffers   = 4
 	writebackEvery = 8 << 20 // start writing back to disk after this many bytes

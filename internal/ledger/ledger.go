@@ -230,3 +230,23 @@ func VerifierKeyOf(keyFile string) (string, error) {
 	}
 	return verifierKey(strings.TrimSpace(string(b)))
 }
+
+// Entry returns the entry at index, which must be sequenced.
+func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
+	next, err := l.reader.NextIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if index >= next {
+		return nil, fmt.Errorf("ledger: no entry %d in a log of %d", index, next)
+	}
+	b, err := client.GetEntryBundle(ctx, l.reader.ReadEntryBundle, index/layout.EntryBundleWidth, next)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read entry %d: %w", index, err)
+	}
+	i := index % layout.EntryBundleWidth
+	if i >= uint64(len(b.Entries)) {
+		return nil, fmt.Errorf("ledger: entry bundle for %d is short", index)
+	}
+	return b.Entries[i], nil
+}

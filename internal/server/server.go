@@ -117,6 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Blobs:           s.blobs,
 		Evidence:        s.evidence,
 		Media:           &media.Tool{Timeout: cfg.MediaTimeout},
+		Log:             s.log,
 		Logger:          cfg.Logger,
 		Now:             cfg.Now,
 	})
