@@ -7,7 +7,8 @@ GO ?= go
 DATA ?= ./sightline-data
 LISTEN ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
-FUZZ_TARGETS := media:FuzzSniff media:FuzzISO6709 media:FuzzBMFF media:FuzzEXIF media:FuzzProbeReport evidence:FuzzParseEvent
+FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/media:FuzzBMFF internal/media:FuzzEXIF \
+	internal/media:FuzzProbeReport internal/evidence:FuzzParseEvent verify:FuzzReceipt
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
 .PHONY: run test build bench fuzz assets deps test-deps clean
@@ -28,7 +29,7 @@ test: test-deps assets
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; f=$${t#*:}; \
-		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./internal/$$pkg || exit 1; \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./$$pkg || exit 1; \
 	done
 
 # Upload throughput over loopback, as a ratio to the machine's raw limit.

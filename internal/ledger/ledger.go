@@ -30,6 +30,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/sightline/sightline/internal/durable"
+	"github.com/sightline/sightline/verify"
 )
 
 // Config says where a log lives and how it signs.
@@ -249,4 +250,40 @@ func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
 		return nil, fmt.Errorf("ledger: entry bundle for %d is short", index)
 	}
 	return b.Entries[i], nil
+}
+
+// Receipt proves that the entry at index, about the file with the given
+// SHA-256 and size, is in the log: it waits for a checkpoint that covers
+// the entry (at most a checkpoint interval) and builds the inclusion proof
+// from the tiles.
+func (l *Log) Receipt(ctx context.Context, index uint64, sha256 string, size int64) (verify.Receipt, error) {
+	cpRaw, err := l.AwaitCheckpoint(ctx, index)
+	if err != nil {
+		return verify.Receipt{}, fmt.Errorf("ledger: await checkpoint: %w", err)
+	}
+	cp, err := verify.OpenCheckpoint(cpRaw, l.verifier)
+	if err != nil {
+		return verify.Receipt{}, fmt.Errorf("ledger: own checkpoint: %w", err)
+	}
+	entry, err := l.Entry(ctx, index)
+	if err != nil {
+		return verify.Receipt{}, err
+	}
+	pb, err := client.NewProofBuilder(ctx, cp.Size, l.reader.ReadTile)
+	if err != nil {
+		return verify.Receipt{}, fmt.Errorf("ledger: %w", err)
+	}
+	hashes, err := pb.InclusionProof(ctx, index)
+	if err != nil {
+		return verify.Receipt{}, fmt.Errorf("ledger: inclusion proof: %w", err)
+	}
+	proof := make([]string, len(hashes))
+	for i, h := range hashes {
+		proof[i] = base64.StdEncoding.EncodeToString(h)
+	}
+	return verify.Receipt{
+		Format: verify.Format, SHA256: sha256, Size: size,
+		Entry: string(entry), Index: index, InclusionProof: proof,
+		Checkpoint: string(cpRaw), Origin: l.origin, VerifierKey: l.vkey,
+	}, nil
 }

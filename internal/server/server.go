@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		err = s.ingest.Recover(ctx)
 	}
 	if err == nil {
-		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, LogDir: s.log.Dir()})
+		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())

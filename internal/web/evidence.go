@@ -52,6 +52,22 @@ func (s *server) evidence(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, it)
 }
 
+// receipt answers GET /api/v1/evidence/{id}/receipt: the proof, checkable
+// offline, that the item's "received" event is in the custody log.
+func (s *server) receipt(w http.ResponseWriter, r *http.Request) {
+	it, err := s.authorized(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rc, err := s.Log.Receipt(r.Context(), it.ReceivedIndex, it.SHA256.String(), it.Size)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rc)
+}
+
 // original streams the exact bytes that were received, with Range support.
 func (s *server) original(w http.ResponseWriter, r *http.Request) {
 	it, err := s.authorized(r)

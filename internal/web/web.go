@@ -17,6 +17,7 @@ import (
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ingest"
+	"github.com/sightline/sightline/internal/ledger"
 )
 
 //go:embed assets templates
@@ -29,8 +30,8 @@ type Config struct {
 	Blobs    blob.Store
 	MaxSize  int64
 	Logger   *slog.Logger
-	// LogDir is the custody log's tile folder, served at /log/.
-	LogDir string
+	// Log is the custody log; its tiles are served at /log/.
+	Log *ledger.Log
 }
 
 type server struct {
@@ -60,9 +61,8 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /api/v1/uploads/{upload}/evidence", s.uploadEvidence)
 	mux.HandleFunc("GET /api/v1/evidence/{id}", s.evidence)
 	mux.HandleFunc("GET /api/v1/evidence/{id}/original", s.original)
-	if cfg.LogDir != "" {
-		mux.Handle("GET /log/", http.StripPrefix("/log/", logFiles(cfg.LogDir)))
-	}
+	mux.Handle("GET /log/", http.StripPrefix("/log/", logFiles(cfg.Log.Dir())))
+	mux.HandleFunc("GET /api/v1/evidence/{id}/receipt", s.receipt)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	return securityHeaders(mux), nil
 }

@@ -1,0 +1,215 @@
+// Package verify checks Sightline receipts offline: that a file is the one
+// the custody log recorded, that the record is included in the log, and
+// that the log's key signed the checkpoint that includes it. It needs no
+// server and no network, only the receipt and (to trust nothing in the
+// receipt itself) the log's public verifier key.
+//
+// It depends on golang.org/x/mod alone (the signed-note and transparency-log
+// code of the Go checksum database), so that anyone (a defence lawyer's
+// tool, a newsroom's script) can import it without the server.
+package verify
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Format names this receipt format.
+const Format = "sightline-receipt-v1"
+
+// Receipt proves that a custody-log entry about one file is in the log.
+type Receipt struct {
+	Format string `json:"format"`
+	// SHA256 and Size describe the file.
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	// Entry is the exact log entry (a custody event in canonical JSON),
+	// Index its position in the log.
+	Entry string `json:"entry"`
+	Index uint64 `json:"index"`
+	// InclusionProof is the RFC 6962 audit path from the entry to the
+	// checkpoint's root, base64 hashes.
+	InclusionProof []string `json:"inclusion_proof"`
+	// Checkpoint is a C2SP signed note of the log's size and root.
+	Checkpoint string `json:"checkpoint"`
+	// Origin and VerifierKey name the log and its public key, as the
+	// server states them. A careful verifier checks the key against one
+	// obtained elsewhere.
+	Origin      string `json:"origin"`
+	VerifierKey string `json:"verifier_key"`
+}
+
+// Errors, one per kind of failure, for callers to tell them apart.
+var (
+	ErrMalformed   = errors.New("receipt malformed")
+	ErrFileDiffers = errors.New("file differs from the one logged")
+	ErrSignature   = errors.New("checkpoint signature or key does not verify")
+	ErrProof       = errors.New("inclusion proof fails")
+)
+
+// Result is what a verified receipt establishes.
+type Result struct {
+	SHA256   string
+	Index    uint64
+	TreeSize uint64
+	Origin   string
+	// At is when the log entry says the event happened.
+	At time.Time
+	// Event is the entry's event type, such as "received".
+	Event string
+}
+
+// String is the one line `sightline verify` prints.
+func (r Result) String() string {
+	return fmt.Sprintf("OK: %s logged at index %d in a checkpoint of size %d signed by %s at %s",
+		r.SHA256, r.Index, r.TreeSize, r.Origin, r.At.UTC().Format(time.RFC3339))
+}
+
+// Parse reads a receipt.
+func Parse(b []byte) (Receipt, error) {
+	var r Receipt
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return r, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if r.Format != Format {
+		return r, fmt.Errorf("%w: format %q, want %q", ErrMalformed, r.Format, Format)
+	}
+	return r, nil
+}
+
+// File checks the file at path against r: its SHA-256, then everything
+// Receipt checks.
+func File(path string, r Receipt, key string) (Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Result{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Result{}, err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != r.SHA256 || n != r.Size {
+		return Result{}, fmt.Errorf("%w: the file's SHA-256 is %s (%d bytes), the receipt's %s (%d bytes)", ErrFileDiffers, got, n, r.SHA256, r.Size)
+	}
+	return Check(r, key)
+}
+
+// Check verifies a receipt with the log's verifier key; an empty key means
+// the key in the receipt, which proves only that the receipt is
+// self-consistent.
+func Check(r Receipt, key string) (Result, error) {
+	var res Result
+	if key == "" {
+		key = r.VerifierKey
+	}
+	ev, err := parseEntry(r.Entry)
+	if err != nil {
+		return res, err
+	}
+	if ev.Evidence.SHA256 != r.SHA256 {
+		return res, fmt.Errorf("%w: the entry is about %s, the receipt about %s", ErrMalformed, ev.Evidence.SHA256, r.SHA256)
+	}
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		return res, fmt.Errorf("%w: verifier key: %v", ErrSignature, err)
+	}
+	cp, err := OpenCheckpoint([]byte(r.Checkpoint), v)
+	if err != nil {
+		return res, err
+	}
+	if r.Origin != "" && cp.Origin != r.Origin {
+		return res, fmt.Errorf("%w: checkpoint of %q, receipt names %q", ErrMalformed, cp.Origin, r.Origin)
+	}
+	proof := make(tlog.RecordProof, len(r.InclusionProof))
+	for i, s := range r.InclusionProof {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != tlog.HashSize {
+			return res, fmt.Errorf("%w: inclusion proof hash %d", ErrMalformed, i)
+		}
+		copy(proof[i][:], b)
+	}
+	if r.Index >= cp.Size {
+		return res, fmt.Errorf("%w: index %d is outside a tree of size %d", ErrProof, r.Index, cp.Size)
+	}
+	if err := tlog.CheckRecord(proof, int64(cp.Size), cp.Root, int64(r.Index), tlog.RecordHash([]byte(r.Entry))); err != nil {
+		return res, fmt.Errorf("%w: %v", ErrProof, err)
+	}
+	return Result{SHA256: r.SHA256, Index: r.Index, TreeSize: cp.Size, Origin: cp.Origin, At: ev.At, Event: ev.Type}, nil
+}
+
+// Checkpoint is a C2SP tlog-checkpoint: the log's name, size and root.
+type Checkpoint struct {
+	Origin string
+	Size   uint64
+	Root   tlog.Hash
+}
+
+// OpenCheckpoint checks the signature on a checkpoint note and parses it.
+func OpenCheckpoint(b []byte, v note.Verifier) (Checkpoint, error) {
+	var cp Checkpoint
+	n, err := note.Open(b, note.VerifierList(v))
+	if err != nil {
+		return cp, fmt.Errorf("%w: %v", ErrSignature, err)
+	}
+	lines := strings.SplitN(n.Text, "\n", 4)
+	if len(lines) < 4 {
+		return cp, fmt.Errorf("%w: checkpoint has fewer than three lines", ErrMalformed)
+	}
+	cp.Origin = lines[0]
+	if cp.Origin != v.Name() {
+		return cp, fmt.Errorf("%w: checkpoint of %q signed with the key of %q", ErrSignature, cp.Origin, v.Name())
+	}
+	if cp.Size, err = strconv.ParseUint(lines[1], 10, 64); err != nil || strconv.FormatUint(cp.Size, 10) != lines[1] {
+		return cp, fmt.Errorf("%w: checkpoint size %q", ErrMalformed, lines[1])
+	}
+	root, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(root) != tlog.HashSize {
+		return cp, fmt.Errorf("%w: checkpoint root %q", ErrMalformed, lines[2])
+	}
+	copy(cp.Root[:], root)
+	return cp, nil
+}
+
+// entry is the part of a custody event a verifier reads.
+type entry struct {
+	Type     string `json:"type"`
+	Evidence struct {
+		ID     string `json:"id"`
+		SHA256 string `json:"sha256"`
+	} `json:"evidence"`
+	At time.Time `json:"at"`
+}
+
+func parseEntry(s string) (entry, error) {
+	var e entry
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return e, fmt.Errorf("%w: entry: %v", ErrMalformed, err)
+	}
+	if e.Type == "" || e.Evidence.ID == "" || len(e.Evidence.SHA256) != 64 {
+		return e, fmt.Errorf("%w: the entry is not a custody event", ErrMalformed)
+	}
+	return e, nil
+}
+
+// Fingerprint is a short, stable name for a verifier key, for people to
+// compare by eye: the first 16 hex digits of its SHA-256.
+func Fingerprint(key string) string {
+	s := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(s[:8])
+}

@@ -1,0 +1,134 @@
+package verify_test
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/sightline/sightline/internal/media/mediatest"
+	"github.com/sightline/sightline/internal/server/servertest"
+	"github.com/sightline/sightline/verify"
+)
+
+// receipt uploads a file to a real server and fetches its receipt.
+func receipt(t *testing.T) (verify.Receipt, string, string) {
+	env := servertest.Start(t)
+	data := mediatest.NoiseWAV(200_000, 3)
+	u := env.Create(int64(len(data)), map[string]string{"source": "phone", "filename": "a.wav"})
+	if resp, body := env.Patch(u, 0, data); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d %s", resp.StatusCode, body)
+	}
+	r := env.Receipt(u)
+	req, _ := http.NewRequest("GET", env.URL+"/api/v1/evidence/"+r.ID+"/receipt", nil)
+	req.Header.Set("Authorization", "Bearer "+r.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET receipt: %d %v %s", resp.StatusCode, err, body)
+	}
+	rc, err := verify.Parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "a.wav")
+	os.WriteFile(file, data, 0o644)
+	return rc, file, env.Server.Log().VerifierKey()
+}
+
+func TestReceipt(t *testing.T) {
+	rc, file, key := receipt(t)
+	res, err := verify.File(file, rc, key)
+	if err != nil {
+		t.Fatalf("a genuine receipt does not verify: %v", err)
+	}
+	if !strings.HasPrefix(res.String(), "OK: "+rc.SHA256+" logged at index ") || res.Event != "received" {
+		t.Errorf("result %q", res)
+	}
+
+	otherKey := func() string {
+		_, vkey, _ := note.GenerateKey(rand.Reader, rc.Origin)
+		return vkey
+	}()
+	tests := []struct {
+		name   string
+		change func(r *verify.Receipt, path string)
+		want   error
+	}{
+		{"file differs", func(r *verify.Receipt, path string) {
+			b, _ := os.ReadFile(path)
+			b[100] ^= 1
+			os.WriteFile(path, b, 0o644)
+		}, verify.ErrFileDiffers},
+		{"another log's key", func(r *verify.Receipt, _ string) { r.VerifierKey = otherKey }, verify.ErrSignature},
+		{"checkpoint edited", func(r *verify.Receipt, _ string) {
+			r.Checkpoint = strings.Replace(r.Checkpoint, "\n1\n", "\n2\n", 1)
+		}, verify.ErrSignature},
+		{"proof edited", func(r *verify.Receipt, _ string) {
+			if len(r.InclusionProof) == 0 {
+				r.InclusionProof = []string{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+				return
+			}
+			r.InclusionProof[0] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+		}, verify.ErrProof},
+		{"entry edited", func(r *verify.Receipt, _ string) {
+			r.Entry = strings.Replace(r.Entry, `"received"`, `"viewed"`, 1)
+		}, verify.ErrProof},
+		{"entry about another file", func(r *verify.Receipt, _ string) {
+			r.SHA256 = strings.Repeat("0", 64)
+		}, verify.ErrFileDiffers},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rc
+			r.InclusionProof = append([]string(nil), rc.InclusionProof...)
+			path := filepath.Join(t.TempDir(), "f")
+			b, _ := os.ReadFile(file)
+			os.WriteFile(path, b, 0o644)
+			tc.change(&r, path)
+			key := ""
+			if _, err := verify.File(path, r, key); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := verify.Check(rc, otherKey); !errors.Is(err, verify.ErrSignature) {
+		t.Errorf("a receipt checked against another key: %v", err)
+	}
+}
+
+func TestParseRefusesMalformed(t *testing.T) {
+	for _, in := range []string{``, `{}`, `{"format":"sightline-receipt-v1","extra":1}`, `[1]`} {
+		if _, err := verify.Parse([]byte(in)); !errors.Is(err, verify.ErrMalformed) {
+			t.Errorf("Parse(%q) = %v", in, err)
+		}
+	}
+}
+
+func FuzzReceipt(f *testing.F) {
+	good, _ := json.Marshal(verify.Receipt{Format: verify.Format, SHA256: strings.Repeat("a", 64), Entry: `{"type":"received","evidence":{"id":"x","sha256":"` + strings.Repeat("a", 64) + `"},"actor":"","at":"2026-01-01T00:00:00.000000Z"}`,
+		Checkpoint: "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— o abc=\n", InclusionProof: []string{"AA=="}})
+	f.Add(good)
+	_, vkey, _ := note.GenerateKey(rand.Reader, "o")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := verify.Parse(b)
+		if err != nil {
+			return
+		}
+		// No forged receipt verifies against a key that never signed anything.
+		if _, err := verify.Check(r, vkey); err == nil {
+			t.Fatalf("a receipt verified against an unused key: %s", b)
+		}
+	})
+}
