@@ -184,3 +184,44 @@ func TestKeysPrintsTheLogsVerifierKey(t *testing.T) {
 		t.Fatalf("keys without a key: %v %q", err, errOut)
 	}
 }
+
+// The CLI saves a receipt beside each file, and `sightline verify` checks
+// it offline: OK for the file as uploaded, the precise reason otherwise.
+func TestVerifyReceiptOffline(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0)
+	file := filepath.Join(t.TempDir(), "clip.mp4")
+	copyFile(t, mediatest.Clip(t, "clip.mp4", "1"), file)
+	if out, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", "phone", "--state-dir", t.TempDir(), file); err != nil {
+		t.Fatalf("upload: %v\n%s%s", err, out, errOut)
+	}
+	key, _, err := sightline(t, "keys", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key = strings.TrimSpace(key)
+	srv.kill() // offline from here on
+
+	out, errOut, err := sightline(t, "verify", file, "--key", key)
+	if err != nil || !regexp.MustCompile(`^OK: `+fileSHA(t, file)+` logged at index \d+ in a checkpoint of size \d+ signed by \S+ at \S+Z\n$`).MatchString(out) {
+		t.Fatalf("verify: %v %q %q", err, out, errOut)
+	}
+	if strings.Contains(errOut, "warning") {
+		t.Errorf("warned although --key was given: %q", errOut)
+	}
+	if _, errOut, _ := sightline(t, "verify", file); !strings.Contains(errOut, "warning: no --key") {
+		t.Errorf("no warning without --key: %q", errOut)
+	}
+
+	b, _ := os.ReadFile(file)
+	b[len(b)/2] ^= 0x01
+	os.WriteFile(file, b, 0o644)
+	out, _, err = sightline(t, "verify", file, "--key", key)
+	if err == nil || !strings.HasPrefix(out, "FAIL: file differs") {
+		t.Fatalf("verify of a changed file: %v %q", err, out)
+	}
+	os.WriteFile(file+".receipt.json", []byte("{not json"), 0o644)
+	if out, _, err = sightline(t, "verify", file, "--key", key); err == nil || !strings.HasPrefix(out, "FAIL: receipt malformed") {
+		t.Fatalf("verify with a malformed receipt: %v %q", err, out)
+	}
+}

@@ -4,6 +4,7 @@
 //	sightline serve   run the server (embedded defaults: SQLite and a local blob directory)
 //	sightline upload  upload files or folders of footage, resuming where a previous run stopped
 //	sightline keys    print the custody log's public verifier key
+//	sightline verify  check a file against its receipt, offline
 package main
 
 import (
@@ -46,6 +47,7 @@ commands:
   serve    run the server
   upload   upload footage: sightline upload --server URL --source S PATH...
   keys     print the custody log's public key: sightline keys [--data DIR]
+  verify   check a file against its receipt, offline: sightline verify FILE [RECEIPT] [--key VKEY]
 
 Run "sightline <command> -h" for a command's flags.
 `
@@ -63,6 +65,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&uploadCmd{Main: m}).run(ctx, args[1:])
 	case "keys":
 		return m.keys(args[1:])
+	case "verify":
+		return m.verify(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

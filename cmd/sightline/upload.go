@@ -116,7 +116,7 @@ func (c *uploadCmd) collect(paths []string) (files, skipped []string, err error)
 				}
 				return nil
 			}
-			if d.IsDir() || strings.HasSuffix(name, ".sightline.json") || !d.Type().IsRegular() {
+			if d.IsDir() || strings.HasSuffix(name, ".sightline.json") || strings.HasSuffix(name, ".receipt.json") || !d.Type().IsRegular() {
 				return nil
 			}
 			if ok, why := isMedia(path); ok {
@@ -152,6 +152,9 @@ func isMedia(path string) (bool, string) {
 }
 
 func receiptPath(file string) string { return file + ".sightline.json" }
+
+// logReceiptPath is where the custody log's receipt of a file is saved.
+func logReceiptPath(file string) string { return file + ".receipt.json" }
 
 func (c *uploadCmd) uploadOne(ctx context.Context, cl *client.Client, j *client.Journal, file string, n, total int) error {
 	fi, err := os.Stat(file)
@@ -190,7 +193,16 @@ func (c *uploadCmd) uploadOne(ctx context.Context, cl *client.Client, j *client.
 		fmt.Fprintf(c.Stdout, "%s\n", b)
 		return fmt.Errorf("stored as evidence %s, but the record could not be saved beside the file (%v); it is printed above", res.ID, err)
 	}
-	fmt.Fprintf(c.Stdout, "stored %s: evidence %s, sha256 %s, %d bytes%s; record in %s\n", file, res.ID, res.SHA256, res.Size, resumed, receiptPath(file))
+	rc, err := cl.Receipt(ctx, res.ID, res.AccessToken)
+	if err == nil {
+		b, _ := json.MarshalIndent(rc, "", "  ")
+		err = durable.WriteFile(logReceiptPath(file), append(b, '\n'), 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("stored as evidence %s (record in %s), but the receipt could not be saved: %w", res.ID, receiptPath(file), err)
+	}
+	fmt.Fprintf(c.Stdout, "stored %s: evidence %s, sha256 %s, %d bytes%s; record in %s, receipt in %s\n",
+		file, res.ID, res.SHA256, res.Size, resumed, receiptPath(file), logReceiptPath(file))
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/verify"
 )
 
 // Client is a Sightline API client.
@@ -294,4 +295,12 @@ func (c *Client) getJSON(ctx context.Context, u, token string, v any) error {
 		return statusError("GET "+req.URL.Path, resp)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Receipt fetches the offline-checkable proof that an evidence item's
+// "received" event is in the custody log.
+func (c *Client) Receipt(ctx context.Context, id, token string) (verify.Receipt, error) {
+	var r verify.Receipt
+	err := c.getJSON(ctx, strings.TrimSuffix(c.Server, "/")+"/api/v1/evidence/"+url.PathEscape(id)+"/receipt", token, &r)
+	return r, err
 }

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/sightline/sightline/verify"
+)
+
+// verify checks a file against its receipt offline and says so in one
+// line: OK with what was proved, or the precise reason it fails.
+func (m *Main) verify(args []string) error {
+	fs := flag.NewFlagSet("sightline verify", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "usage: sightline verify FILE [RECEIPT] [--key VKEY]\n\nRECEIPT defaults to FILE.receipt.json. VKEY is the log's published verifier key.")
+		fs.PrintDefaults()
+	}
+	key := fs.String("key", "", "the custody log's verifier key, as `sightline keys` prints it")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	file, receiptFile := pos[0], pos[0]+".receipt.json"
+	if len(pos) == 2 {
+		receiptFile = pos[1]
+	}
+	fail := func(err error) error {
+		fmt.Fprintln(m.Stdout, "FAIL:", err)
+		return errReported
+	}
+	b, err := os.ReadFile(receiptFile)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := verify.Parse(b)
+	if err != nil {
+		return fail(err)
+	}
+	if *key == "" {
+		fmt.Fprintf(m.Stderr, "warning: no --key: trusting the key in the receipt, %s (fingerprint %s); check it against the log's published key\n",
+			r.Origin, verify.Fingerprint(r.VerifierKey))
+	}
+	res, err := verify.File(file, r, *key)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintln(m.Stdout, res)
+	return nil
+}
