@@ -151,3 +151,23 @@ func TestMigrationsAreVersioned(t *testing.T) {
 		t.Fatalf("after reopening, Version = %d, %v; want %d", v2, err, v1)
 	}
 }
+
+func TestCustodyIndex(t *testing.T) {
+	d := open(t, filepath.Join(t.TempDir(), "s.db"))
+	c := d.Custody()
+	ev := func(id string, typ evidence.EventType) evidence.Event {
+		return evidence.Event{Type: typ, Evidence: evidence.EventSubject{ID: id, SHA256: blob.Sum([]byte(id))}, Actor: "a", At: "t"}
+	}
+	for i, e := range []evidence.Event{ev("x", evidence.Received), ev("y", evidence.Received), ev("x", evidence.Viewed), ev("x", evidence.Downloaded)} {
+		if err := c.Add(t.Context(), uint64(i), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Add(t.Context(), 2, ev("x", evidence.Viewed)); err != nil {
+		t.Fatalf("adding an index twice: %v", err)
+	}
+	got, err := c.Events(t.Context(), "x")
+	if err != nil || len(got) != 3 || got[0].Index != 0 || got[1].Type != evidence.Viewed || got[2].Index != 3 {
+		t.Fatalf("Events(x) = %+v, %v", got, err)
+	}
+}

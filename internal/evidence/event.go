@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,4 +80,23 @@ func ParseEvent(b []byte) (Event, error) {
 		return e, fmt.Errorf("%w: not in canonical form", ErrBadEvent)
 	}
 	return e, nil
+}
+
+// LoggedEvent is an event as the custody index lists it: where it is in
+// the log, what it was, who and when.
+type LoggedEvent struct {
+	Index uint64    `json:"index"`
+	Type  EventType `json:"type"`
+	Actor string    `json:"actor"`
+	At    string    `json:"at"`
+}
+
+// CustodyIndex finds the logged events about an item. The log is the
+// record; the index is rebuilt from it when in doubt.
+//
+// Add is idempotent per log index and durable on return; Events lists an
+// item's events in log order.
+type CustodyIndex interface {
+	Add(ctx context.Context, index uint64, e Event) error
+	Events(ctx context.Context, evidenceID string) ([]LoggedEvent, error)
 }

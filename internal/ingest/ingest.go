@@ -52,6 +52,7 @@ type Config struct {
 	Evidence evidence.Store
 	Media    *media.Tool
 	Log      CustodyLog
+	Custody  evidence.CustodyIndex
 	Logger   *slog.Logger
 	Now      func() time.Time // for tests; time.Now if nil
 }
@@ -75,14 +76,15 @@ type Service struct {
 	items   evidence.Store
 	media   *media.Tool
 	custody CustodyLog
+	index   evidence.CustodyIndex
 	log     *slog.Logger
 	now     func() time.Time
 }
 
 // New creates the service and the upload directory.
 func New(cfg Config) (*Service, error) {
-	if cfg.Blobs == nil || cfg.Evidence == nil || cfg.Media == nil || cfg.Log == nil {
-		return nil, errors.New("ingest: Blobs, Evidence, Media and Log are required")
+	if cfg.Blobs == nil || cfg.Evidence == nil || cfg.Media == nil || cfg.Log == nil || cfg.Custody == nil {
+		return nil, errors.New("ingest: Blobs, Evidence, Media, Log and Custody are required")
 	}
 	if cfg.ExpireAfter <= 0 {
 		cfg.ExpireAfter = 7 * 24 * time.Hour
@@ -105,6 +107,7 @@ func New(cfg Config) (*Service, error) {
 		items:   cfg.Evidence,
 		media:   cfg.Media,
 		custody: cfg.Log,
+		index:   cfg.Custody,
 		log:     cfg.Logger,
 		now:     cfg.Now,
 	}
@@ -188,6 +191,9 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	index, found, err := s.custody.Find(ctx, u.st.Received, u.st.LogFrom)
 	if err == nil && !found {
 		index, err = s.custody.Append(ctx, u.st.Received)
+	}
+	if err == nil {
+		err = s.index.Add(ctx, index, event)
 	}
 	if err != nil {
 		return "", err

@@ -118,6 +118,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Evidence:        s.evidence,
 		Media:           &media.Tool{Timeout: cfg.MediaTimeout},
 		Log:             s.log,
+		Custody:         s.db.Custody(),
 		Logger:          cfg.Logger,
 		Now:             cfg.Now,
 	})
@@ -125,7 +126,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		err = s.ingest.Recover(ctx)
 	}
 	if err == nil {
-		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log})
+		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody()})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())

@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sightline/sightline/internal/evidence"
 )
@@ -68,6 +69,49 @@ func (s *server) receipt(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rc)
 }
 
+// custody answers GET /api/v1/evidence/{id}/custody: every logged event
+// about the item, with its index in the custody log, so the person who
+// filmed it sees each read.
+func (s *server) custody(w http.ResponseWriter, r *http.Request) {
+	it, err := s.authorized(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	events, err := s.Custody.Events(r.Context(), it.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Evidence string                 `json:"evidence"`
+		Events   []evidence.LoggedEvent `json:"events"`
+	}{it.ID, events})
+}
+
+// logRead records a read of an original in the custody log before any
+// byte of it is sent: a range request (a player streaming) is "viewed", a
+// whole-file request "downloaded". The reader is named by a pseudonym of
+// their token.
+func (s *server) logRead(r *http.Request, it evidence.Item) error {
+	typ := evidence.Downloaded
+	if r.Header.Get("Range") != "" {
+		typ = evidence.Viewed
+	}
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	e := evidence.Event{
+		Type:     typ,
+		Evidence: evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
+		Actor:    "token:" + evidence.Digest(strings.TrimSpace(token))[:16],
+		At:       evidence.EventTime(time.Now()),
+	}
+	index, err := s.Log.Append(r.Context(), e.Canonical())
+	if err != nil {
+		return err
+	}
+	return s.Custody.Add(r.Context(), index, e)
+}
+
 // original streams the exact bytes that were received, with Range support.
 func (s *server) original(w http.ResponseWriter, r *http.Request) {
 	it, err := s.authorized(r)
@@ -81,6 +125,10 @@ func (s *server) original(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	if err := s.logRead(r, it); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", it.MIME)
 	h.Set("ETag", `"sha256:`+it.SHA256.String()+`"`)

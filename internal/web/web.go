@@ -32,6 +32,8 @@ type Config struct {
 	Logger   *slog.Logger
 	// Log is the custody log; its tiles are served at /log/.
 	Log *ledger.Log
+	// Custody indexes the log by evidence.
+	Custody evidence.CustodyIndex
 }
 
 type server struct {
@@ -63,6 +65,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.HandleFunc("GET /api/v1/evidence/{id}/original", s.original)
 	mux.Handle("GET /log/", http.StripPrefix("/log/", logFiles(cfg.Log.Dir())))
 	mux.HandleFunc("GET /api/v1/evidence/{id}/receipt", s.receipt)
+	mux.HandleFunc("GET /api/v1/evidence/{id}/custody", s.custody)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	return securityHeaders(mux), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server/servertest"
 )
@@ -173,5 +174,51 @@ func TestLogIsServedButNotItsSecrets(t *testing.T) {
 		if resp, body := get(t, env.URL+p, ""); resp.StatusCode != 404 {
 			t.Errorf("GET %s: %d %q, want 404", p, resp.StatusCode, body)
 		}
+	}
+}
+
+// Every read of an original is in the custody log before a byte is sent,
+// and the person who filmed it sees each one.
+func TestReadsAreLoggedAndListed(t *testing.T) {
+	env := servertest.Start(t)
+	data, err := os.ReadFile(mediatest.Clip(t, "a.mp4", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := upload(t, env, data, "a.mp4")
+	url := env.URL + "/api/v1/evidence/" + r.ID
+	get(t, url+"/original", r.AccessToken)
+	get(t, url+"/original", r.AccessToken, "Range", "bytes=0-99")
+	get(t, url+"/original", "wrong-token") // refused: not a read
+
+	resp, body := get(t, url+"/custody", r.AccessToken)
+	var c struct {
+		Events []evidence.LoggedEvent `json:"events"`
+	}
+	if err := json.Unmarshal(body, &c); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("custody: %d %s", resp.StatusCode, body)
+	}
+	want := []evidence.EventType{evidence.Received, evidence.Downloaded, evidence.Viewed}
+	if len(c.Events) != len(want) {
+		t.Fatalf("custody lists %+v, want %v", c.Events, want)
+	}
+	for i, e := range c.Events {
+		entry, err := env.Server.Log().Entry(t.Context(), e.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := evidence.ParseEvent(entry)
+		if e.Type != want[i] || err != nil || ev.Type != want[i] || ev.Evidence.ID != r.ID || ev.Actor != e.Actor {
+			t.Errorf("event %d: listed %+v, logged %s (%v)", i, e, entry, err)
+		}
+		if strings.Contains(string(entry), r.AccessToken) {
+			t.Errorf("the log carries the raw token: %s", entry)
+		}
+	}
+	if c.Events[1].Actor != "token:"+evidence.Digest(r.AccessToken)[:16] {
+		t.Errorf("reader pseudonym %q", c.Events[1].Actor)
+	}
+	if resp, _ := get(t, url+"/custody", "wrong-token"); resp.StatusCode != 404 {
+		t.Errorf("custody with a wrong token: %d", resp.StatusCode)
 	}
 }
