@@ -90,9 +90,13 @@ crashes:
 		}
 	}
 
-	// One last kill, then check the data folder as a restarted server sees it.
+	// One last kill, then check the data folder as a restarted server sees it,
+	// and audit it.
 	srv.kill()
 	checkDataFolder(t, data, files)
+	if out, _, err := sightline(t, "audit", "--data", data); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
+		t.Errorf("audit after the crashes: %v\n%s", err, out)
+	}
 }
 
 // uploadThroughCrashes uploads b with raw tus requests, retrying whatever

@@ -110,11 +110,24 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		cancel()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	return &Log{
+	l := &Log{
 		dir: cfg.Dir, origin: signer.Name(), verifier: verifier, vkey: vkey,
 		appender: appender, reader: reader, shutdown: shutdown, cancel: cancel,
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 20*time.Millisecond),
-	}, nil
+	}
+	// After a crash, entries may be sequenced that no checkpoint covers
+	// yet: wait for one that does, so that every event acknowledged before
+	// the crash has its receipt as soon as the log is open again.
+	if next, err := reader.NextIndex(ctx); err == nil && next > 0 {
+		wctx, wcancel := context.WithTimeout(ctx, 10*cfg.CheckpointInterval)
+		_, err = l.AwaitCheckpoint(wctx, next-1)
+		wcancel()
+		if err != nil {
+			l.Close(ctx)
+			return nil, fmt.Errorf("ledger: no checkpoint covers the %d entries already logged: %w", next, err)
+		}
+	}
+	return l, nil
 }
 
 // Origin is the log's name in its checkpoints.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/evidence"
@@ -93,16 +94,17 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg}
 	var err error
-	if s.db, err = db.OpenSQLite(ctx, filepath.Join(cfg.Data, "sightline.db")); err != nil {
+	paths := AuditPaths(cfg.Data)
+	if s.db, err = db.OpenSQLite(ctx, paths.DB); err != nil {
 		return nil, err
 	}
 	s.evidence = s.db.Evidence()
-	if s.blobs, err = blob.NewLocal(filepath.Join(cfg.Data, "blobs")); err != nil {
+	if s.blobs, err = blob.NewLocal(paths.Blobs); err != nil {
 		return nil, errors.Join(err, s.db.Close())
 	}
 	s.log, err = ledger.Open(ctx, ledger.Config{
-		Dir:                filepath.Join(cfg.Data, "log"),
-		KeyFile:            KeyFile(cfg.Data),
+		Dir:                paths.Log,
+		KeyFile:            paths.KeyFile,
 		Origin:             cfg.LogOrigin,
 		CheckpointInterval: cfg.CheckpointInterval,
 	})
@@ -155,6 +157,16 @@ func (s *Server) Log() *ledger.Log { return s.log }
 
 // KeyFile is where the custody log's signing key is kept in a data folder.
 func KeyFile(data string) string { return filepath.Join(data, "log.key") }
+
+// AuditPaths names the parts of a data folder for the audit.
+func AuditPaths(data string) audit.Paths {
+	return audit.Paths{
+		DB:      filepath.Join(data, "sightline.db"),
+		Blobs:   filepath.Join(data, "blobs"),
+		Log:     filepath.Join(data, "log"),
+		KeyFile: KeyFile(data),
+	}
+}
 
 // Close publishes what the log has sequenced and releases the database.
 func (s *Server) Close() error {

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/server"
+)
+
+// audit checks a data folder offline and reports every discrepancy.
+func (m *Main) audit(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sightline audit", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	data := fs.String("data", "./sightline-data", "the server's data folder")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := audit.Run(ctx, server.AuditPaths(*data))
+	if err != nil {
+		return err
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintln(m.Stdout, "PROBLEM", p)
+	}
+	fmt.Fprintf(m.Stdout, "audit: %d originals, %d evidence records, %d log entries; %d problems\n",
+		r.Blobs, r.Evidence, r.Entries, len(r.Problems))
+	if len(r.Problems) > 0 {
+		return errReported
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+// Package audit checks a Sightline data folder against itself, offline:
+// that every original still has the hash it is stored under, that every
+// evidence record matches its original and its "received" event, that the
+// custody log's tiles and entries hash to the checkpoint its key signed,
+// and that nothing is stored that no record accounts for.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/transparency-dev/tessera/api"
+
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/ledger"
+)
+
+// Problem is one discrepancy: what it concerns and what is wrong.
+type Problem struct {
+	Concerns string
+	Detail   string
+}
+
+func (p Problem) String() string { return p.Concerns + ": " + p.Detail }
+
+// Report is what an audit found.
+type Report struct {
+	Blobs, Evidence, Entries int
+	Problems                 []Problem
+}
+
+func (r *Report) add(concerns, format string, args ...any) {
+	r.Problems = append(r.Problems, Problem{concerns, fmt.Sprintf(format, args...)})
+}
+
+// Paths name the parts of a data folder, as the server lays it out.
+type Paths struct {
+	DB, Blobs, Log, KeyFile string
+}
+
+// Run audits the data folder described by p. Its error is for failures to
+// audit at all; what it finds wrong is in the report.
+func Run(ctx context.Context, p Paths) (*Report, error) {
+	r := &Report{}
+	d, err := db.OpenSQLite(ctx, p.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	blobs, err := blob.NewLocal(p.Blobs)
+	if err != nil {
+		return nil, err
+	}
+
+	// Originals: each must hash to its name.
+	hashes := map[blob.Ref]bool{} // ref -> intact
+	for ref, err := range blobs.List(ctx) {
+		if err != nil {
+			r.add("blob store", "%v", err)
+			continue
+		}
+		r.Blobs++
+		got, err := hashFile(blobs.Path(ref))
+		hashes[ref] = err == nil && got == ref
+		if err != nil {
+			r.add("blob "+ref.String(), "cannot be read: %v", err)
+		} else if got != ref {
+			r.add("blob "+ref.String(), "content hashes to %s: the original has changed", got)
+		}
+	}
+
+	entries, err := checkLog(ctx, p, r)
+	if err != nil {
+		return nil, err
+	}
+
+	// Records: each must name an intact original and match its event.
+	used := map[blob.Ref]bool{}
+	for it, err := range d.Evidence().All(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		r.Evidence++
+		what := "evidence " + it.ID
+		used[it.SHA256] = true
+		intact, stored := hashes[it.SHA256]
+		switch {
+		case !stored:
+			r.add(what, "its original %s is missing from the blob store", it.SHA256)
+		case !intact:
+			r.add(what, "its original %s has changed", it.SHA256)
+		}
+		if fi, err := os.Stat(blobs.Path(it.SHA256)); err == nil && fi.Size() != it.Size {
+			r.add(what, "record says %d bytes, the original has %d", it.Size, fi.Size())
+		}
+		e, ok := entries[it.ReceivedIndex]
+		switch {
+		case !ok:
+			r.add(what, "no received event at log index %d", it.ReceivedIndex)
+		case e.Type != evidence.Received || e.Evidence.ID != it.ID:
+			r.add(what, "log entry %d is not its received event", it.ReceivedIndex)
+		case e.Evidence.SHA256 != it.SHA256:
+			r.add(what, "record says sha256 %s, its received event (log index %d) says %s", it.SHA256, it.ReceivedIndex, e.Evidence.SHA256)
+		case e.Details["size"] != strconv.FormatInt(it.Size, 10):
+			r.add(what, "record says %d bytes, its received event says %s", it.Size, e.Details["size"])
+		}
+	}
+	for ref := range hashes {
+		if !used[ref] {
+			r.add("blob "+ref.String(), "belongs to no evidence record")
+		}
+	}
+	return r, nil
+}
+
+// checkLog verifies the checkpoint's signature with the log's own key,
+// re-derives the tree from the tiles and from the entries, and returns the
+// parsed entries by index.
+func checkLog(ctx context.Context, p Paths, r *Report) (map[uint64]evidence.Event, error) {
+	entries := map[uint64]evidence.Event{}
+	vkey, err := ledger.VerifierKeyOf(p.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(filepath.Join(p.Log, "checkpoint"))
+	if errors.Is(err, os.ErrNotExist) {
+		r.add("log checkpoint", "missing")
+		return entries, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := note.Open(raw, note.VerifierList(v))
+	if err != nil {
+		r.add("log checkpoint", "does not verify with the log's key: %v", err)
+		return entries, nil
+	}
+	lines := strings.SplitN(n.Text, "\n", 4)
+	size, err1 := strconv.ParseInt(lines[1], 10, 64)
+	rootb, err2 := base64.StdEncoding.DecodeString(lines[2])
+	if len(lines) < 4 || err1 != nil || err2 != nil || len(rootb) != tlog.HashSize {
+		r.add("log checkpoint", "malformed")
+		return entries, nil
+	}
+	var root tlog.Hash
+	copy(root[:], rootb)
+
+	// The tiles must hash to the signed root.
+	tiles := fileTiles{dir: p.Log}
+	if h, err := tlog.TreeHash(size, tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, tiles)); err != nil || h != root {
+		r.add("log tiles", "do not hash to the signed checkpoint root (size %d): %v", size, err)
+	}
+
+	// The entries must hash to it too.
+	var leaves []tlog.Hash
+	for b := int64(0); b*256 < size; b++ {
+		w := min(size-b*256, 256)
+		path := filepath.Join(p.Log, "tile", "entries", strings.TrimPrefix(tlog.Tile{H: 8, L: 0, N: b, W: int(w)}.Path(), "tile/8/0/"))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			r.add(fmt.Sprintf("log entries %d-%d", b*256, b*256+w-1), "bundle cannot be read: %v", err)
+			return entries, nil
+		}
+		var bundle api.EntryBundle
+		if err := bundle.UnmarshalText(data); err != nil || int64(len(bundle.Entries)) < w {
+			r.add(fmt.Sprintf("log entries %d-%d", b*256, b*256+w-1), "bundle is malformed or short")
+			return entries, nil
+		}
+		for i, e := range bundle.Entries[:w] {
+			idx := uint64(b*256) + uint64(i)
+			leaves = append(leaves, tlog.RecordHash(e))
+			r.Entries++
+			ev, err := evidence.ParseEvent(e)
+			if err != nil {
+				r.add(fmt.Sprintf("log entry %d", idx), "%v", err)
+				continue
+			}
+			entries[idx] = ev
+		}
+	}
+	if h, err := rootOf(leaves); err != nil || h != root {
+		r.add("log entries", "do not hash to the signed checkpoint root (size %d)", size)
+	}
+	return entries, nil
+}
+
+// rootOf computes the RFC 6962 root of leaf hashes.
+func rootOf(leaves []tlog.Hash) (tlog.Hash, error) {
+	stored := make([]tlog.Hash, 0, 2*len(leaves))
+	for i, l := range leaves {
+		hs, err := tlog.StoredHashesForRecordHash(int64(i), l, tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+			out := make([]tlog.Hash, len(idx))
+			for j, k := range idx {
+				out[j] = stored[k]
+			}
+			return out, nil
+		}))
+		if err != nil {
+			return tlog.Hash{}, err
+		}
+		stored = append(stored, hs...)
+	}
+	return tlog.TreeHash(int64(len(leaves)), tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for j, k := range idx {
+			out[j] = stored[k]
+		}
+		return out, nil
+	}))
+}
+
+// fileTiles reads C2SP tiles from the log folder for the tlog package.
+type fileTiles struct{ dir string }
+
+func (fileTiles) Height() int { return 8 }
+
+func (f fileTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		b, err := os.ReadFile(filepath.Join(f.dir, "tile", strings.TrimPrefix(t.Path(), "tile/8/")))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (fileTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func hashFile(path string) (blob.Ref, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return blob.Ref{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return blob.Ref{}, err
+	}
+	return blob.Ref(h.Sum(nil)), nil
+}

@@ -1,0 +1,137 @@
+package audit_test
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+	_ "modernc.org/sqlite"
+
+	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/media/mediatest"
+	"github.com/sightline/sightline/internal/server"
+	"github.com/sightline/sightline/internal/server/servertest"
+)
+
+// dataFolder makes a data folder with three uploads (two of the same
+// bytes) and a read, then stops the server.
+func dataFolder(t *testing.T) string {
+	env := servertest.Start(t)
+	for i, seed := range []uint64{1, 2, 2} {
+		data := mediatest.NoiseWAV(100_000+int(seed), seed)
+		u := env.Create(int64(len(data)), map[string]string{"source": "dashcam"})
+		if resp, body := env.Patch(u, 0, data); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("upload %d: %d %s", i, resp.StatusCode, body)
+		}
+		r := env.Receipt(u)
+		if i == 0 {
+			req, _ := http.NewRequest("GET", env.URL+"/api/v1/evidence/"+r.ID+"/original", nil)
+			req.Header.Set("Authorization", "Bearer "+r.AccessToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+	}
+	env.Stop()
+	return env.Data
+}
+
+// clone copies a data folder, so that each tamper test starts clean.
+func clone(t *testing.T, dir string) string {
+	out := filepath.Join(t.TempDir(), "data")
+	if b, err := exec.Command("cp", "-a", dir, out).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, b)
+	}
+	return out
+}
+
+func run(t *testing.T, dir string) *audit.Report {
+	t.Helper()
+	r, err := audit.Run(t.Context(), server.AuditPaths(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestAudit(t *testing.T) {
+	base := dataFolder(t)
+	clean := run(t, base)
+	if len(clean.Problems) != 0 || clean.Evidence != 3 || clean.Blobs != 2 || clean.Entries != 4 {
+		t.Fatalf("clean folder: %+v", clean)
+	}
+
+	tests := []struct {
+		name    string
+		tamper  func(t *testing.T, dir string)
+		concern string // a problem must concern this
+	}{
+		{"a byte of an original flipped", func(t *testing.T, dir string) {
+			paths, _ := filepath.Glob(filepath.Join(dir, "blobs", "sha256", "*", "*"))
+			os.Chmod(paths[0], 0o600)
+			b, _ := os.ReadFile(paths[0])
+			b[len(b)/2] ^= 1
+			os.WriteFile(paths[0], b, 0o600)
+		}, "blob "},
+		{"an evidence row's hash edited", func(t *testing.T, dir string) {
+			d, err := sql.Open("sqlite", filepath.Join(dir, "sightline.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if _, err := d.Exec(`UPDATE evidence SET sha256 = ? WHERE rowid = 1`, strings.Repeat("ab", 32)); err != nil {
+				t.Fatal(err)
+			}
+		}, "evidence "},
+		{"a tile edited", func(t *testing.T, dir string) {
+			paths, _ := filepath.Glob(filepath.Join(dir, "log", "tile", "0", "*.p", "*"))
+			if len(paths) == 0 {
+				t.Fatal("no level-0 tile")
+			}
+			b, _ := os.ReadFile(paths[len(paths)-1])
+			b[0] ^= 1
+			os.WriteFile(paths[len(paths)-1], b, 0o644)
+		}, "log tiles"},
+		{"an entry bundle removed", func(t *testing.T, dir string) {
+			paths, _ := filepath.Glob(filepath.Join(dir, "log", "tile", "entries", "*.p", "*"))
+			if len(paths) == 0 {
+				t.Fatal("no entry bundle")
+			}
+			os.Remove(paths[len(paths)-1])
+		}, "log entries"},
+		{"the checkpoint signed by another key", func(t *testing.T, dir string) {
+			raw, _ := os.ReadFile(filepath.Join(dir, "log", "checkpoint"))
+			body := string(raw)[:strings.Index(string(raw), "\n\n")+1]
+			origin := body[:strings.Index(body, "\n")]
+			skey, _, _ := note.GenerateKey(rand.Reader, origin)
+			s, _ := note.NewSigner(skey)
+			forged, err := note.Sign(&note.Note{Text: body}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "log", "checkpoint"), forged, 0o644)
+		}, "log checkpoint"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := clone(t, base)
+			tc.tamper(t, dir)
+			r := run(t, dir)
+			t.Logf("problems: %v", r.Problems)
+			for _, p := range r.Problems {
+				if strings.HasPrefix(p.Concerns, tc.concern) {
+					return
+				}
+			}
+			t.Fatalf("audit did not notice; problems: %v", r.Problems)
+		})
+	}
+}
