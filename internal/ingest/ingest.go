@@ -171,7 +171,10 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if u.st.Received == nil {
+	// Only an event prepared by an earlier attempt can already be in the
+	// log; a fresh one is appended without searching.
+	retry := u.st.Received != nil
+	if !retry {
 		if err := s.prepareReceived(ctx, u, ref, sub); err != nil {
 			return "", err
 		}
@@ -188,7 +191,11 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	if err := s.storeBlob(ctx, ref, path); err != nil {
 		return "", err
 	}
-	index, found, err := s.custody.Find(ctx, u.st.Received, u.st.LogFrom)
+	var index uint64
+	found := false
+	if retry {
+		index, found, err = s.custody.Find(ctx, u.st.Received, u.st.LogFrom)
+	}
 	if err == nil && !found {
 		index, err = s.custody.Append(ctx, u.st.Received)
 	}
