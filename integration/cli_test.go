@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/media/mediatest"
+	"github.com/sightline/sightline/verify"
 )
 
 func sightline(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -223,5 +226,80 @@ func TestVerifyReceiptOffline(t *testing.T) {
 	os.WriteFile(file+".receipt.json", []byte("{not json"), 0o644)
 	if out, _, err = sightline(t, "verify", file, "--key", key); err == nil || !strings.HasPrefix(out, "FAIL: receipt malformed") {
 		t.Fatalf("verify with a malformed receipt: %v %q", err, out)
+	}
+}
+
+// `sightline refresh` brings a receipt up to the log's latest checkpoint
+// with consistency proofs from each checkpoint it was issued with; the
+// refreshed receipt verifies offline and says so, a tampered consistency
+// proof fails, and another log will not refresh it.
+func TestRefreshReceipt(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0)
+	dir := t.TempDir()
+	upload := func(name, seed string) string {
+		file := filepath.Join(dir, name)
+		copyFile(t, mediatest.Clip(t, name, seed), file)
+		if out, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", "phone", "--state-dir", t.TempDir(), file); err != nil {
+			t.Fatalf("upload: %v\n%s%s", err, out, errOut)
+		}
+		return file
+	}
+	file := upload("first.mp4", "1")
+	key, _, err := sightline(t, "keys", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key = strings.TrimSpace(key)
+	okLine := regexp.MustCompile(`^OK: \S+ logged at index (\d+) in a checkpoint of size (\d+) signed by \S+ at \S+Z\n$`)
+	sizeOf := func() string {
+		out, errOut, err := sightline(t, "verify", file, "--key", key)
+		m := okLine.FindStringSubmatch(out)
+		if err != nil || m == nil {
+			t.Fatalf("verify: %v %q %q", err, out, errOut)
+		}
+		return m[2]
+	}
+	first := sizeOf()
+
+	for round, seed := range []string{"2", "3"} {
+		upload(fmt.Sprintf("more-%s.mp4", seed), seed)
+		out, errOut, err := sightline(t, "refresh", "--server", srv.URL, "--key", key, file+".receipt.json")
+		want := fmt.Sprintf("consistent with %d earlier checkpoints\n", round+1)
+		if err != nil || !strings.HasPrefix(out, "refreshed ") || !strings.HasSuffix(out, want) {
+			t.Fatalf("refresh %d: %v %q %q", round, err, out, errOut)
+		}
+	}
+	srv.kill() // offline from here on
+	out, errOut, err := sightline(t, "verify", file, "--key", key)
+	if err != nil || okLine.FindStringSubmatch(out)[2] == first || !strings.Contains(errOut, "consistent with 2 earlier") {
+		t.Fatalf("verify of the refreshed receipt: %v %q %q (first size %s)", err, out, errOut, first)
+	}
+
+	// A consistency proof changed by one hash fails.
+	var rc verify.Receipt
+	b, _ := os.ReadFile(file + ".receipt.json")
+	if err := json.Unmarshal(b, &rc); err != nil || len(rc.Earlier) != 2 {
+		t.Fatalf("refreshed receipt: %v, %d earlier", err, len(rc.Earlier))
+	}
+	good := b
+	h, _ := base64.StdEncoding.DecodeString(rc.Earlier[0].ConsistencyProof[0])
+	h[0] ^= 1
+	rc.Earlier[0].ConsistencyProof[0] = base64.StdEncoding.EncodeToString(h)
+	b, _ = json.Marshal(rc)
+	os.WriteFile(file+".receipt.json", b, 0o644)
+	if out, _, err := sightline(t, "verify", file, "--key", key); err == nil || !strings.HasPrefix(out, "FAIL: proof fails: consistency proof") {
+		t.Fatalf("verify with a tampered consistency proof: %v %q", err, out)
+	}
+
+	// Another log does not refresh this one's receipt.
+	os.WriteFile(file+".receipt.json", good, 0o644)
+	other := startServer(t, t.TempDir(), 0)
+	out, _, err = sightline(t, "refresh", "--server", other.URL, file+".receipt.json")
+	if err == nil || !strings.Contains(out, "not a valid receipt of this log") {
+		t.Fatalf("refresh by another log: %v %q", err, out)
+	}
+	if b, _ := os.ReadFile(file + ".receipt.json"); string(b) != string(good) {
+		t.Error("a failed refresh changed the receipt file")
 	}
 }

@@ -49,6 +49,20 @@ type Receipt struct {
 	// obtained elsewhere.
 	Origin      string `json:"origin"`
 	VerifierKey string `json:"verifier_key"`
+	// Earlier are checkpoints this receipt was issued with before it was
+	// refreshed, each with the proof that Checkpoint extends it: the log
+	// held the entry since the first of them and rewrote none of its
+	// history since. Ordered by size.
+	Earlier []Earlier `json:"earlier,omitempty"`
+}
+
+// Earlier is a checkpoint a receipt was refreshed from.
+type Earlier struct {
+	// Checkpoint is the earlier signed note; it must cover the entry.
+	Checkpoint string `json:"checkpoint"`
+	// ConsistencyProof is the RFC 6962 consistency proof from it to the
+	// receipt's checkpoint, base64 hashes.
+	ConsistencyProof []string `json:"consistency_proof"`
 }
 
 // Errors, one per kind of failure, for callers to tell them apart.
@@ -56,7 +70,7 @@ var (
 	ErrMalformed   = errors.New("receipt malformed")
 	ErrFileDiffers = errors.New("file differs from the one logged")
 	ErrSignature   = errors.New("checkpoint signature or key does not verify")
-	ErrProof       = errors.New("inclusion proof fails")
+	ErrProof       = errors.New("proof fails")
 )
 
 // Result is what a verified receipt establishes.
@@ -69,6 +83,9 @@ type Result struct {
 	At time.Time
 	// Event is the entry's event type, such as "received".
 	Event string
+	// Earlier are the sizes of the earlier checkpoints the receipt's
+	// checkpoint was proved consistent with, smallest first.
+	Earlier []uint64
 }
 
 // String is the one line `sightline verify` prints.
@@ -136,21 +153,86 @@ func Check(r Receipt, key string) (Result, error) {
 	if r.Origin != "" && cp.Origin != r.Origin {
 		return res, fmt.Errorf("%w: checkpoint of %q, receipt names %q", ErrMalformed, cp.Origin, r.Origin)
 	}
-	proof := make(tlog.RecordProof, len(r.InclusionProof))
-	for i, s := range r.InclusionProof {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil || len(b) != tlog.HashSize {
-			return res, fmt.Errorf("%w: inclusion proof hash %d", ErrMalformed, i)
-		}
-		copy(proof[i][:], b)
+	proof, err := decodeHashes(r.InclusionProof, "inclusion proof")
+	if err != nil {
+		return res, err
 	}
 	if r.Index >= cp.Size {
 		return res, fmt.Errorf("%w: index %d is outside a tree of size %d", ErrProof, r.Index, cp.Size)
 	}
 	if err := tlog.CheckRecord(proof, int64(cp.Size), cp.Root, int64(r.Index), tlog.RecordHash([]byte(r.Entry))); err != nil {
-		return res, fmt.Errorf("%w: %v", ErrProof, err)
+		return res, fmt.Errorf("%w: inclusion proof: %v", ErrProof, err)
 	}
-	return Result{SHA256: r.SHA256, Index: r.Index, TreeSize: cp.Size, Origin: cp.Origin, At: ev.At, Event: ev.Type}, nil
+	res = Result{SHA256: r.SHA256, Index: r.Index, TreeSize: cp.Size, Origin: cp.Origin, At: ev.At, Event: ev.Type}
+	for i, e := range r.Earlier {
+		old, err := OpenCheckpoint([]byte(e.Checkpoint), v)
+		if err != nil {
+			return Result{}, fmt.Errorf("earlier checkpoint %d: %w", i, err)
+		}
+		switch {
+		case old.Size <= r.Index:
+			return Result{}, fmt.Errorf("%w: earlier checkpoint of size %d does not cover index %d", ErrMalformed, old.Size, r.Index)
+		case old.Size > cp.Size:
+			return Result{}, fmt.Errorf("%w: earlier checkpoint of size %d is larger than the receipt's, %d", ErrMalformed, old.Size, cp.Size)
+		case i > 0 && old.Size <= res.Earlier[i-1]:
+			return Result{}, fmt.Errorf("%w: earlier checkpoints out of order", ErrMalformed)
+		}
+		p, err := decodeHashes(e.ConsistencyProof, "consistency proof")
+		if err != nil {
+			return Result{}, err
+		}
+		if err := tlog.CheckTree(tlog.TreeProof(p), int64(cp.Size), cp.Root, int64(old.Size), old.Root); err != nil {
+			return Result{}, fmt.Errorf("%w: consistency proof from the checkpoint of size %d to size %d: %v", ErrProof, old.Size, cp.Size, err)
+		}
+		res.Earlier = append(res.Earlier, old.Size)
+	}
+	return res, nil
+}
+
+// ErrDropped says a refreshed receipt does not carry on the receipt it
+// replaces: another entry or file, or an earlier checkpoint left out.
+var ErrDropped = errors.New("refreshed receipt does not carry on the old one")
+
+// Extends checks that next, a refresh of prev, proves at least what prev
+// did: it checks (Check, with key), it is about the same entry, index and
+// file, and every checkpoint prev was issued with is either next's own or
+// among its earlier ones, proved consistent with it. A holder runs it
+// before replacing a receipt with its refresh, so that a log cannot make
+// an inconvenient checkpoint disappear.
+func Extends(prev, next Receipt, key string) (Result, error) {
+	res, err := Check(next, key)
+	if err != nil {
+		return res, err
+	}
+	if next.Entry != prev.Entry || next.Index != prev.Index || next.SHA256 != prev.SHA256 || next.Size != prev.Size {
+		return res, fmt.Errorf("%w: it is about another entry or file", ErrDropped)
+	}
+	kept := map[string]bool{next.Checkpoint: true}
+	for _, e := range next.Earlier {
+		kept[e.Checkpoint] = true
+	}
+	if !kept[prev.Checkpoint] {
+		return res, fmt.Errorf("%w: its checkpoint is missing", ErrDropped)
+	}
+	for _, e := range prev.Earlier {
+		if !kept[e.Checkpoint] {
+			return res, fmt.Errorf("%w: an earlier checkpoint is missing", ErrDropped)
+		}
+	}
+	return res, nil
+}
+
+// decodeHashes decodes a proof's base64 hashes.
+func decodeHashes(in []string, what string) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(in))
+	for i, s := range in {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != tlog.HashSize {
+			return nil, fmt.Errorf("%w: %s hash %d", ErrMalformed, what, i)
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
 }
 
 // Checkpoint is a C2SP tlog-checkpoint: the log's name, size and root.

@@ -108,6 +108,69 @@ func TestReceipt(t *testing.T) {
 	}
 }
 
+// A refreshed receipt must carry on the old one: Extends refuses one that
+// dropped a checkpoint the old receipt held or is about another entry, and
+// Check refuses earlier checkpoints that are out of order.
+func TestExtends(t *testing.T) {
+	env := servertest.Start(t)
+	var rcs []verify.Receipt
+	for i := range 3 {
+		data := mediatest.NoiseWAV(100_000+i, uint64(i+10))
+		u := env.Create(int64(len(data)), map[string]string{"source": "phone"})
+		if resp, body := env.Patch(u, 0, data); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH: %d %s", resp.StatusCode, body)
+		}
+		r := env.Receipt(u)
+		rc, err := env.Client().Receipt(t.Context(), r.ID, r.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcs = append(rcs, rc)
+	}
+	key := env.Server.Log().VerifierKey()
+	first := rcs[0]
+	// Refresh the first receipt twice, the log growing in between.
+	mid, err := env.Server.Log().Refresh(t.Context(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := mediatest.NoiseWAV(100_500, 99)
+	u := env.Create(int64(len(data)), map[string]string{"source": "phone"})
+	env.Patch(u, 0, data)
+	r := env.Receipt(u)
+	if _, err := env.Client().Receipt(t.Context(), r.ID, r.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	last, err := env.Server.Log().Refresh(t.Context(), mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := verify.Extends(mid, last, key); err != nil || len(res.Earlier) < 2 {
+		t.Fatalf("a genuine refresh: %v, earlier %v", err, res.Earlier)
+	}
+
+	dropped := last
+	dropped.Earlier = dropped.Earlier[1:]
+	if _, err := verify.Extends(mid, dropped, key); !errors.Is(err, verify.ErrDropped) {
+		t.Errorf("a refresh that dropped the first checkpoint: %v, want ErrDropped", err)
+	}
+	if _, err := verify.Extends(first, rcs[2], key); !errors.Is(err, verify.ErrDropped) {
+		t.Errorf("another entry's receipt as a refresh: %v, want ErrDropped", err)
+	}
+	swapped := last
+	swapped.Earlier = []verify.Earlier{last.Earlier[1], last.Earlier[0]}
+	if _, err := verify.Check(swapped, key); !errors.Is(err, verify.ErrMalformed) {
+		t.Errorf("earlier checkpoints out of order: %v, want ErrMalformed", err)
+	}
+	// An earlier checkpoint that does not cover the entry proves nothing
+	// about it.
+	late := rcs[2]
+	late.Earlier = []verify.Earlier{{Checkpoint: first.Checkpoint}}
+	if _, err := verify.Check(late, key); !errors.Is(err, verify.ErrMalformed) {
+		t.Errorf("an earlier checkpoint before the entry: %v, want ErrMalformed", err)
+	}
+}
+
 func TestParseRefusesMalformed(t *testing.T) {
 	for _, in := range []string{``, `{}`, `{"format":"sightline-receipt-v1","extra":1}`, `[1]`} {
 		if _, err := verify.Parse([]byte(in)); !errors.Is(err, verify.ErrMalformed) {
@@ -120,6 +183,10 @@ func FuzzReceipt(f *testing.F) {
 	good, _ := json.Marshal(verify.Receipt{Format: verify.Format, SHA256: strings.Repeat("a", 64), Entry: `{"type":"received","evidence":{"id":"x","sha256":"` + strings.Repeat("a", 64) + `"},"actor":"","at":"2026-01-01T00:00:00.000000Z"}`,
 		Checkpoint: "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— o abc=\n", InclusionProof: []string{"AA=="}})
 	f.Add(good)
+	withEarlier, _ := json.Marshal(verify.Receipt{Format: verify.Format, SHA256: strings.Repeat("a", 64), Entry: `{"type":"received","evidence":{"id":"x","sha256":"` + strings.Repeat("a", 64) + `"},"actor":"","at":"2026-01-01T00:00:00.000000Z"}`,
+		Checkpoint: "o\n2\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— o abc=\n", InclusionProof: []string{"AA=="},
+		Earlier: []verify.Earlier{{Checkpoint: "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— o abc=\n", ConsistencyProof: []string{"AA=="}}}})
+	f.Add(withEarlier)
 	_, vkey, _ := note.GenerateKey(rand.Reader, "o")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := verify.Parse(b)

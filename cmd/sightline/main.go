@@ -5,6 +5,7 @@
 //	sightline upload  upload files or folders of footage, resuming where a previous run stopped
 //	sightline keys    print the custody log's public verifier key
 //	sightline verify  check a file against its receipt, offline
+//	sightline refresh bring receipts up to the log's latest checkpoint, with consistency proofs
 //	sightline audit   check a data folder's originals, records and custody log
 package main
 
@@ -49,6 +50,7 @@ commands:
   upload   upload footage: sightline upload --server URL --source S PATH...
   keys     print the custody log's public key: sightline keys [--data DIR]
   verify   check a file against its receipt, offline: sightline verify FILE [RECEIPT] [--key VKEY]
+  refresh  bring receipts up to the log's latest checkpoint: sightline refresh --server URL RECEIPT...
   audit    check a data folder: originals, records, the custody log: sightline audit [--data DIR]
 
 Run "sightline <command> -h" for a command's flags.
@@ -69,6 +71,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.keys(args[1:])
 	case "verify":
 		return m.verify(args[1:])
+	case "refresh":
+		return m.refresh(ctx, args[1:])
 	case "audit":
 		return m.audit(ctx, args[1:])
 	case "help", "-h", "--help":

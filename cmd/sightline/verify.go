@@ -51,5 +51,8 @@ func (m *Main) verify(args []string) error {
 		return fail(err)
 	}
 	fmt.Fprintln(m.Stdout, res)
+	if len(res.Earlier) > 0 {
+		fmt.Fprintf(m.Stderr, "the checkpoint is proved consistent with %d earlier ones the receipt was issued with (sizes %v)\n", len(res.Earlier), res.Earlier)
+	}
 	return nil
 }

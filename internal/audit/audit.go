@@ -8,7 +8,6 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/verify"
 )
 
 // Problem is one discrepancy: what it concerns and what is wrong.
@@ -39,7 +39,9 @@ func (p Problem) String() string { return p.Concerns + ": " + p.Detail }
 // Report is what an audit found.
 type Report struct {
 	Blobs, Evidence, Entries int
-	Problems                 []Problem
+	// Checkpoints is how many kept checkpoints were checked.
+	Checkpoints int
+	Problems    []Problem
 }
 
 func (r *Report) add(concerns, format string, args ...any) {
@@ -49,6 +51,8 @@ func (r *Report) add(concerns, format string, args ...any) {
 // Paths name the parts of a data folder, as the server lays it out.
 type Paths struct {
 	DB, Blobs, Log, KeyFile string
+	// History is the log's checkpoint history (see ledger.History).
+	History string
 }
 
 // Run audits the data folder described by p. Its error is for failures to
@@ -147,25 +151,20 @@ func checkLog(ctx context.Context, p Paths, r *Report) (map[uint64]evidence.Even
 	if err != nil {
 		return nil, err
 	}
-	n, err := note.Open(raw, note.VerifierList(v))
+	cp, err := verify.OpenCheckpoint(raw, v)
 	if err != nil {
-		r.add("log checkpoint", "does not verify with the log's key: %v", err)
+		r.add("log checkpoint", "%v", err)
 		return entries, nil
 	}
-	lines := strings.SplitN(n.Text, "\n", 4)
-	size, err1 := strconv.ParseInt(lines[1], 10, 64)
-	rootb, err2 := base64.StdEncoding.DecodeString(lines[2])
-	if len(lines) < 4 || err1 != nil || err2 != nil || len(rootb) != tlog.HashSize {
-		r.add("log checkpoint", "malformed")
-		return entries, nil
-	}
-	var root tlog.Hash
-	copy(root[:], rootb)
+	size, root := int64(cp.Size), cp.Root
 
 	// The tiles must hash to the signed root.
 	tiles := fileTiles{dir: p.Log}
-	if h, err := tlog.TreeHash(size, tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, tiles)); err != nil || h != root {
+	thr := tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, tiles)
+	if h, err := tlog.TreeHash(size, thr); err != nil || h != root {
 		r.add("log tiles", "do not hash to the signed checkpoint root (size %d): %v", size, err)
+	} else {
+		checkHistory(p, v, cp, thr, r)
 	}
 
 	// The entries must hash to it too.
@@ -199,6 +198,43 @@ func checkLog(ctx context.Context, p Paths, r *Report) (map[uint64]evidence.Even
 		r.add("log entries", "do not hash to the signed checkpoint root (size %d)", size)
 	}
 	return entries, nil
+}
+
+// checkHistory checks that each checkpoint kept in the log's history is
+// consistent with the next, and the last with the current one, using
+// proofs made from the tiles (already checked against the current
+// checkpoint). A log whose history was rewritten fails here even if its
+// tiles and its current checkpoint agree.
+func checkHistory(p Paths, v note.Verifier, current verify.Checkpoint, thr tlog.HashReader, r *Report) {
+	var prev *verify.Checkpoint
+	consistent := func(a, b verify.Checkpoint) {
+		what := fmt.Sprintf("checkpoint history, size %d", a.Size)
+		if a.Size > b.Size {
+			r.add(what, "is followed by a smaller checkpoint (size %d)", b.Size)
+			return
+		}
+		proof, err := tlog.ProveTree(int64(b.Size), int64(a.Size), thr)
+		if err == nil {
+			err = tlog.CheckTree(proof, int64(b.Size), b.Root, int64(a.Size), a.Root)
+		}
+		if err != nil {
+			r.add(what, "is not consistent with the checkpoint of size %d: %v", b.Size, err)
+		}
+	}
+	for cp, err := range ledger.History(p.History, v) {
+		if err != nil {
+			r.add("checkpoint history", "%v", err)
+			continue
+		}
+		r.Checkpoints++
+		if prev != nil {
+			consistent(*prev, cp)
+		}
+		prev = &cp
+	}
+	if prev != nil {
+		consistent(*prev, current)
+	}
 }
 
 // rootOf computes the RFC 6962 root of leaf hashes.

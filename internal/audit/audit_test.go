@@ -3,17 +3,20 @@ package audit_test
 import (
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	_ "modernc.org/sqlite"
 
 	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server"
 	"github.com/sightline/sightline/internal/server/servertest"
@@ -30,6 +33,9 @@ func dataFolder(t *testing.T) string {
 			t.Fatalf("upload %d: %d %s", i, resp.StatusCode, body)
 		}
 		r := env.Receipt(u)
+		if _, err := env.Client().Receipt(t.Context(), r.ID, r.AccessToken); err != nil {
+			t.Fatal(err)
+		}
 		if i == 0 {
 			req, _ := http.NewRequest("GET", env.URL+"/api/v1/evidence/"+r.ID+"/original", nil)
 			req.Header.Set("Authorization", "Bearer "+r.AccessToken)
@@ -65,7 +71,7 @@ func run(t *testing.T, dir string) *audit.Report {
 func TestAudit(t *testing.T) {
 	base := dataFolder(t)
 	clean := run(t, base)
-	if len(clean.Problems) != 0 || clean.Evidence != 3 || clean.Blobs != 2 || clean.Entries != 4 {
+	if len(clean.Problems) != 0 || clean.Evidence != 3 || clean.Blobs != 2 || clean.Entries != 4 || clean.Checkpoints < 3 {
 		t.Fatalf("clean folder: %+v", clean)
 	}
 
@@ -119,6 +125,27 @@ func TestAudit(t *testing.T) {
 			}
 			os.WriteFile(filepath.Join(dir, "log", "checkpoint"), forged, 0o644)
 		}, "log checkpoint"},
+		{"the log rebuilt and signed with its own key", func(t *testing.T, dir string) {
+			// Same key, same size, other entries: tiles and checkpoint
+			// agree, but not with the checkpoints the log signed before.
+			forged := filepath.Join(t.TempDir(), "log")
+			l, err := ledger.Open(t.Context(), ledger.Config{Dir: forged, KeyFile: filepath.Join(dir, "log.key"), CheckpointInterval: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 4 {
+				if _, err := l.Append(t.Context(), fmt.Appendf(nil, "rewritten %d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			os.RemoveAll(filepath.Join(dir, "log"))
+			if err := os.Rename(forged, filepath.Join(dir, "log")); err != nil {
+				t.Fatal(err)
+			}
+		}, "checkpoint history"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

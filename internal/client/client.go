@@ -304,3 +304,32 @@ func (c *Client) Receipt(ctx context.Context, id, token string) (verify.Receipt,
 	err := c.getJSON(ctx, strings.TrimSuffix(c.Server, "/")+"/api/v1/evidence/"+url.PathEscape(id)+"/receipt", token, &r)
 	return r, err
 }
+
+// Refresh asks the server to bring a receipt up to the log's latest
+// checkpoint, with consistency proofs from the checkpoints it held. The
+// answer is not checked here: verify it (verify.Check) before trusting it.
+func (c *Client) Refresh(ctx context.Context, old verify.Receipt) (verify.Receipt, error) {
+	var r verify.Receipt
+	body, err := json.Marshal(old)
+	if err != nil {
+		return r, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Server, "/")+"/api/v1/receipts/refresh", bytes.NewReader(body))
+	if err != nil {
+		return r, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return r, statusError("refresh receipt", resp)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return r, err
+	}
+	return verify.Parse(b)
+}

@@ -12,15 +12,19 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -50,6 +54,15 @@ type Config struct {
 	// BatchMaxAge is how long an event may wait for others to be sequenced
 	// with it. Default 50 ms.
 	BatchMaxAge time.Duration
+	// HistoryFile keeps published checkpoints (see History); none are kept
+	// if empty.
+	HistoryFile string
+	// HistoryEvery is the least time between two checkpoints kept in the
+	// history, other than those kept because the log opened or a receipt
+	// was handed out. Default 1 minute.
+	HistoryEvery time.Duration
+	// Logger receives what goes wrong in the background; discarded if nil.
+	Logger *slog.Logger
 }
 
 // Log is an open custody log.
@@ -63,6 +76,9 @@ type Log struct {
 	awaiter  *tessera.PublicationAwaiter
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
+	history  *history // nil if none is kept
+	logger   *slog.Logger
+	watched  sync.WaitGroup
 }
 
 // Open opens or creates the log. Close it to stop its background work.
@@ -72,6 +88,12 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	if cfg.BatchMaxAge == 0 {
 		cfg.BatchMaxAge = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HistoryEvery == 0 {
+		cfg.HistoryEvery = time.Minute
 	}
 	skey, err := loadOrCreateKey(cfg.KeyFile, cfg.Origin)
 	if err != nil {
@@ -112,7 +134,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l := &Log{
 		dir: cfg.Dir, origin: signer.Name(), verifier: verifier, vkey: vkey,
-		appender: appender, reader: reader, shutdown: shutdown, cancel: cancel,
+		appender: appender, reader: reader, shutdown: shutdown, cancel: cancel, logger: cfg.Logger,
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 20*time.Millisecond),
 	}
 	// After a crash, entries may be sequenced that no checkpoint covers
@@ -127,7 +149,46 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 			return nil, fmt.Errorf("ledger: no checkpoint covers the %d entries already logged: %w", next, err)
 		}
 	}
+	if cfg.HistoryFile != "" {
+		if l.history, err = openHistory(cfg.HistoryFile, cfg.HistoryEvery); err != nil {
+			l.Close(ctx)
+			return nil, err
+		}
+		if err := l.keep(ctx, true); err != nil {
+			l.Close(ctx)
+			return nil, err
+		}
+		l.watched.Go(func() { l.watch(bg, cfg.CheckpointInterval) })
+	}
 	return l, nil
+}
+
+// keep adds the current checkpoint to the history, if there is one.
+func (l *Log) keep(ctx context.Context, force bool) error {
+	cp, err := l.reader.ReadCheckpoint(ctx)
+	if errors.Is(err, os.ErrNotExist) || len(cp) == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ledger: read checkpoint: %w", err)
+	}
+	return l.history.record(cp, force, time.Now())
+}
+
+// watch keeps published checkpoints in the history until ctx ends.
+func (l *Log) watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := l.keep(ctx, false); err != nil && ctx.Err() == nil {
+			l.logger.Error("keeping the checkpoint history", "err", err)
+		}
+	}
 }
 
 // Origin is the log's name in its checkpoints.
@@ -162,6 +223,10 @@ func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) ([]byte, error)
 func (l *Log) Close(ctx context.Context) error {
 	err := l.shutdown(ctx)
 	l.cancel()
+	l.watched.Wait()
+	if l.history != nil {
+		err = errors.Join(err, l.keep(ctx, true), l.history.close())
+	}
 	return err
 }
 
@@ -270,33 +335,120 @@ func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
 // the entry (at most a checkpoint interval) and builds the inclusion proof
 // from the tiles.
 func (l *Log) Receipt(ctx context.Context, index uint64, sha256 string, size int64) (verify.Receipt, error) {
-	cpRaw, err := l.AwaitCheckpoint(ctx, index)
+	r, _, err := l.receipt(ctx, index, index+1, sha256, size)
+	return r, err
+}
+
+// receipt builds a receipt for the entry at index in a checkpoint of at
+// least atLeast entries, and returns the proof builder for that checkpoint.
+func (l *Log) receipt(ctx context.Context, index, atLeast uint64, sha256 string, size int64) (verify.Receipt, *client.ProofBuilder, error) {
+	cpRaw, err := l.AwaitCheckpoint(ctx, max(index+1, atLeast)-1)
 	if err != nil {
-		return verify.Receipt{}, fmt.Errorf("ledger: await checkpoint: %w", err)
+		return verify.Receipt{}, nil, fmt.Errorf("ledger: await checkpoint: %w", err)
 	}
 	cp, err := verify.OpenCheckpoint(cpRaw, l.verifier)
 	if err != nil {
-		return verify.Receipt{}, fmt.Errorf("ledger: own checkpoint: %w", err)
+		return verify.Receipt{}, nil, fmt.Errorf("ledger: own checkpoint: %w", err)
+	}
+	if l.history != nil {
+		// A checkpoint handed out is one the log must be able to stand by.
+		if err := l.history.record(cpRaw, true, time.Now()); err != nil {
+			return verify.Receipt{}, nil, err
+		}
 	}
 	entry, err := l.Entry(ctx, index)
 	if err != nil {
-		return verify.Receipt{}, err
+		return verify.Receipt{}, nil, err
 	}
 	pb, err := client.NewProofBuilder(ctx, cp.Size, l.reader.ReadTile)
 	if err != nil {
-		return verify.Receipt{}, fmt.Errorf("ledger: %w", err)
+		return verify.Receipt{}, nil, fmt.Errorf("ledger: %w", err)
 	}
 	hashes, err := pb.InclusionProof(ctx, index)
 	if err != nil {
-		return verify.Receipt{}, fmt.Errorf("ledger: inclusion proof: %w", err)
-	}
-	proof := make([]string, len(hashes))
-	for i, h := range hashes {
-		proof[i] = base64.StdEncoding.EncodeToString(h)
+		return verify.Receipt{}, nil, fmt.Errorf("ledger: inclusion proof: %w", err)
 	}
 	return verify.Receipt{
 		Format: verify.Format, SHA256: sha256, Size: size,
-		Entry: string(entry), Index: index, InclusionProof: proof,
+		Entry: string(entry), Index: index, InclusionProof: encodeHashes(hashes),
 		Checkpoint: string(cpRaw), Origin: l.origin, VerifierKey: l.vkey,
-	}, nil
+	}, pb, nil
+}
+
+// ErrNotOurs says a receipt handed in for refreshing was not issued by
+// this log, or does not verify.
+var ErrNotOurs = errors.New("not a valid receipt of this log")
+
+// ErrForked says a checkpoint this log signed is not consistent with its
+// current tree: its history was rewritten. It should never happen; if it
+// does, the log is not to be trusted and its operator must be told.
+var ErrForked = errors.New("the log is not consistent with a checkpoint it signed")
+
+// Refresh brings a receipt this log issued up to its latest checkpoint,
+// adding the receipt's checkpoint to the earlier ones it carries and
+// proving each consistent with the new one: its holder can then show the
+// log kept the entry, and never rewrote its history, from the first
+// checkpoint to the latest.
+func (l *Log) Refresh(ctx context.Context, old verify.Receipt) (verify.Receipt, error) {
+	if _, err := verify.Check(old, l.vkey); err != nil {
+		return verify.Receipt{}, fmt.Errorf("%w: %w", ErrNotOurs, err)
+	}
+	earlier := append([]string(nil), old.Checkpoint)
+	for _, e := range old.Earlier {
+		earlier = append(earlier, e.Checkpoint)
+	}
+	cps := make([]verify.Checkpoint, len(earlier))
+	var largest uint64
+	for i, raw := range earlier {
+		cp, err := verify.OpenCheckpoint([]byte(raw), l.verifier)
+		if err != nil { // verify.Check has checked them all
+			return verify.Receipt{}, fmt.Errorf("%w: %w", ErrNotOurs, err)
+		}
+		cps[i], largest = cp, max(largest, cp.Size)
+	}
+	r, pb, err := l.receipt(ctx, old.Index, largest, old.SHA256, old.Size)
+	if err != nil {
+		return verify.Receipt{}, err
+	}
+	if r.Entry != old.Entry {
+		return verify.Receipt{}, fmt.Errorf("%w: entry %d differs from the receipt's", ErrForked, old.Index)
+	}
+	now, err := verify.OpenCheckpoint([]byte(r.Checkpoint), l.verifier)
+	if err != nil {
+		return verify.Receipt{}, err
+	}
+	seen := map[uint64]bool{}
+	for i, cp := range cps {
+		if seen[cp.Size] || cp.Size == now.Size {
+			if cp.Size == now.Size && cp.Root != now.Root {
+				return verify.Receipt{}, fmt.Errorf("%w: two roots for size %d", ErrForked, cp.Size)
+			}
+			continue
+		}
+		seen[cp.Size] = true
+		hashes, err := pb.ConsistencyProof(ctx, cp.Size, now.Size)
+		if err != nil {
+			return verify.Receipt{}, fmt.Errorf("ledger: consistency proof: %w", err)
+		}
+		r.Earlier = append(r.Earlier, verify.Earlier{Checkpoint: earlier[i], ConsistencyProof: encodeHashes(hashes)})
+	}
+	slices.SortFunc(r.Earlier, func(a, b verify.Earlier) int {
+		sa, _ := checkpointSize([]byte(a.Checkpoint))
+		sb, _ := checkpointSize([]byte(b.Checkpoint))
+		return cmp.Compare(sa, sb)
+	})
+	// Proofs built from our own tiles that do not check mean the tiles no
+	// longer hash to a root this log once signed.
+	if _, err := verify.Check(r, l.vkey); err != nil {
+		return verify.Receipt{}, fmt.Errorf("%w: %w", ErrForked, err)
+	}
+	return r, nil
+}
+
+func encodeHashes(hashes [][]byte) []string {
+	out := make([]string, len(hashes))
+	for i, h := range hashes {
+		out[i] = base64.StdEncoding.EncodeToString(h)
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package ledger_test
 
 import (
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/verify"
 )
 
 const origin = "test.sightline.example/log"
@@ -24,6 +27,7 @@ func open(t *testing.T, dir string) *ledger.Log {
 	l, err := ledger.Open(t.Context(), ledger.Config{
 		Dir: filepath.Join(dir, "log"), KeyFile: filepath.Join(dir, "log.key"), Origin: origin,
 		CheckpointInterval: 100 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
+		HistoryFile: filepath.Join(dir, "history"), HistoryEvery: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,5 +151,164 @@ func TestFind(t *testing.T) {
 	}
 	if _, ok, _ := l.Find(t.Context(), []byte("never appended"), 0); ok {
 		t.Error("Find found an entry that was never appended")
+	}
+}
+
+// event is a custody event about a made-up file, in the shape verify reads.
+func event(i int) []byte {
+	return fmt.Appendf(nil, `{"type":"received","evidence":{"id":"ev%d","sha256":"%064x"},"actor":"test","at":"2026-11-21T10:00:00Z"}`, i, i)
+}
+
+// A receipt refreshed twice carries both earlier checkpoints, each proved
+// consistent with the latest; the proofs are RFC 6962 consistency proofs
+// that the verify package (x/mod's tlog) checks, and a receipt that is not
+// the log's own is refused.
+func TestRefresh(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	defer l.Close(t.Context())
+	appendN := func(from, n int) (last uint64) {
+		for i := from; i < from+n; i++ {
+			idx, err := l.Append(t.Context(), event(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = idx
+		}
+		return last
+	}
+	appendN(0, 3)
+	idx, err := l.Append(t.Context(), event(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := fmt.Sprintf("%064x", 3)
+	r0, err := l.Receipt(t.Context(), idx, sha, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r0.Earlier) != 0 {
+		t.Fatalf("a new receipt has earlier checkpoints: %v", r0.Earlier)
+	}
+
+	last := appendN(4, 300)
+	if _, err := l.AwaitCheckpoint(t.Context(), last); err != nil {
+		t.Fatal(err)
+	}
+	r1, err := l.Refresh(t.Context(), r0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := verify.Check(r1, l.VerifierKey())
+	if err != nil {
+		t.Fatalf("refreshed receipt: %v", err)
+	}
+	if res.TreeSize < last+1 || len(res.Earlier) != 1 || res.Earlier[0] != r0size(t, l, r0) || r1.Entry != r0.Entry || r1.Index != r0.Index {
+		t.Fatalf("refreshed: size %d, earlier %v; want ≥ %d and [%d]", res.TreeSize, res.Earlier, last+1, r0size(t, l, r0))
+	}
+
+	last = appendN(304, 10)
+	if _, err := l.AwaitCheckpoint(t.Context(), last); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := l.Refresh(t.Context(), r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, err := verify.Check(r2, l.VerifierKey())
+	if err != nil || len(res2.Earlier) != 2 || res2.Earlier[1] != res.TreeSize {
+		t.Fatalf("refreshed twice: %v, earlier %v; want [%d %d]", err, res2.Earlier, res.Earlier[0], res.TreeSize)
+	}
+
+	// Refreshing when nothing was added changes nothing but is no error.
+	r3, err := l.Refresh(t.Context(), r2)
+	if err != nil || len(r3.Earlier) != 2 {
+		t.Fatalf("refresh without growth: %v, %d earlier", err, len(r3.Earlier))
+	}
+
+	// A tampered consistency proof fails verification.
+	bad := r2
+	bad.Earlier = append([]verify.Earlier(nil), r2.Earlier...)
+	bad.Earlier[0].ConsistencyProof = append([]string(nil), bad.Earlier[0].ConsistencyProof...)
+	h, _ := base64.StdEncoding.DecodeString(bad.Earlier[0].ConsistencyProof[0])
+	h[0] ^= 1
+	bad.Earlier[0].ConsistencyProof[0] = base64.StdEncoding.EncodeToString(h)
+	if _, err := verify.Check(bad, l.VerifierKey()); !errors.Is(err, verify.ErrProof) {
+		t.Errorf("tampered consistency proof: %v, want ErrProof", err)
+	}
+
+	// A receipt from another log is not refreshed.
+	other := open(t, t.TempDir())
+	defer other.Close(t.Context())
+	oi, _ := other.Append(t.Context(), event(1))
+	foreign, err := other.Receipt(t.Context(), oi, fmt.Sprintf("%064x", 1), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Refresh(t.Context(), foreign); !errors.Is(err, ledger.ErrNotOurs) {
+		t.Errorf("refreshing another log's receipt: %v, want ErrNotOurs", err)
+	}
+}
+
+func r0size(t *testing.T, l *ledger.Log, r verify.Receipt) uint64 {
+	t.Helper()
+	v, _ := note.NewVerifier(l.VerifierKey())
+	cp, err := verify.OpenCheckpoint([]byte(r.Checkpoint), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp.Size
+}
+
+// The history keeps the checkpoint the log opens with, each handed out in
+// a receipt and the last on close, all signed by the log and growing; a
+// line cut short by a crash is dropped when the log opens again.
+func TestHistory(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	for i := range 5 {
+		idx, err := l.Append(t.Context(), event(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Receipt(t.Context(), idx, fmt.Sprintf("%064x", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Append(t.Context(), event(5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := note.NewVerifier(l.VerifierKey())
+	sizes := func() []uint64 {
+		var out []uint64
+		for cp, err := range ledger.History(filepath.Join(dir, "history"), v) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, cp.Size)
+		}
+		return out
+	}
+	got := sizes()
+	if len(got) != 6 || got[0] != 1 || got[5] != 6 {
+		t.Fatalf("history sizes %v; want 1..6 (5 receipts, then the last on close)", got)
+	}
+
+	f, err := os.OpenFile(filepath.Join(dir, "history"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"checkpoint":"` + origin + `\n7\n`)
+	f.Close()
+	l = open(t, dir)
+	if _, err := l.Append(t.Context(), event(6)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close(t.Context())
+	if got := sizes(); len(got) != 7 || got[6] != 7 {
+		t.Fatalf("after a torn line, history sizes %v; want it dropped and 7 kept", got)
 	}
 }

@@ -107,6 +107,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		KeyFile:            paths.KeyFile,
 		Origin:             cfg.LogOrigin,
 		CheckpointInterval: cfg.CheckpointInterval,
+		HistoryFile:        paths.History,
+		Logger:             cfg.Logger,
 	})
 	if err != nil {
 		return nil, errors.Join(err, s.db.Close())
@@ -165,6 +167,7 @@ func AuditPaths(data string) audit.Paths {
 		Blobs:   filepath.Join(data, "blobs"),
 		Log:     filepath.Join(data, "log"),
 		KeyFile: KeyFile(data),
+		History: filepath.Join(data, "checkpoints.jsonl"),
 	}
 }
 

@@ -2,12 +2,16 @@ package web
 
 import (
 	"encoding/base64"
+	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/verify"
 )
 
 // uploadEvidence answers GET /api/v1/uploads/{upload}/evidence: 404 until
@@ -67,6 +71,40 @@ func (s *server) receipt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rc)
+}
+
+// maxReceipt bounds a receipt handed in for refreshing: a receipt grows by
+// a checkpoint and a proof (about 2 KiB) each time it is refreshed.
+const maxReceipt = 1 << 20
+
+// refreshReceipt answers POST /api/v1/receipts/refresh: the receipt in the
+// body, issued by this log, brought up to its latest checkpoint with
+// proofs that the log extends every checkpoint the receipt was issued
+// with. It needs no token: a receipt reveals nothing the public log does
+// not, and whoever holds one (a lawyer, a newsroom) may refresh it.
+func (s *server) refreshReceipt(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReceipt))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{"a receipt must be under 1 MiB"})
+		return
+	}
+	old, err := verify.Parse(b)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	rc, err := s.Log.Refresh(r.Context(), old)
+	switch {
+	case errors.Is(err, ledger.ErrNotOurs):
+		writeJSON(w, http.StatusUnprocessableEntity, apiError{err.Error()})
+	case errors.Is(err, ledger.ErrForked):
+		s.Logger.Error("THE CUSTODY LOG IS INCONSISTENT WITH A CHECKPOINT IT SIGNED", "index", old.Index, "err", err)
+		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, rc)
+	}
 }
 
 // custody answers GET /api/v1/evidence/{id}/custody: every logged event

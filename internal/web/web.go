@@ -66,6 +66,7 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET /log/", http.StripPrefix("/log/", logFiles(cfg.Log.Dir())))
 	mux.HandleFunc("GET /api/v1/evidence/{id}/receipt", s.receipt)
 	mux.HandleFunc("GET /api/v1/evidence/{id}/custody", s.custody)
+	mux.HandleFunc("POST /api/v1/receipts/refresh", s.refreshReceipt)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	return securityHeaders(mux), nil
 }
