@@ -10,90 +10,183 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server"
+	"github.com/sightline/sightline/verify"
 )
 
-// The server is killed with SIGKILL again and again while eight uploads
-// run. Every offset it acknowledged must still be there after the restart,
-// every acknowledged completion must be evidence, and once all uploads are
-// done the data folder must hold exactly the evidence, the blobs and
-// nothing half made.
-func TestSIGKILLLosesNoAcknowledgedByte(t *testing.T) {
+// The server is killed with SIGKILL at random moments, at least 20 times,
+// while four writers keep uploading. After each restart: the log's new
+// checkpoint covers every upload acknowledged before the kill and is
+// consistent (by proofs from the served tiles) with every checkpoint seen
+// before it; every acknowledged upload is evidence with a received event
+// and a receipt that checks; and each upload's receipt, refreshed round
+// after round, still carries on every checkpoint it was issued with. Every
+// offset acknowledged must survive. At the end the data folder holds
+// exactly the evidence, one log entry per upload, nothing half made, and
+// the audit passes.
+func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	data := t.TempDir()
 	port := freePort(t)
-	var mu sync.Mutex
 	srv := startServer(t, data, port)
 	base := srv.URL
-
-	const uploads = 8
-	files := make([][]byte, uploads)
-	for i := range files {
-		files[i] = mediatest.NoiseWAV(6<<20+i*77777, uint64(i+1))
+	vkey, _, err := sightline(t, "keys", "--data", data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	vkey = strings.TrimSpace(vkey)
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
+	type upload struct {
+		data []byte
+		r    client.Receipt
+	}
 	var (
+		mu       sync.Mutex
+		started  [][]byte
+		acked    []upload
+		problems []string
 		wg       sync.WaitGroup
-		problems = make(chan string, uploads)
-		results  = make([]client.Receipt, uploads)
 	)
-	for i := range uploads {
+	stop := make(chan struct{})
+	const writers = 4
+	for w := range writers {
 		wg.Go(func() {
-			r, err := uploadThroughCrashes(ctx, base, files[i], i)
-			if err != nil {
-				problems <- fmt.Sprintf("upload %d: %v", i, err)
+			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n := w*1000 + k
+				b := mediatest.NoiseWAV(1<<20+rng.IntN(2<<20), uint64(n+1))
+				mu.Lock()
+				started = append(started, b)
+				mu.Unlock()
+				r, err := uploadThroughCrashes(ctx, base, b, n)
+				mu.Lock()
+				if err != nil {
+					problems = append(problems, fmt.Sprintf("upload %d: %v", n, err))
+				} else if want := blob.Sum(b); r.SHA256 != want {
+					problems = append(problems, fmt.Sprintf("upload %d: evidence sha256 %s, want %s", n, r.SHA256, want))
+				} else {
+					acked = append(acked, upload{b, r})
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
 			}
-			results[i] = r
 		})
 	}
-	allDone := make(chan struct{})
-	go func() { wg.Wait(); close(allDone) }()
 
-	kills := 0
+	c := &client.Client{Server: base, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	var seen []tlog.Tree                  // every checkpoint seen after a restart
+	latest := map[string]verify.Receipt{} // each upload's receipt, refreshed every round
 	rng := rand.New(rand.NewPCG(1, 2))
-crashes:
-	for kills < 10 {
-		select {
-		case <-allDone:
-			break crashes
-		case <-time.After(time.Duration(100+rng.IntN(200)) * time.Millisecond):
-		}
+	const rounds = 20
+	for round := 1; round <= rounds; round++ {
+		time.Sleep(time.Duration(150+rng.IntN(300)) * time.Millisecond)
 		mu.Lock()
+		before := len(acked)
+		mu.Unlock()
 		srv.kill()
-		kills++
 		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
 		srv = startServer(t, data, port)
+
+		// The new checkpoint covers every upload acknowledged before the
+		// kill, and extends every checkpoint seen before.
+		get := httpGetter(t, base)
+		cp := openCheckpoint(t, get("checkpoint"), verifier)
+		if cp.N < int64(before) {
+			t.Fatalf("round %d: the checkpoint after the restart has %d entries; %d uploads were acknowledged", round, cp.N, before)
+		}
+		hr := tlog.TileHashReader(cp, tileFetcher{get: get})
+		for _, old := range seen {
+			proof, err := tlog.ProveTree(cp.N, old.N, hr)
+			if err == nil {
+				err = tlog.CheckTree(proof, cp.N, cp.Hash, old.N, old.Hash)
+			}
+			if err != nil {
+				t.Fatalf("round %d: the checkpoint of size %d is not consistent with the earlier one of size %d: %v", round, cp.N, old.N, err)
+			}
+		}
+		seen = append(seen, cp)
+
+		// Every acknowledged upload has its evidence, its received event
+		// and a receipt that checks; refreshing its receipt keeps every
+		// checkpoint it held.
+		mu.Lock()
+		done := slices.Clone(acked)
 		mu.Unlock()
+		for _, u := range done {
+			id := u.r.ID
+			it, err := c.Evidence(ctx, id, u.r.AccessToken)
+			if err != nil || it.SHA256 != blob.Sum(u.data) {
+				t.Fatalf("round %d: evidence %s: %v", round, id, err)
+			}
+			rc, err := c.Receipt(ctx, id, u.r.AccessToken)
+			if err != nil {
+				t.Fatalf("round %d: receipt of %s: %v", round, id, err)
+			}
+			res, err := verify.Check(rc, vkey)
+			if err != nil || res.Event != "received" || rc.SHA256 != it.SHA256.String() || !strings.Contains(rc.Entry, `"id":"`+id+`"`) {
+				t.Fatalf("round %d: receipt of %s: %v (%s)", round, id, err, rc.Entry)
+			}
+			prev, ok := latest[id]
+			if !ok {
+				latest[id] = rc
+				continue
+			}
+			next, err := c.Refresh(ctx, prev)
+			if err == nil {
+				_, err = verify.Extends(prev, next, vkey)
+			}
+			if err != nil {
+				t.Fatalf("round %d: refreshing the receipt of %s: %v", round, id, err)
+			}
+			latest[id] = next
+		}
+		t.Logf("round %d: checkpoint of size %d, %d uploads acknowledged", round, cp.N, len(done))
 	}
-	<-allDone
-	close(problems)
-	for p := range problems {
+	close(stop)
+	wg.Wait()
+	for _, p := range problems {
 		t.Error(p)
 	}
-	if kills < 3 {
-		t.Errorf("the uploads finished after only %d kills; the test did not exercise recovery", kills)
+	if len(acked) < 2*writers {
+		t.Errorf("only %d uploads finished through %d kills", len(acked), rounds)
 	}
-	t.Logf("server killed %d times during the uploads", kills)
-	for i, r := range results {
-		if want := blob.Sum(files[i]); r.SHA256 != want {
-			t.Errorf("upload %d: evidence sha256 %s, want %s", i, r.SHA256, want)
-		}
+	earliest := 0
+	for _, rc := range latest {
+		earliest = max(earliest, len(rc.Earlier))
+	}
+	if earliest < rounds/2 {
+		t.Errorf("the oldest refreshed receipt carries %d earlier checkpoints; want at least %d", earliest, rounds/2)
 	}
 
 	// One last kill, then check the data folder as a restarted server sees it,
 	// and audit it.
 	srv.kill()
-	checkDataFolder(t, data, files)
+	checkDataFolder(t, data, started)
 	if out, _, err := sightline(t, "audit", "--data", data); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
 		t.Errorf("audit after the crashes: %v\n%s", err, out)
 	}

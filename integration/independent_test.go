@@ -60,33 +60,15 @@ func TestIndependentVerifierAgreesWithReceipts(t *testing.T) {
 		recs = append(recs, rec{r.Entry, r.Index, r.InclusionProof, r.Checkpoint})
 	}
 
-	get := func(path string) []byte {
-		t.Helper()
-		resp, err := http.Get(srv.URL + "/log/" + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET /log/%s: %d", path, resp.StatusCode)
-		}
-		return b
-	}
+	get := httpGetter(t, srv.URL)
 	var cp struct {
 		size int64
 		root tlog.Hash
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		n, err := note.Open(get("checkpoint"), note.VerifierList(verifier))
-		if err != nil {
-			t.Fatalf("checkpoint does not verify with the published key: %v", err)
-		}
-		lines := strings.Split(n.Text, "\n")
-		cp.size, _ = strconv.ParseInt(lines[1], 10, 64)
-		root, _ := base64.StdEncoding.DecodeString(lines[2])
-		copy(cp.root[:], root)
+		tree := openCheckpoint(t, get("checkpoint"), verifier)
+		cp.size, cp.root = tree.N, tree.Hash
 		if cp.size >= int64(len(recs)) || time.Now().After(deadline) {
 			break
 		}
@@ -114,15 +96,8 @@ func TestIndependentVerifierAgreesWithReceipts(t *testing.T) {
 		if err := tlog.CheckRecord(p, cp.size, cp.root, int64(r.index), tlog.RecordHash([]byte(r.entry))); err != nil {
 			t.Errorf("entry %d is not in the served tree: %v", r.index, err)
 		}
-		n, err := note.Open([]byte(r.cp), note.VerifierList(verifier))
-		if err != nil {
-			t.Fatalf("receipt checkpoint: %v", err)
-		}
-		lines := strings.Split(n.Text, "\n")
-		size, _ := strconv.ParseInt(lines[1], 10, 64)
-		var root tlog.Hash
-		rb, _ := base64.StdEncoding.DecodeString(lines[2])
-		copy(root[:], rb)
+		rcp := openCheckpoint(t, []byte(r.cp), verifier)
+		size, root := rcp.N, rcp.Hash
 		rp := make(tlog.RecordProof, len(r.proof))
 		for i, s := range r.proof {
 			b, _ := base64.StdEncoding.DecodeString(s)
@@ -139,6 +114,46 @@ func TestIndependentVerifierAgreesWithReceipts(t *testing.T) {
 			}
 		}
 	}
+}
+
+// httpGetter returns a function that GETs a path under base/log/, failing
+// the test on anything but 200.
+func httpGetter(t *testing.T, base string) func(string) []byte {
+	return func(path string) []byte {
+		t.Helper()
+		resp, err := http.Get(base + "/log/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /log/%s: %d", path, resp.StatusCode)
+		}
+		return b
+	}
+}
+
+// openCheckpoint checks a checkpoint note's signature with v and reads its
+// size and root, as C2SP tlog-checkpoint lays them out.
+func openCheckpoint(t *testing.T, raw []byte, v note.Verifier) tlog.Tree {
+	t.Helper()
+	n, err := note.Open(raw, note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("checkpoint does not verify with the published key: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 4 || lines[0] != v.Name() {
+		t.Fatalf("malformed checkpoint %q", n.Text)
+	}
+	var tree tlog.Tree
+	tree.N, err = strconv.ParseInt(lines[1], 10, 64)
+	root, err2 := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || err2 != nil || len(root) != tlog.HashSize {
+		t.Fatalf("malformed checkpoint %q", n.Text)
+	}
+	copy(tree.Hash[:], root)
+	return tree
 }
 
 // tileFetcher reads C2SP tlog-tiles over HTTP for the Go tlog package,
