@@ -32,9 +32,12 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./$$pkg || exit 1; \
 	done
 
-# Upload throughput over loopback, as a ratio to the machine's raw limit.
+# Upload throughput over loopback, as a ratio to the machine's raw limit;
+# custody-log events per second and time to a covering checkpoint, as a
+# ratio to a group-commit file.
 bench: deps assets
 	$(GO) run ./bench/upload
+	$(GO) run ./bench/ledger
 
 # The browser's tus client comes from npm and is embedded in the binary.
 assets: $(VENDOR_JS)

@@ -32,7 +32,7 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.Var(&c.maxSize, "max-size", "largest file accepted")
 	fs.DurationVar(&c.cfg.UploadExpiry, "upload-expiry", 7*24*time.Hour, "how long an unfinished upload may stay silent")
 	fs.StringVar(&c.cfg.LogOrigin, "log-origin", "", "name of the custody log in its checkpoints, fixed when its key is created (default "+server.DefaultLogOrigin+")")
-	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "how often the custody log signs a checkpoint")
+	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "longest wait from an acknowledged event to a signed checkpoint covering it (its receipt); at least 200ms")
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	return fs

@@ -48,11 +48,18 @@ type Config struct {
 	// "sightline.example.org/log". Required when the key is created; an
 	// existing key's origin must match.
 	Origin string
-	// CheckpointInterval is how often a new checkpoint is signed and
-	// published. Default 1 s; at least 100 ms.
+	// CheckpointInterval bounds how long after an event is acknowledged a
+	// published checkpoint covers it. Default 1 s; at least 200 ms.
+	//
+	// Tessera signs a checkpoint at most once per its own interval, and an
+	// event integrated just after one waits for a timer of a whole
+	// interval, so an event can wait up to twice tessera's interval:
+	// tessera is given half of this one.
 	CheckpointInterval time.Duration
 	// BatchMaxAge is how long an event may wait for others to be sequenced
-	// with it. Default 50 ms.
+	// with it: every batch costs a few fsyncs, so batches must grow while
+	// the one before is written. Default 10 ms; a batch is written at once
+	// when it holds 256 events.
 	BatchMaxAge time.Duration
 	// HistoryFile keeps published checkpoints (see History); none are kept
 	// if empty.
@@ -86,8 +93,11 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.CheckpointInterval == 0 {
 		cfg.CheckpointInterval = time.Second
 	}
+	if cfg.CheckpointInterval < 200*time.Millisecond {
+		return nil, fmt.Errorf("ledger: checkpoint interval %s is under the least, 200ms", cfg.CheckpointInterval)
+	}
 	if cfg.BatchMaxAge == 0 {
-		cfg.BatchMaxAge = 50 * time.Millisecond
+		cfg.BatchMaxAge = 10 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -127,7 +137,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
 		WithBatching(256, cfg.BatchMaxAge).
-		WithCheckpointInterval(cfg.CheckpointInterval))
+		WithCheckpointInterval(cfg.CheckpointInterval/2))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("ledger: %w", err)

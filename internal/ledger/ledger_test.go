@@ -26,7 +26,7 @@ func open(t *testing.T, dir string) *ledger.Log {
 	t.Helper()
 	l, err := ledger.Open(t.Context(), ledger.Config{
 		Dir: filepath.Join(dir, "log"), KeyFile: filepath.Join(dir, "log.key"), Origin: origin,
-		CheckpointInterval: 100 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
+		CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
 		HistoryFile: filepath.Join(dir, "history"), HistoryEvery: time.Hour,
 	})
 	if err != nil {

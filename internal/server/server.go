@@ -49,8 +49,9 @@ type Config struct {
 	// (log.key in Data) and must not change afterwards. Empty means the
 	// existing key's origin, or DefaultLogOrigin for a new log.
 	LogOrigin string
-	// CheckpointInterval is how often the custody log signs and publishes a
-	// checkpoint, and so how long at most a receipt waits. Default 1 s.
+	// CheckpointInterval bounds how long after an event is acknowledged a
+	// signed checkpoint covers it, and so how long a receipt waits.
+	// Default 1 s.
 	CheckpointInterval time.Duration
 	// MediaTimeout bounds each ffprobe or ffmpeg run on an uploaded file.
 	// Default 1 minute.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -220,5 +221,44 @@ func TestReadsAreLoggedAndListed(t *testing.T) {
 	}
 	if resp, _ := get(t, url+"/custody", "wrong-token"); resp.StatusCode != 404 {
 		t.Errorf("custody with a wrong token: %d", resp.StatusCode)
+	}
+}
+
+// Refreshing a receipt needs no token; what is not a receipt, or not this
+// log's, or too large, is refused with a reason and changes nothing.
+func TestRefreshReceiptRefusals(t *testing.T) {
+	env := servertest.Start(t)
+	r := upload(t, env, mediatest.NoiseWAV(50_000, 1), "a.wav")
+	rc, err := env.Client().Receipt(t.Context(), r.ID, r.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := json.Marshal(rc)
+	foreign := rc
+	foreign.Entry = strings.Replace(rc.Entry, `"received"`, `"viewed"`, 1)
+	forged, _ := json.Marshal(foreign)
+	post := func(body []byte) (int, string) {
+		resp, err := http.Post(env.URL+"/api/v1/receipts/refresh", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name string
+		body []byte
+		code int
+		says string
+	}{
+		{"a receipt of this log", good, 200, `"inclusion_proof"`},
+		{"not JSON", []byte("{"), 400, "receipt malformed"},
+		{"an edited entry", forged, 422, "not a valid receipt of this log"},
+		{"over 1 MiB", bytes.Repeat([]byte(" "), 1<<20+1), 413, "under 1 MiB"},
+	} {
+		if code, body := post(tc.body); code != tc.code || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: %d %s; want %d saying %q", tc.name, code, body, tc.code, tc.says)
+		}
 	}
 }

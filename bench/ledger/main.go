@@ -1,0 +1,303 @@
+// Command ledger measures the custody log: how many events per second it
+// makes durable with many concurrent writers, and how long after an
+// event's acknowledgement a published checkpoint covers it (when its
+// receipt can be had).
+//
+// Each writer appends custody events in a closed loop; Append returns once
+// the event is durably sequenced (the acknowledgement). A watcher polls the
+// published checkpoint file every millisecond, as a reader of /log/ would,
+// and notes when each size first appears.
+//
+// The baseline, measured in the same run on the same disk, is the cheapest
+// durable event log there is: the same writers hand events to one
+// goroutine that appends each batch to a file with one fdatasync and then
+// acknowledges it (group commit), with no Merkle tree, no tiles and no
+// signature. The log's figure is given as a ratio to it, because the
+// machine is shared and noisy.
+//
+//	go run ./bench/ledger [-writers 16,256,1024] [-duration 10s] [-runs 3]
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/ledger"
+)
+
+func main() {
+	writersFlag := flag.String("writers", "16,256,1024", "concurrent writers: a comma-separated list of counts to measure")
+	duration := flag.Duration("duration", 10*time.Second, "length of each run")
+	runs := flag.Int("runs", 3, "alternating baseline and log runs")
+	interval := flag.Duration("interval", 0, "checkpoint interval (default: the log's default)")
+	batchAge := flag.Duration("batch-age", 0, "longest an event waits for others to be sequenced with it (default: the log's default)")
+	dir := flag.String("dir", "", "scratch folder on the disk to measure (default: a temporary folder)")
+	flag.Parse()
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "sightline-bench-ledger-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	events := makeEvents(4096)
+	for _, f := range strings.Split(*writersFlag, ",") {
+		writers, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || writers < 1 {
+			log.Fatalf("-writers: %q is not a count", f)
+		}
+		fmt.Printf("custody log: %d writers, %s runs, checkpoint interval %s, batch age %s\n", writers, *duration, orDefault(*interval), orDefault(*batchAge))
+		var base, rates []float64
+		var lat []time.Duration
+		for run := range *runs {
+			b := groupCommit(filepath.Join(*dir, fmt.Sprintf("baseline-%d", run)), writers, *duration, events)
+			r, l := custodyLog(filepath.Join(*dir, fmt.Sprintf("log-%d", run)), writers, *duration, ledger.Config{CheckpointInterval: *interval, BatchMaxAge: *batchAge}, events)
+			fmt.Printf("  run %d: baseline %.0f events/s, log %.0f events/s (%.3f), ack to checkpoint p50 %s p99 %s\n",
+				run+1, b, r, r/b, pct(l, 50), pct(l, 99))
+			base, rates, lat = append(base, b), append(rates, r), append(lat, l...)
+		}
+		mb, mr := median(base), median(rates)
+		fmt.Printf("  baseline (group-commit file, fdatasync per batch): %.0f events/s\n", mb)
+		fmt.Printf("  custody log: %.0f durable events/s, %.3f of the baseline\n", mr, mr/mb)
+		fmt.Printf("  acknowledgement to covering checkpoint over %d events: p50 %s, p99 %s, max %s\n",
+			len(lat), pct(lat, 50), pct(lat, 99), pct(lat, 100))
+	}
+}
+
+func orDefault(d time.Duration) string {
+	if d == 0 {
+		return "default"
+	}
+	return d.String()
+}
+
+// makeEvents makes n distinct custody events, as the server logs them.
+func makeEvents(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		var id [16]byte
+		var sum evidence.EventSubject
+		rand.Read(id[:])
+		rand.Read(sum.SHA256[:])
+		sum.ID = hex.EncodeToString(id[:])
+		e := evidence.Event{
+			Type:     evidence.Viewed,
+			Evidence: sum,
+			Actor:    "token:" + hex.EncodeToString(id[:8]),
+			At:       evidence.EventTime(time.Now()),
+		}
+		out[i] = e.Canonical()
+	}
+	return out
+}
+
+// custodyLog runs writers appending to a fresh log (configured by cfg) for d, and returns the
+// durable events per second and, for each event, the time from its
+// acknowledgement to the first published checkpoint that covers it.
+func custodyLog(dir string, writers int, d time.Duration, cfg ledger.Config, events [][]byte) (float64, []time.Duration) {
+	ctx := context.Background()
+	cfg.Dir, cfg.KeyFile = filepath.Join(dir, "log"), filepath.Join(dir, "log.key")
+	cfg.Origin = "bench.sightline.example/log"
+	l, err := ledger.Open(ctx, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The watcher: when did each checkpoint size first appear?
+	type seen struct {
+		at   time.Time
+		size uint64
+	}
+	var published []seen
+	stopWatch := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		var last uint64
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "log", "checkpoint"))
+			if err != nil {
+				continue
+			}
+			lines := strings.SplitN(string(b), "\n", 3)
+			if len(lines) < 3 {
+				continue
+			}
+			size, err := strconv.ParseUint(lines[1], 10, 64)
+			if err == nil && size > last {
+				published = append(published, seen{time.Now(), size})
+				last = size
+			}
+		}
+	}()
+
+	type ack struct {
+		at    time.Time
+		index uint64
+	}
+	acks := make([][]ack, writers)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; !stop.Load(); i += writers {
+				idx, err := l.Append(ctx, events[i%len(events)])
+				if err != nil {
+					log.Fatal(err)
+				}
+				acks[w] = append(acks[w], ack{time.Now(), idx})
+			}
+		})
+	}
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []ack
+	for _, a := range acks {
+		all = append(all, a...)
+	}
+	// Wait until every acknowledged event is covered, then stop watching.
+	var maxIdx uint64
+	for _, a := range all {
+		maxIdx = max(maxIdx, a.index)
+	}
+	if _, err := l.AwaitCheckpoint(ctx, maxIdx); err != nil {
+		log.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	close(stopWatch)
+	<-watched
+	if err := l.Close(ctx); err != nil {
+		log.Fatal(err)
+	}
+	os.RemoveAll(dir)
+
+	lat := make([]time.Duration, 0, len(all))
+	for _, a := range all {
+		i, _ := slices.BinarySearchFunc(published, a.index+1, func(s seen, want uint64) int {
+			switch {
+			case s.size < want:
+				return -1
+			case s.size > want:
+				return 1
+			}
+			return 0
+		})
+		if i == len(published) {
+			log.Fatalf("no checkpoint seen covering index %d", a.index)
+		}
+		lat = append(lat, max(0, published[i].at.Sub(a.at)))
+	}
+	return float64(len(all)) / elapsed.Seconds(), lat
+}
+
+// groupCommit runs the baseline: writers hand events to one committer,
+// which appends what has queued up to a file, fdatasyncs once, and
+// acknowledges the batch. It returns durable events per second.
+func groupCommit(dir string, writers int, d time.Duration, events [][]byte) float64 {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	f, err := os.Create(filepath.Join(dir, "events"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	type req struct {
+		b    []byte
+		done chan struct{}
+	}
+	queue := make(chan req, writers)
+	go func() {
+		var buf []byte
+		var batch []req
+		for r := range queue {
+			batch = append(batch[:0], r)
+		drain:
+			for {
+				select {
+				case r, ok := <-queue:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			buf = buf[:0]
+			for _, r := range batch {
+				buf = append(buf, r.b...)
+				buf = append(buf, '\n')
+			}
+			if _, err := f.Write(buf); err != nil {
+				log.Fatal(err)
+			}
+			if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				log.Fatal(err)
+			}
+			for _, r := range batch {
+				close(r.done)
+			}
+		}
+	}()
+	var n atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; !stop.Load(); i += writers {
+				done := make(chan struct{})
+				queue <- req{events[i%len(events)], done}
+				<-done
+				n.Add(1)
+			}
+		})
+	}
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(queue)
+	return float64(n.Load()) / elapsed.Seconds()
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(0, min(len(s)-1, i-1))].Round(time.Millisecond)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
