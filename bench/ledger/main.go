@@ -156,24 +156,13 @@ func custodyLog(dir string, writers int, d time.Duration, cfg ledger.Config, eve
 		index uint64
 	}
 	acks := make([][]ack, writers)
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range writers {
-		wg.Go(func() {
-			for i := w; !stop.Load(); i += writers {
-				idx, err := l.Append(ctx, events[i%len(events)])
-				if err != nil {
-					log.Fatal(err)
-				}
-				acks[w] = append(acks[w], ack{time.Now(), idx})
-			}
-		})
-	}
-	time.Sleep(d)
-	stop.Store(true)
-	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed := closedLoop(writers, d, events, func(w int, e []byte) {
+		idx, err := l.Append(ctx, e)
+		if err != nil {
+			log.Fatal(err)
+		}
+		acks[w] = append(acks[w], ack{time.Now(), idx})
+	})
 	var all []ack
 	for _, a := range acks {
 		all = append(all, a...)
@@ -265,25 +254,33 @@ func groupCommit(dir string, writers int, d time.Duration, events [][]byte) floa
 		}
 	}()
 	var n atomic.Int64
+	elapsed := closedLoop(writers, d, events, func(_ int, e []byte) {
+		done := make(chan struct{})
+		queue <- req{e, done}
+		<-done
+		n.Add(1)
+	})
+	close(queue)
+	return float64(n.Load()) / elapsed.Seconds()
+}
+
+// closedLoop runs writers, each doing one event after another until d has
+// passed, and returns how long they ran.
+func closedLoop(writers int, d time.Duration, events [][]byte, do func(w int, event []byte)) time.Duration {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range writers {
 		wg.Go(func() {
 			for i := w; !stop.Load(); i += writers {
-				done := make(chan struct{})
-				queue <- req{events[i%len(events)], done}
-				<-done
-				n.Add(1)
+				do(w, events[i%len(events)])
 			}
 		})
 	}
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	elapsed := time.Since(start)
-	close(queue)
-	return float64(n.Load()) / elapsed.Seconds()
+	return time.Since(start)
 }
 
 func pct(ds []time.Duration, p int) time.Duration {
