@@ -8,6 +8,11 @@
 // returns once the event is durably sequenced into the tree (tessera fsyncs
 // the entry bundles and the tree state before it answers); a signed
 // checkpoint covering it follows within the checkpoint interval.
+//
+// Receipts prove an entry's inclusion in a signed checkpoint; Refresh
+// brings one up to the latest checkpoint with consistency proofs from each
+// it held. The log keeps a history of its checkpoints (see History) so
+// that an audit can show each is consistent with the next.
 package ledger
 
 import (
