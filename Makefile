@@ -8,7 +8,7 @@ DATA ?= ./sightline-data
 LISTEN ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
 FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/media:FuzzBMFF internal/media:FuzzEXIF \
-	internal/media:FuzzProbeReport internal/evidence:FuzzParseEvent verify:FuzzReceipt
+	internal/media:FuzzProbeReport internal/evidence:FuzzParseEvent verify:FuzzReceipt verify:FuzzCheckpoint
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
 .PHONY: run test build bench fuzz assets deps test-deps clean

@@ -2,8 +2,10 @@ package verify_test
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -196,6 +198,37 @@ func FuzzReceipt(f *testing.F) {
 		// No forged receipt verifies against a key that never signed anything.
 		if _, err := verify.Check(r, vkey); err == nil {
 			t.Fatalf("a receipt verified against an unused key: %s", b)
+		}
+	})
+}
+
+// Checkpoint parsing takes untrusted bytes (a receipt's, a history line, a
+// fetched /log/checkpoint): it never panics, and what it accepts is a note
+// the key signed whose first lines are exactly the origin, size and root
+// it reports.
+func FuzzCheckpoint(f *testing.F) {
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "o")
+	signer, _ := note.NewSigner(skey)
+	v, _ := note.NewVerifier(vkey)
+	signed, _ := note.Sign(&note.Note{Text: "o\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"}, signer)
+	f.Add(signed)
+	withExt, _ := note.Sign(&note.Note{Text: "o\n18446744073709551615\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nextension\n"}, signer)
+	f.Add(withExt)
+	bad, _ := note.Sign(&note.Note{Text: "o\n05\nAAAA\n"}, signer)
+	f.Add(bad)
+	f.Add([]byte("o\n1\n\n\n— o abc=\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cp, err := verify.OpenCheckpoint(b, v)
+		if err != nil {
+			return
+		}
+		n, err := note.Open(b, note.VerifierList(v))
+		if err != nil {
+			t.Fatalf("accepted a checkpoint whose signature does not verify: %v", err)
+		}
+		want := fmt.Sprintf("%s\n%d\n%s\n", cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]))
+		if cp.Origin != "o" || !strings.HasPrefix(n.Text, want) {
+			t.Fatalf("reported %q, the note says %q", want, n.Text)
 		}
 	})
 }
