@@ -193,16 +193,8 @@ func TestKeysPrintsTheLogsVerifierKey(t *testing.T) {
 func TestVerifyReceiptOffline(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data, 0)
-	file := filepath.Join(t.TempDir(), "clip.mp4")
-	copyFile(t, mediatest.Clip(t, "clip.mp4", "1"), file)
-	if out, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", "phone", "--state-dir", t.TempDir(), file); err != nil {
-		t.Fatalf("upload: %v\n%s%s", err, out, errOut)
-	}
-	key, _, err := sightline(t, "keys", "--data", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key = strings.TrimSpace(key)
+	file := cliUpload(t, srv.URL, t.TempDir(), "clip.mp4", "1")
+	key := logKey(t, data)
 	srv.kill() // offline from here on
 
 	out, errOut, err := sightline(t, "verify", file, "--key", key)
@@ -237,20 +229,8 @@ func TestRefreshReceipt(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data, 0)
 	dir := t.TempDir()
-	upload := func(name, seed string) string {
-		file := filepath.Join(dir, name)
-		copyFile(t, mediatest.Clip(t, name, seed), file)
-		if out, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", "phone", "--state-dir", t.TempDir(), file); err != nil {
-			t.Fatalf("upload: %v\n%s%s", err, out, errOut)
-		}
-		return file
-	}
-	file := upload("first.mp4", "1")
-	key, _, err := sightline(t, "keys", "--data", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key = strings.TrimSpace(key)
+	file := cliUpload(t, srv.URL, dir, "first.mp4", "1")
+	key := logKey(t, data)
 	okLine := regexp.MustCompile(`^OK: \S+ logged at index (\d+) in a checkpoint of size (\d+) signed by \S+ at \S+Z\n$`)
 	sizeOf := func() string {
 		out, errOut, err := sightline(t, "verify", file, "--key", key)
@@ -263,7 +243,7 @@ func TestRefreshReceipt(t *testing.T) {
 	first := sizeOf()
 
 	for round, seed := range []string{"2", "3"} {
-		upload(fmt.Sprintf("more-%s.mp4", seed), seed)
+		cliUpload(t, srv.URL, dir, fmt.Sprintf("more-%s.mp4", seed), seed)
 		out, errOut, err := sightline(t, "refresh", "--server", srv.URL, "--key", key, file+".receipt.json")
 		want := fmt.Sprintf("consistent with %d earlier checkpoints\n", round+1)
 		if err != nil || !strings.HasPrefix(out, "refreshed ") || !strings.HasSuffix(out, want) {

@@ -42,11 +42,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	port := freePort(t)
 	srv := startServer(t, data, port)
 	base := srv.URL
-	vkey, _, err := sightline(t, "keys", "--data", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey = strings.TrimSpace(vkey)
+	vkey := logKey(t, data)
 	verifier, err := note.NewVerifier(vkey)
 	if err != nil {
 		t.Fatal(err)

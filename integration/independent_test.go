@@ -28,11 +28,7 @@ import (
 func TestIndependentVerifierAgreesWithReceipts(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data, 0)
-	vkey, _, err := sightline(t, "keys", "--data", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := note.NewVerifier(strings.TrimSpace(vkey))
+	verifier, err := note.NewVerifier(logKey(t, data))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sightline/sightline/internal/media/mediatest"
 )
 
 // bin is the sightline binary built for this test run.
@@ -119,4 +121,26 @@ func (p *proc) kill() {
 	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
+}
+
+// logKey is the verifier key `sightline keys` prints for a data folder.
+func logKey(t *testing.T, data string) string {
+	t.Helper()
+	out, errOut, err := sightline(t, "keys", "--data", data)
+	if err != nil {
+		t.Fatalf("keys: %v %s", err, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+// cliUpload copies the test clip made from seed to dir/name and uploads it
+// with `sightline upload`, which saves its receipt beside it.
+func cliUpload(t *testing.T, server, dir, name, seed string) string {
+	t.Helper()
+	file := filepath.Join(dir, name)
+	copyFile(t, mediatest.Clip(t, name, seed), file)
+	if out, errOut, err := sightline(t, "upload", "--server", server, "--source", "phone", "--state-dir", t.TempDir(), file); err != nil {
+		t.Fatalf("upload: %v\n%s%s", err, out, errOut)
+	}
+	return file
 }

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/verify"
 )
 
@@ -24,16 +23,8 @@ import (
 func TestCommandsCatchTampering(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data, 0)
-	file := filepath.Join(t.TempDir(), "clip.mp4")
-	copyFile(t, mediatest.Clip(t, "clip.mp4", "4"), file)
-	if out, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", "phone", "--state-dir", t.TempDir(), file); err != nil {
-		t.Fatalf("upload: %v\n%s%s", err, out, errOut)
-	}
-	key, _, err := sightline(t, "keys", "--data", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key = strings.TrimSpace(key)
+	file := cliUpload(t, srv.URL, t.TempDir(), "clip.mp4", "4")
+	key := logKey(t, data)
 	srv.kill()
 	if out, _, err := sightline(t, "audit", "--data", data); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
 		t.Fatalf("audit of the untouched folder: %v %q", err, out)
