@@ -98,7 +98,7 @@ func makeEvents(n int) [][]byte {
 		sum.ID = hex.EncodeToString(id[:])
 		e := evidence.Event{
 			Type:     evidence.Viewed,
-			Evidence: sum,
+			Evidence: &sum,
 			Actor:    "token:" + hex.EncodeToString(id[:8]),
 			At:       evidence.EventTime(time.Now()),
 		}

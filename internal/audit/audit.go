@@ -114,7 +114,7 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		switch {
 		case !ok:
 			r.add(what, "no received event at log index %d", it.ReceivedIndex)
-		case e.Type != evidence.Received || e.Evidence.ID != it.ID:
+		case e.Type != evidence.Received || e.Evidence == nil || e.Evidence.ID != it.ID:
 			r.add(what, "log entry %d is not its received event", it.ReceivedIndex)
 		case e.Evidence.SHA256 != it.SHA256:
 			r.add(what, "record says sha256 %s, its received event (log index %d) says %s", it.SHA256, it.ReceivedIndex, e.Evidence.SHA256)

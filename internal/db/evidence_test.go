@@ -156,7 +156,7 @@ func TestCustodyIndex(t *testing.T) {
 	d := open(t, filepath.Join(t.TempDir(), "s.db"))
 	c := d.Custody()
 	ev := func(id string, typ evidence.EventType) evidence.Event {
-		return evidence.Event{Type: typ, Evidence: evidence.EventSubject{ID: id, SHA256: blob.Sum([]byte(id))}, Actor: "a", At: "t"}
+		return evidence.Event{Type: typ, Evidence: &evidence.EventSubject{ID: id, SHA256: blob.Sum([]byte(id))}, Actor: "a", At: "t"}
 	}
 	for i, e := range []evidence.Event{ev("x", evidence.Received), ev("y", evidence.Received), ev("x", evidence.Viewed), ev("x", evidence.Downloaded)} {
 		if err := c.Add(t.Context(), uint64(i), e); err != nil {

@@ -19,6 +19,10 @@ const (
 	Received   EventType = "received"
 	Viewed     EventType = "viewed"
 	Downloaded EventType = "downloaded"
+	// AccountEvent records a change to staff accounts or tokens (created,
+	// role changed, locked, token issued or revoked); it is about no
+	// evidence, and its details say what happened.
+	AccountEvent EventType = "account"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)
@@ -28,7 +32,7 @@ const (
 // strings only, so that there is one way to write every event.
 type Event struct {
 	Type     EventType         `json:"type"`
-	Evidence EventSubject      `json:"evidence"`
+	Evidence *EventSubject     `json:"evidence,omitempty"` // nil for events about accounts and tokens
 	Actor    string            `json:"actor"` // a pseudonymous id, never a raw token
 	At       string            `json:"at"`
 	Details  map[string]string `json:"details,omitempty"`
@@ -69,8 +73,11 @@ func ParseEvent(b []byte) (Event, error) {
 	if dec.More() {
 		return e, fmt.Errorf("%w: data after the event", ErrBadEvent)
 	}
-	if e.Type == "" || e.Evidence.ID == "" || e.Evidence.SHA256.IsZero() {
-		return e, fmt.Errorf("%w: type, evidence id and sha256 are required", ErrBadEvent)
+	if e.Type == "" || e.Actor == "" {
+		return e, fmt.Errorf("%w: type and actor are required", ErrBadEvent)
+	}
+	if e.Evidence != nil && (e.Evidence.ID == "" || e.Evidence.SHA256.IsZero()) {
+		return e, fmt.Errorf("%w: evidence id and sha256 are required", ErrBadEvent)
 	}
 	at, err := time.Parse(time.RFC3339Nano, e.At)
 	if err != nil || EventTime(at) != e.At {
@@ -85,10 +92,11 @@ func ParseEvent(b []byte) (Event, error) {
 // LoggedEvent is an event as the custody index lists it: where it is in
 // the log, what it was, who and when.
 type LoggedEvent struct {
-	Index uint64    `json:"index"`
-	Type  EventType `json:"type"`
-	Actor string    `json:"actor"`
-	At    string    `json:"at"`
+	Index   uint64            `json:"index"`
+	Type    EventType         `json:"type"`
+	Actor   string            `json:"actor"`
+	At      string            `json:"at"`
+	Details map[string]string `json:"details,omitempty"`
 }
 
 // CustodyIndex finds the logged events about an item. The log is the
@@ -99,4 +107,31 @@ type LoggedEvent struct {
 type CustodyIndex interface {
 	Add(ctx context.Context, index uint64, e Event) error
 	Events(ctx context.Context, evidenceID string) ([]LoggedEvent, error)
+}
+
+// Appender appends an entry to the custody log and returns its index once
+// it is durably sequenced (ledger.Log does).
+type Appender interface {
+	Append(ctx context.Context, entry []byte) (uint64, error)
+}
+
+// Recorder logs custody events: it appends each to the log and then, if it
+// is about evidence, adds it to the index.
+type Recorder struct {
+	Log   Appender
+	Index CustodyIndex
+}
+
+// Record logs e and returns its index in the log.
+func (r Recorder) Record(ctx context.Context, e Event) (uint64, error) {
+	index, err := r.Log.Append(ctx, e.Canonical())
+	if err != nil {
+		return 0, err
+	}
+	if e.Evidence != nil {
+		if err := r.Index.Add(ctx, index, e); err != nil {
+			return index, err
+		}
+	}
+	return index, nil
 }

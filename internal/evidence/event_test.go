@@ -13,7 +13,7 @@ import (
 func sampleEvent() evidence.Event {
 	return evidence.Event{
 		Type:     evidence.Received,
-		Evidence: evidence.EventSubject{ID: "swxm6gqhwsgt47rv", SHA256: blob.Sum([]byte("clip"))},
+		Evidence: &evidence.EventSubject{ID: "swxm6gqhwsgt47rv", SHA256: blob.Sum([]byte("clip"))},
 		Actor:    "upload:3f2a",
 		At:       evidence.EventTime(time.Date(2026, 11, 21, 5, 19, 46, 355773170, time.UTC)),
 		Details:  map[string]string{"size": "661638", "source": "phone", "filename": "<clip>&.mp4"},

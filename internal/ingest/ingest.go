@@ -244,7 +244,7 @@ func (s *Service) prepareReceived(ctx context.Context, u *upload, ref blob.Ref, 
 	}
 	e := evidence.Event{
 		Type:     evidence.Received,
-		Evidence: evidence.EventSubject{ID: evidence.NewID(), SHA256: ref},
+		Evidence: &evidence.EventSubject{ID: evidence.NewID(), SHA256: ref},
 		Actor:    "uploader:" + evidence.Digest(evidence.AccessToken(u.id()))[:16],
 		At:       evidence.EventTime(s.now()),
 		Details:  map[string]string{"size": strconv.FormatInt(u.st.Info.Size, 10), "source": string(sub.Source)},

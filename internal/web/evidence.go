@@ -139,7 +139,7 @@ func (s *server) logRead(r *http.Request, it evidence.Item) error {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	e := evidence.Event{
 		Type:     typ,
-		Evidence: evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
+		Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
 		Actor:    "token:" + evidence.Digest(strings.TrimSpace(token))[:16],
 		At:       evidence.EventTime(time.Now()),
 	}
