@@ -6,6 +6,7 @@
 //	sightline keys    print the custody log's public verifier key
 //	sightline verify  check a file against its receipt, offline
 //	sightline refresh bring receipts up to the log's latest checkpoint, with consistency proofs
+//	sightline admin   staff accounts, device and API tokens
 //	sightline audit   check a data folder's originals, records and custody log
 package main
 
@@ -51,6 +52,7 @@ commands:
   keys     print the custody log's public key: sightline keys [--data DIR]
   verify   check a file against its receipt, offline: sightline verify FILE [RECEIPT] [--key VKEY]
   refresh  bring receipts up to the log's latest checkpoint: sightline refresh --server URL RECEIPT...
+  admin    staff accounts and tokens: sightline admin create-user --role R --name N [--unit U] [--badge B]
   audit    check a data folder: originals, records, the custody log: sightline audit [--data DIR]
 
 Run "sightline <command> -h" for a command's flags.
@@ -75,6 +77,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.refresh(ctx, args[1:])
 	case "audit":
 		return m.audit(ctx, args[1:])
+	case "admin":
+		return m.admin(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

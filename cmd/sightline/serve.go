@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -80,8 +81,22 @@ func (c *serveCmd) run(ctx context.Context, args []string) error {
 	url := "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 	fmt.Fprintf(c.Stdout, "sightline: serving on %s (data in %s)\n", url, c.cfg.Data)
 
-	errc := make(chan error, 1)
+	// The operator's admin socket, beside the data it administers.
+	sock := server.AdminSocket(c.cfg.Data)
+	os.Remove(sock) // a stale one from a killed server; the data lock is held
+	adminLn, err := net.Listen("unix", sock)
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		return err
+	}
+	adminSrv := &http.Server{Handler: srvr.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	defer adminSrv.Close()
+
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- adminSrv.Serve(adminLn) }()
 	select {
 	case err := <-errc:
 		return err

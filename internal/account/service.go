@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
 	"time"
@@ -333,3 +334,14 @@ func (s *Service) ChangeRole(ctx context.Context, actor, userID string, role Rol
 	}
 	return s.record(ctx, actor, "role-changed", map[string]string{"user": userID, "role": string(role), "unit": unit, "badge": badge})
 }
+
+// Users lists every account.
+func (s *Service) Users(ctx context.Context) iter.Seq2[User, error] { return s.cfg.Store.Users(ctx) }
+
+// UserByName returns the account with this name.
+func (s *Service) UserByName(ctx context.Context, name string) (User, error) {
+	return s.cfg.Store.UserByName(ctx, name)
+}
+
+// Tokens lists every device and API token (never their secrets).
+func (s *Service) Tokens(ctx context.Context) iter.Seq2[Token, error] { return s.cfg.Store.Tokens(ctx) }

@@ -33,7 +33,7 @@ const (
 type Event struct {
 	Type     EventType         `json:"type"`
 	Evidence *EventSubject     `json:"evidence,omitempty"` // nil for events about accounts and tokens
-	Actor    string            `json:"actor"` // a pseudonymous id, never a raw token
+	Actor    string            `json:"actor"`              // a pseudonymous id, never a raw token
 	At       string            `json:"at"`
 	Details  map[string]string `json:"details,omitempty"`
 }

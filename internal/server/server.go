@@ -12,8 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
+	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/db"
@@ -74,6 +76,9 @@ type Server struct {
 	handler  http.Handler
 	evidence evidence.Store
 	log      *ledger.Log
+	accounts *account.Service
+	admin    http.Handler
+	lock     *os.File
 }
 
 // Open opens (creating if needed) the data folder, recovers uploads cut
@@ -90,11 +95,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, err
 	}
+	lock, err := lockData(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if lock != nil { // Open failed
+			lock.Close()
+		}
+	}()
 	if _, err := os.Stat(KeyFile(cfg.Data)); cfg.LogOrigin == "" && errors.Is(err, os.ErrNotExist) {
 		cfg.LogOrigin = DefaultLogOrigin
 	}
 	s := &Server{cfg: cfg}
-	var err error
 	paths := AuditPaths(cfg.Data)
 	if s.db, err = db.OpenSQLite(ctx, paths.DB); err != nil {
 		return nil, err
@@ -130,14 +143,44 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err == nil {
 		err = s.ingest.Recover(ctx)
 	}
+	recorder := evidence.Recorder{Log: s.log, Index: s.db.Custody()}
+	s.accounts = account.NewService(account.Config{Store: s.db.Accounts(), Record: recorder.Record, Now: cfg.Now})
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody()})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
 	}
+	s.admin = web.NewAdmin(s.accounts, cfg.Logger)
+	s.lock, lock = lock, nil
 	return s, nil
 }
+
+// lockData takes an exclusive lock on the data folder, so that two
+// processes never run a server on it at once.
+func lockData(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("the data folder %s is in use by another sightline process", dir)
+	}
+	return f, nil
+}
+
+// AdminSocket is where a running server answers `sightline admin`: a Unix
+// socket in the data folder, so that the operator's access to the folder
+// is the credential.
+func AdminSocket(data string) string { return filepath.Join(data, "admin.sock") }
+
+// AdminHandler serves the operator's account administration (see
+// web.NewAdmin), for the admin socket or in process.
+func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+// Accounts is the staff account service.
+func (s *Server) Accounts() *account.Service { return s.accounts }
 
 // Handler serves every route.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -176,5 +219,5 @@ func AuditPaths(data string) audit.Paths {
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(s.log.Close(ctx), s.db.Close())
+	return errors.Join(s.log.Close(ctx), s.db.Close(), s.lock.Close())
 }
