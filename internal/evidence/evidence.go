@@ -35,6 +35,11 @@ type Item struct {
 	ReceivedAt time.Time `json:"received_at"`
 	media.Info
 
+	// Uploader is who sent it, as the server established it: empty for a
+	// civilian, else the device token's id and scope (unit, device, badge
+	// of the officer the camera is issued to).
+	Uploader Uploader `json:"uploader,omitzero"`
+
 	// ReceivedIndex is where the custody log holds the item's "received"
 	// event.
 	ReceivedIndex uint64 `json:"-"`

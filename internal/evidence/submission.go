@@ -151,3 +151,42 @@ func clip(s string) string {
 	}
 	return strings.ToValidUTF8(s, "?")
 }
+
+// Uploader is who sent an upload, as the server established it (never as
+// the upload declares it): nobody in particular (a civilian), or a device
+// token scoped to a unit and perhaps a device and the officer it is issued
+// to.
+type Uploader struct {
+	Token  string // the device or API token's id; empty for a civilian
+	Unit   string
+	Device string
+	Badge  string
+}
+
+// Reserved metadata keys carry the Uploader through an upload's state. A
+// client cannot set them: ingest drops them from what the client declares.
+const (
+	MetaUploaderToken = "sightline-uploader-token"
+	MetaUploaderUnit  = "sightline-uploader-unit"
+	MetaUploaderDev   = "sightline-uploader-device"
+	MetaUploaderBadge = "sightline-uploader-badge"
+)
+
+// Stamp returns meta without any reserved key a client sent, with u's.
+func (u Uploader) Stamp(meta map[string]string) map[string]string {
+	out := make(map[string]string, len(meta)+4)
+	for k, v := range meta {
+		if !strings.HasPrefix(k, "sightline-") {
+			out[k] = v
+		}
+	}
+	if u.Token != "" {
+		out[MetaUploaderToken], out[MetaUploaderUnit], out[MetaUploaderDev], out[MetaUploaderBadge] = u.Token, u.Unit, u.Device, u.Badge
+	}
+	return out
+}
+
+// UploaderOf reads the Uploader Stamp put in meta.
+func UploaderOf(meta map[string]string) Uploader {
+	return Uploader{Token: meta[MetaUploaderToken], Unit: meta[MetaUploaderUnit], Device: meta[MetaUploaderDev], Badge: meta[MetaUploaderBadge]}
+}

@@ -53,6 +53,10 @@ type Config struct {
 	Media    *media.Tool
 	Log      CustodyLog
 	Custody  evidence.CustodyIndex
+	// Uploader establishes who sends an upload from its creation request
+	// (a device token, or nobody for a civilian); an error refuses it
+	// with 401. Nil means everyone is a civilian.
+	Uploader func(*http.Request) (evidence.Uploader, error)
 	Logger   *slog.Logger
 	Now      func() time.Time // for tests; time.Now if nil
 }
@@ -69,16 +73,17 @@ type CustodyLog interface {
 
 // Service is the ingest endpoint and its upload store.
 type Service struct {
-	uploads *uploads
-	handler *tusd.Handler
-	locker  *memorylocker.MemoryLocker
-	blobs   blob.Store
-	items   evidence.Store
-	media   *media.Tool
-	custody CustodyLog
-	index   evidence.CustodyIndex
-	log     *slog.Logger
-	now     func() time.Time
+	uploads  *uploads
+	handler  *tusd.Handler
+	locker   *memorylocker.MemoryLocker
+	blobs    blob.Store
+	items    evidence.Store
+	media    *media.Tool
+	custody  CustodyLog
+	index    evidence.CustodyIndex
+	log      *slog.Logger
+	now      func() time.Time
+	uploader func(*http.Request) (evidence.Uploader, error)
 }
 
 // New creates the service and the upload directory.
@@ -102,14 +107,15 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	s := &Service{
-		locker:  memorylocker.New(),
-		blobs:   cfg.Blobs,
-		items:   cfg.Evidence,
-		media:   cfg.Media,
-		custody: cfg.Log,
-		index:   cfg.Custody,
-		log:     cfg.Logger,
-		now:     cfg.Now,
+		locker:   memorylocker.New(),
+		blobs:    cfg.Blobs,
+		items:    cfg.Evidence,
+		media:    cfg.Media,
+		custody:  cfg.Log,
+		index:    cfg.Custody,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		uploader: cfg.Uploader,
 	}
 	s.uploads = &uploads{
 		dir:             cfg.Dir,
@@ -128,7 +134,7 @@ func New(cfg Config) (*Service, error) {
 		StoreComposer:           composer,
 		MaxSize:                 cfg.MaxSize,
 		DisableDownload:         true,
-		PreUploadCreateCallback: validateCreation,
+		PreUploadCreateCallback: s.validateCreation,
 		Logger:                  tusdLogger(cfg.Logger),
 	})
 	if err != nil {
@@ -144,12 +150,27 @@ func (s *Service) Handler() http.Handler {
 }
 
 // validateCreation refuses, before anything is stored, an upload whose
-// declared metadata is unusable.
-func validateCreation(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
+// declared metadata is unusable or whose token is not good, and stamps the
+// upload with who sends it.
+func (s *Service) validateCreation(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
+	none := tusd.FileInfoChanges{}
 	if _, err := evidence.ParseSubmission(ev.Upload.MetaData); err != nil {
-		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusd.NewError("ERR_INVALID_METADATA", "Upload-Metadata: "+err.Error(), http.StatusBadRequest)
+		return tusd.HTTPResponse{}, none, tusd.NewError("ERR_INVALID_METADATA", "Upload-Metadata: "+err.Error(), http.StatusBadRequest)
 	}
-	return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, nil
+	var who evidence.Uploader
+	if s.uploader != nil {
+		r, _ := http.NewRequest(ev.HTTPRequest.Method, ev.HTTPRequest.URI, nil)
+		if r == nil {
+			r = &http.Request{}
+		}
+		r.Header = ev.HTTPRequest.Header
+		r.RemoteAddr = ev.HTTPRequest.RemoteAddr
+		var err error
+		if who, err = s.uploader(r); err != nil {
+			return tusd.HTTPResponse{}, none, tusd.NewError("ERR_UNAUTHORIZED", err.Error(), http.StatusUnauthorized)
+		}
+	}
+	return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: who.Stamp(ev.Upload.MetaData)}, nil
 }
 
 // finish turns the complete upload u into evidence: it reads the file's
@@ -215,6 +236,7 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 		Device:        sub.Device,
 		Officer:       sub.Officer,
 		Note:          sub.Note,
+		Uploader:      evidence.UploaderOf(u.st.Info.MetaData),
 		ReceivedAt:    at,
 		Info:          info,
 		ReceivedIndex: index,
@@ -242,10 +264,14 @@ func (s *Service) prepareReceived(ctx context.Context, u *upload, ref blob.Ref, 
 	if err != nil {
 		return err
 	}
+	actor := "uploader:" + evidence.Digest(evidence.AccessToken(u.id()))[:16]
+	if who := evidence.UploaderOf(u.st.Info.MetaData); who.Token != "" {
+		actor = "device:" + who.Token
+	}
 	e := evidence.Event{
 		Type:     evidence.Received,
 		Evidence: &evidence.EventSubject{ID: evidence.NewID(), SHA256: ref},
-		Actor:    "uploader:" + evidence.Digest(evidence.AccessToken(u.id()))[:16],
+		Actor:    actor,
 		At:       evidence.EventTime(s.now()),
 		Details:  map[string]string{"size": strconv.FormatInt(u.st.Info.Size, 10), "source": string(sub.Source)},
 	}

@@ -59,5 +59,8 @@ CREATE TABLE shares (
 );
 
 ALTER TABLE evidence ADD COLUMN uploader_token TEXT NOT NULL DEFAULT '';
-ALTER TABLE evidence ADD COLUMN unit TEXT NOT NULL DEFAULT '';
-ALTER TABLE evidence ADD COLUMN camera_badge TEXT NOT NULL DEFAULT '';
+ALTER TABLE evidence ADD COLUMN uploader_unit TEXT NOT NULL DEFAULT '';
+ALTER TABLE evidence ADD COLUMN uploader_device TEXT NOT NULL DEFAULT '';
+ALTER TABLE evidence ADD COLUMN uploader_badge TEXT NOT NULL DEFAULT '';
+CREATE INDEX evidence_unit ON evidence (uploader_unit);
+CREATE INDEX evidence_badge ON evidence (uploader_badge);
