@@ -2,7 +2,10 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/sightline/sightline/internal/access"
+	"time"
 
 	"github.com/sightline/sightline/internal/evidence"
 )
@@ -15,13 +18,17 @@ type custodyIndex struct{ d *DB }
 var _ evidence.CustodyIndex = custodyIndex{}
 
 func (c custodyIndex) Add(ctx context.Context, index uint64, e evidence.Event) error {
-	_, err := c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, type, actor, at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (log_index) DO NOTHING`, int64(index), e.Evidence.ID, string(e.Type), e.Actor, e.At)
+	details, err := json.Marshal(e.Details)
+	if err != nil {
+		return err
+	}
+	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, type, actor, at, details) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (log_index) DO NOTHING`, int64(index), e.Evidence.ID, string(e.Type), e.Actor, e.At, string(details))
 	return err
 }
 
 func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence.LoggedEvent, error) {
-	rows, err := c.d.query(ctx, `SELECT log_index, type, actor, at FROM custody WHERE evidence_id = ? ORDER BY log_index`, evidenceID)
+	rows, err := c.d.query(ctx, `SELECT log_index, type, actor, at, details FROM custody WHERE evidence_id = ? ORDER BY log_index`, evidenceID)
 	if err != nil {
 		return nil, fmt.Errorf("db: %w", err)
 	}
@@ -30,11 +37,73 @@ func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence
 	for rows.Next() {
 		var le evidence.LoggedEvent
 		var idx int64
-		if err := rows.Scan(&idx, &le.Type, &le.Actor, &le.At); err != nil {
+		var details string
+		if err := rows.Scan(&idx, &le.Type, &le.Actor, &le.At, &details); err != nil {
 			return nil, fmt.Errorf("db: %w", err)
+		}
+		if err := json.Unmarshal([]byte(details), &le.Details); err != nil {
+			return nil, fmt.Errorf("db: custody %d: %w", idx, err)
 		}
 		le.Index = uint64(idx)
 		out = append(out, le)
 	}
 	return out, rows.Err()
 }
+
+// Facts is what the access table needs to know about items beyond their
+// records: officers involved, and staff a civilian shared an item with.
+func (d *DB) Facts() Facts { return Facts{d} }
+
+// Facts keeps involvement and shares.
+type Facts struct{ d *DB }
+
+// Involved lists the badges recorded as involved in an item.
+func (f Facts) Involved(ctx context.Context, evidenceID string) ([]string, error) {
+	return f.strings(ctx, `SELECT badge FROM involved WHERE evidence_id = ? ORDER BY badge`, evidenceID)
+}
+
+// SharedWith lists the staff ids an item was shared with.
+func (f Facts) SharedWith(ctx context.Context, evidenceID string) ([]string, error) {
+	return f.strings(ctx, `SELECT user_id FROM shares WHERE evidence_id = ? ORDER BY user_id`, evidenceID)
+}
+
+// AddInvolved records badge as involved in an item.
+func (f Facts) AddInvolved(ctx context.Context, evidenceID, badge string) error {
+	_, err := f.d.exec(ctx, `INSERT INTO involved (evidence_id, badge) VALUES (?, ?) ON CONFLICT DO NOTHING`, evidenceID, badge)
+	return err
+}
+
+// AddShare records that an item's civilian shared it with a staff member.
+func (f Facts) AddShare(ctx context.Context, evidenceID, userID string, at time.Time) error {
+	_, err := f.d.exec(ctx, `INSERT INTO shares (evidence_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, evidenceID, userID, at.UTC())
+	return err
+}
+
+// Visible lists the ids of items a staff member may be able to see, for
+// their home page: their unit's, their camera's, and those shared with
+// them, newest first. The access table still decides each one.
+func (f Facts) Visible(ctx context.Context, unit, badge, userID string, limit int) ([]string, error) {
+	return f.strings(ctx, `SELECT id FROM evidence WHERE (uploader_unit <> '' AND uploader_unit = ?)
+		OR (uploader_badge <> '' AND uploader_badge = ?)
+		OR id IN (SELECT evidence_id FROM shares WHERE user_id = ?)
+		ORDER BY received_at DESC LIMIT ?`, unit, badge, userID, limit)
+}
+
+func (f Facts) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := f.d.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("db: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("db: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+var _ access.Store = Facts{}

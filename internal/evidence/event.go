@@ -23,6 +23,16 @@ const (
 	// role changed, locked, token issued or revoked); it is about no
 	// evidence, and its details say what happened.
 	AccountEvent EventType = "account"
+	// Accessed is an allowed look at an item other than reading the
+	// original (its record, receipt or custody list); Denied is a refused
+	// attempt on an item. Their details say the action, role, reason and
+	// the rule that decided.
+	Accessed EventType = "accessed"
+	Denied   EventType = "denied"
+	// Shared is a civilian sharing their item with a staff member;
+	// Involved records an officer as involved in an item.
+	Shared   EventType = "shared"
+	Involved EventType = "involved"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)

@@ -53,10 +53,6 @@ type Config struct {
 	Media    *media.Tool
 	Log      CustodyLog
 	Custody  evidence.CustodyIndex
-	// Uploader establishes who sends an upload from its creation request
-	// (a device token, or nobody for a civilian); an error refuses it
-	// with 401. Nil means everyone is a civilian.
-	Uploader func(*http.Request) (evidence.Uploader, error)
 	Logger   *slog.Logger
 	Now      func() time.Time // for tests; time.Now if nil
 }
@@ -83,7 +79,6 @@ type Service struct {
 	index    evidence.CustodyIndex
 	log      *slog.Logger
 	now      func() time.Time
-	uploader func(*http.Request) (evidence.Uploader, error)
 }
 
 // New creates the service and the upload directory.
@@ -115,7 +110,6 @@ func New(cfg Config) (*Service, error) {
 		index:    cfg.Custody,
 		log:      cfg.Logger,
 		now:      cfg.Now,
-		uploader: cfg.Uploader,
 	}
 	s.uploads = &uploads{
 		dir:             cfg.Dir,
@@ -150,27 +144,22 @@ func (s *Service) Handler() http.Handler {
 }
 
 // validateCreation refuses, before anything is stored, an upload whose
-// declared metadata is unusable or whose token is not good, and stamps the
-// upload with who sends it.
+// declared metadata is unusable, and stamps the upload with who sends it
+// (established by the web layer; see WithUploader).
 func (s *Service) validateCreation(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
-	none := tusd.FileInfoChanges{}
 	if _, err := evidence.ParseSubmission(ev.Upload.MetaData); err != nil {
-		return tusd.HTTPResponse{}, none, tusd.NewError("ERR_INVALID_METADATA", "Upload-Metadata: "+err.Error(), http.StatusBadRequest)
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusd.NewError("ERR_INVALID_METADATA", "Upload-Metadata: "+err.Error(), http.StatusBadRequest)
 	}
-	var who evidence.Uploader
-	if s.uploader != nil {
-		r, _ := http.NewRequest(ev.HTTPRequest.Method, ev.HTTPRequest.URI, nil)
-		if r == nil {
-			r = &http.Request{}
-		}
-		r.Header = ev.HTTPRequest.Header
-		r.RemoteAddr = ev.HTTPRequest.RemoteAddr
-		var err error
-		if who, err = s.uploader(r); err != nil {
-			return tusd.HTTPResponse{}, none, tusd.NewError("ERR_UNAUTHORIZED", err.Error(), http.StatusUnauthorized)
-		}
-	}
+	who, _ := ev.Context.Value(uploaderKey{}).(evidence.Uploader)
 	return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: who.Stamp(ev.Upload.MetaData)}, nil
+}
+
+type uploaderKey struct{}
+
+// WithUploader returns ctx saying who sends the uploads of its request, as
+// the caller established it; without it, a civilian.
+func WithUploader(ctx context.Context, u evidence.Uploader) context.Context {
+	return context.WithValue(ctx, uploaderKey{}, u)
 }
 
 // finish turns the complete upload u into evidence: it reads the file's

@@ -84,7 +84,9 @@ func list[T any](a *admin, w http.ResponseWriter, seq iter.Seq2[T, error]) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (a *admin) users(w http.ResponseWriter, r *http.Request) { list(a, w, a.accounts.Users(r.Context())) }
+func (a *admin) users(w http.ResponseWriter, r *http.Request) {
+	list(a, w, a.accounts.Users(r.Context()))
+}
 
 func (a *admin) createUser(w http.ResponseWriter, r *http.Request) {
 	var in struct {
@@ -145,7 +147,9 @@ func (a *admin) changeRole(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *admin) tokens(w http.ResponseWriter, r *http.Request) { list(a, w, a.accounts.Tokens(r.Context())) }
+func (a *admin) tokens(w http.ResponseWriter, r *http.Request) {
+	list(a, w, a.accounts.Tokens(r.Context()))
+}
 
 func (a *admin) issueToken(w http.ResponseWriter, r *http.Request) {
 	var in struct {

@@ -1,14 +1,16 @@
 package web
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/sightline/sightline/internal/access"
+	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/verify"
@@ -30,28 +32,9 @@ func (s *server) uploadEvidence(w http.ResponseWriter, r *http.Request) {
 	}{it, evidence.AccessToken(upload)})
 }
 
-// authorized returns the evidence named in the path if the request's bearer
-// token grants access to it. A missing or wrong token and a missing item
-// give the same answer, so that existence is not revealed.
-func (s *server) authorized(r *http.Request) (evidence.Item, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
-		return evidence.Item{}, evidence.ErrNotFound
-	}
-	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return it, err
-	}
-	if !it.Authorize(strings.TrimSpace(token)) {
-		return evidence.Item{}, evidence.ErrNotFound
-	}
-	return it, nil
-}
-
 func (s *server) evidence(w http.ResponseWriter, r *http.Request) {
-	it, err := s.authorized(r)
-	if err != nil {
-		s.fail(w, r, err)
+	it, _, ok := s.item(w, r, access.ReadItem, "")
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, it)
@@ -60,9 +43,8 @@ func (s *server) evidence(w http.ResponseWriter, r *http.Request) {
 // receipt answers GET /api/v1/evidence/{id}/receipt: the proof, checkable
 // offline, that the item's "received" event is in the custody log.
 func (s *server) receipt(w http.ResponseWriter, r *http.Request) {
-	it, err := s.authorized(r)
-	if err != nil {
-		s.fail(w, r, err)
+	it, _, ok := s.item(w, r, access.ReadReceipt, "")
+	if !ok {
 		return
 	}
 	rc, err := s.Log.Receipt(r.Context(), it.ReceivedIndex, it.SHA256.String(), it.Size)
@@ -108,12 +90,12 @@ func (s *server) refreshReceipt(w http.ResponseWriter, r *http.Request) {
 }
 
 // custody answers GET /api/v1/evidence/{id}/custody: every logged event
-// about the item, with its index in the custody log, so the person who
-// filmed it sees each read.
+// about the item, with its index in the custody log and its details (who,
+// in which role, why, allowed or not), so the person who filmed sees each
+// access.
 func (s *server) custody(w http.ResponseWriter, r *http.Request) {
-	it, err := s.authorized(r)
-	if err != nil {
-		s.fail(w, r, err)
+	it, _, ok := s.item(w, r, access.ReadCustody, "")
+	if !ok {
 		return
 	}
 	events, err := s.Custody.Events(r.Context(), it.ID)
@@ -127,34 +109,16 @@ func (s *server) custody(w http.ResponseWriter, r *http.Request) {
 	}{it.ID, events})
 }
 
-// logRead records a read of an original in the custody log before any
-// byte of it is sent: a range request (a player streaming) is "viewed", a
-// whole-file request "downloaded". The reader is named by a pseudonym of
-// their token.
-func (s *server) logRead(r *http.Request, it evidence.Item) error {
+// original streams the exact bytes that were received, with Range
+// support. The read is logged before a byte is sent: a range request (a
+// player streaming) is "viewed", a whole-file request "downloaded".
+func (s *server) original(w http.ResponseWriter, r *http.Request) {
 	typ := evidence.Downloaded
 	if r.Header.Get("Range") != "" {
 		typ = evidence.Viewed
 	}
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	e := evidence.Event{
-		Type:     typ,
-		Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
-		Actor:    "token:" + evidence.Digest(strings.TrimSpace(token))[:16],
-		At:       evidence.EventTime(time.Now()),
-	}
-	index, err := s.Log.Append(r.Context(), e.Canonical())
-	if err != nil {
-		return err
-	}
-	return s.Custody.Add(r.Context(), index, e)
-}
-
-// original streams the exact bytes that were received, with Range support.
-func (s *server) original(w http.ResponseWriter, r *http.Request) {
-	it, err := s.authorized(r)
-	if err != nil {
-		s.fail(w, r, err)
+	it, _, ok := s.item(w, r, access.ReadOriginal, typ)
+	if !ok {
 		return
 	}
 	f, err := s.Blobs.Open(r.Context(), it.SHA256)
@@ -163,10 +127,6 @@ func (s *server) original(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	if err := s.logRead(r, it); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	h := w.Header()
 	h.Set("Content-Type", it.MIME)
 	h.Set("ETag", `"sha256:`+it.SHA256.String()+`"`)
@@ -178,4 +138,104 @@ func (s *server) original(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	http.ServeContent(w, r, "", it.ReceivedAt, f)
+}
+
+// share answers POST /api/v1/evidence/{id}/shares {"user": "<staff name>"}:
+// the civilian who holds the item's token lets one staff member see it.
+func (s *server) share(w http.ResponseWriter, r *http.Request) {
+	it, c, ok := s.item(w, r, access.ShareItem, evidence.Shared)
+	if !ok {
+		return
+	}
+	var in struct {
+		User string `json:"user"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{"send {\"user\": \"<staff name>\"}"})
+		return
+	}
+	u, err := s.Accounts.UserByName(r.Context(), in.User)
+	if err != nil || u.Role == account.Admin {
+		writeJSON(w, http.StatusBadRequest, apiError{"no staff member may be shared with under that name"})
+		return
+	}
+	if err := s.Facts.AddShare(r.Context(), it.ID, u.ID, time.Now()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.record(r.Context(), evidence.Event{Type: evidence.Shared, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
+		Actor: c.Actor(), At: evidence.EventTime(time.Now()), Details: map[string]string{"with": account.Actor(u.ID), "role": string(u.Role)}}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// involve answers POST /api/v1/evidence/{id}/involved {"badge": "…"}: an
+// officer is recorded as involved in the item and loses access to it.
+func (s *server) involve(w http.ResponseWriter, r *http.Request) {
+	it, c, ok := s.item(w, r, access.RecordInvolved, evidence.Involved)
+	if !ok {
+		return
+	}
+	var in struct {
+		Badge string `json:"badge"`
+	}
+	if err := decode(r, &in); err != nil || in.Badge == "" || len(in.Badge) > 32 {
+		writeJSON(w, http.StatusBadRequest, apiError{"send {\"badge\": \"<badge number>\"}"})
+		return
+	}
+	if err := s.Facts.AddInvolved(r.Context(), it.ID, in.Badge); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.record(r.Context(), evidence.Event{Type: evidence.Involved, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
+		Actor: c.Actor(), At: evidence.EventTime(time.Now()), Details: map[string]string{"badge": in.Badge}}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// me answers GET /api/v1/me: the signed-in staff member, and the items
+// they may see.
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	items, err := s.visible(r.Context(), c.Principal)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		User     account.User    `json:"user"`
+		Evidence []evidence.Item `json:"evidence"`
+	}{c.User, items})
+}
+
+// visible lists the items p may read, newest first: candidates from the
+// database, each decided by the table (without logging: a list is not an
+// access to footage).
+func (s *server) visible(ctx context.Context, p access.Principal) ([]evidence.Item, error) {
+	ids, err := s.Facts.Visible(ctx, p.User.Unit, p.User.Badge, p.User.ID, 200)
+	if err != nil {
+		return nil, err
+	}
+	out := []evidence.Item{}
+	for _, id := range ids {
+		it, err := s.Evidence.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		f := &access.Facts{Item: it, OnCase: s.OnCase}
+		if f.Involved, err = s.Facts.Involved(ctx, id); err == nil {
+			f.SharedWith, err = s.Facts.SharedWith(ctx, id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if access.Decide(p, access.ReadItem, f).Allowed {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }

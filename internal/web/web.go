@@ -5,6 +5,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -13,7 +14,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/sightline/sightline/internal/access"
+	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ingest"
@@ -34,15 +38,40 @@ type Config struct {
 	Log *ledger.Log
 	// Custody indexes the log by evidence.
 	Custody evidence.CustodyIndex
+	// Accounts signs staff in and checks tokens.
+	Accounts *account.Service
+	// Facts are what access decisions need beyond evidence records.
+	Facts access.Store
+	// OnCase says whether an investigator is assigned to a case an item
+	// is linked to (cases come later; nil means none is).
+	OnCase func(userID string) bool
 }
 
 type server struct {
 	Config
-	pages *template.Template
+	pages   *template.Template
+	routes  []Route
+	guesses *limiter // failed token guesses per address
+	logins  *limiter // failed sign-ins per address
 }
 
-// New returns the handler for every route of the server.
-func New(cfg Config) (http.Handler, error) {
+// Handler serves every route of the server.
+type Handler struct {
+	http.Handler
+	routes []Route
+}
+
+// Routes lists every route with its action, for the authorization test.
+func (h *Handler) Routes() []Route { return h.routes }
+
+// record logs a custody event.
+func (s *server) record(ctx context.Context, e evidence.Event) (uint64, error) {
+	return evidence.Recorder{Log: s.Log, Index: s.Custody}.Record(ctx, e)
+}
+
+// New returns the handler for every route of the server. Every route is
+// registered with its action in the access table.
+func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -50,25 +79,44 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Config: cfg, pages: pages}
+	s := &server{Config: cfg, pages: pages, guesses: newLimiter(20, 10*time.Minute), logins: newLimiter(20, 10*time.Minute)}
 	assets, err := fs.Sub(embedded, "assets")
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.index)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(assets)))
-	mux.Handle("/api/v1/uploads", cfg.Ingest.Handler())
-	mux.Handle(ingest.BasePath, cfg.Ingest.Handler())
-	mux.HandleFunc("GET /api/v1/uploads/{upload}/evidence", s.uploadEvidence)
-	mux.HandleFunc("GET /api/v1/evidence/{id}", s.evidence)
-	mux.HandleFunc("GET /api/v1/evidence/{id}/original", s.original)
-	mux.Handle("GET /log/", http.StripPrefix("/log/", logFiles(cfg.Log.Dir())))
-	mux.HandleFunc("GET /api/v1/evidence/{id}/receipt", s.receipt)
-	mux.HandleFunc("GET /api/v1/evidence/{id}/custody", s.custody)
-	mux.HandleFunc("POST /api/v1/receipts/refresh", s.refreshReceipt)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	return securityHeaders(mux), nil
+	h := func(f http.HandlerFunc) http.Handler { return f }
+	s.handle(mux, "GET /{$}", access.Public, h(s.index))
+	s.handle(mux, "GET /static/", access.Public, http.StripPrefix("/static/", staticFiles(assets)))
+	s.handle(mux, "GET /log/", access.Public, http.StripPrefix("/log/", logFiles(cfg.Log.Dir())))
+	s.handle(mux, "POST /api/v1/receipts/refresh", access.Public, h(s.refreshReceipt))
+	s.handle(mux, "GET /healthz", access.Public, h(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
+
+	upload := s.uploads(cfg.Ingest.Handler())
+	s.handle(mux, "/api/v1/uploads", access.Upload, upload)
+	s.handle(mux, ingest.BasePath, access.Upload, upload)
+	s.handle(mux, "GET /api/v1/uploads/{upload}/evidence", access.UploadReadBack, h(s.uploadEvidence))
+
+	s.handle(mux, "GET /api/v1/evidence/{id}", access.ReadItem, h(s.evidence))
+	s.handle(mux, "GET /api/v1/evidence/{id}/original", access.ReadOriginal, h(s.original))
+	s.handle(mux, "GET /api/v1/evidence/{id}/receipt", access.ReadReceipt, h(s.receipt))
+	s.handle(mux, "GET /api/v1/evidence/{id}/custody", access.ReadCustody, h(s.custody))
+	s.handle(mux, "POST /api/v1/evidence/{id}/shares", access.ShareItem, h(s.share))
+	s.handle(mux, "POST /api/v1/evidence/{id}/involved", access.RecordInvolved, h(s.involve))
+	s.handle(mux, "GET /api/v1/me", access.StaffHome, h(s.me))
+	return &Handler{securityHeaders(mux), s.routes}, nil
+}
+
+// uploads passes who sends an upload on to ingest: a device token's scope,
+// or nobody in particular.
+func (s *server) uploads(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var who evidence.Uploader
+		if c := callerOf(r); c.Kind == access.Device {
+			who = evidence.Uploader{Token: c.Token.ID, Unit: c.Token.Unit, Device: c.Token.Device, Badge: c.Token.Badge}
+		}
+		next.ServeHTTP(w, r.WithContext(ingest.WithUploader(r.Context(), who)))
+	})
 }
 
 // securityHeaders sets, on every response, a Content-Security-Policy that

@@ -190,7 +190,7 @@ func TestReadsAreLoggedAndListed(t *testing.T) {
 	url := env.URL + "/api/v1/evidence/" + r.ID
 	get(t, url+"/original", r.AccessToken)
 	get(t, url+"/original", r.AccessToken, "Range", "bytes=0-99")
-	get(t, url+"/original", "wrong-token") // refused: not a read
+	get(t, url+"/original", "wrong-token") // refused, and logged as denied
 
 	resp, body := get(t, url+"/custody", r.AccessToken)
 	var c struct {
@@ -199,7 +199,7 @@ func TestReadsAreLoggedAndListed(t *testing.T) {
 	if err := json.Unmarshal(body, &c); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("custody: %d %s", resp.StatusCode, body)
 	}
-	want := []evidence.EventType{evidence.Received, evidence.Downloaded, evidence.Viewed}
+	want := []evidence.EventType{evidence.Received, evidence.Downloaded, evidence.Viewed, evidence.Denied}
 	if len(c.Events) != len(want) {
 		t.Fatalf("custody lists %+v, want %v", c.Events, want)
 	}

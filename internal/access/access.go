@@ -1,0 +1,139 @@
+// Package access decides who may do what: one permission table, in code,
+// for every action the server offers, for every kind of caller. It denies
+// by default. Its decisions are logged by the caller (see Decision.Event),
+// allowed or not, so that the person who filmed sees every attempt on
+// their footage.
+//
+// The same table is in docs/access.md; TestTableMatchesDocs keeps them
+// equal.
+package access
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/evidence"
+)
+
+// Kind is how a caller proved who they are.
+type Kind string
+
+// The kinds of caller.
+const (
+	Anonymous Kind = "anonymous" // nothing: the public
+	Civilian  Kind = "civilian"  // a capability token of one evidence item
+	Staff     Kind = "staff"     // a session or a personal API token
+	Device    Kind = "device"    // a device token (camera dock, exporter)
+)
+
+// Principal is who is asking.
+type Principal struct {
+	Kind Kind
+	// User is the staff member (Staff).
+	User account.User
+	// Token is the device token (Device) or personal API token (Staff via
+	// a script); zero for sessions.
+	Token account.Token
+	// Capability is the civilian's token (Civilian), checked against the
+	// item it is used on.
+	Capability string
+}
+
+// Role is the caller's role as the table and the log name it: a staff
+// role, or the kind of caller.
+func (p Principal) Role() string {
+	if p.Kind == Staff {
+		return string(p.User.Role)
+	}
+	return string(p.Kind)
+}
+
+// Actor names the caller in the custody log: a staff id, a device token
+// id, or a pseudonym of a civilian's token, never a secret.
+func (p Principal) Actor() string {
+	switch p.Kind {
+	case Staff:
+		return account.Actor(p.User.ID)
+	case Device:
+		return "device:" + p.Token.ID
+	case Civilian:
+		return "token:" + evidence.Digest(p.Capability)[:16]
+	}
+	return "anonymous"
+}
+
+// Via says how a staff member acted: "session" or "api-token".
+func (p Principal) Via() string {
+	if p.Kind == Staff && p.Token.ID != "" {
+		return "api-token:" + p.Token.ID
+	}
+	if p.Kind == Staff {
+		return "session"
+	}
+	return string(p.Kind)
+}
+
+// Action is something a caller may ask to do.
+type Action string
+
+// The actions. Every route of the server is one of these (web checks).
+const (
+	Public         Action = "public"          // pages, assets, the log's tiles, receipt refresh, health
+	SignIn         Action = "sign-in"         // sign-in and account setup forms
+	Upload         Action = "upload"          // create and send uploads
+	UploadReadBack Action = "upload-readback" // the evidence an upload became; the upload id is the capability
+	StaffHome      Action = "staff-home"      // a staff member's own pages
+	ReadItem       Action = "read-item"       // an item's record (metadata)
+	ReadOriginal   Action = "read-original"   // the footage itself
+	ReadReceipt    Action = "read-receipt"
+	ReadCustody    Action = "read-custody" // every event about an item
+	ShareItem      Action = "share-item"   // a civilian shares their item with a staff member
+	RecordInvolved Action = "record-involved"
+	ManageAccounts Action = "manage-accounts"
+)
+
+// Facts are what the table needs to know about one evidence item.
+type Facts struct {
+	Item evidence.Item
+	// Involved are the badges of officers recorded as involved.
+	Involved []string
+	// SharedWith are the staff ids the item's civilian shared it with.
+	SharedWith []string
+	// OnCase reports whether an investigator is assigned to a case the
+	// item is linked to. Cases come later; until then nobody is.
+	OnCase func(userID string) bool
+}
+
+// Civilian reports whether the item came from a civilian (no device
+// token): staff must give a reason to open it.
+func (f *Facts) Civilian() bool { return f.Item.Uploader.Token == "" }
+
+// involved reports whether badge is recorded as involved in the item. An
+// officer a civilian names in a submission is involved.
+func (f *Facts) involved(badge string) bool {
+	if badge == "" {
+		return false
+	}
+	return slices.Contains(f.Involved, badge) || (f.Civilian() && f.Item.Officer == badge)
+}
+
+// Decision is the table's answer, with the rule that gave it.
+type Decision struct {
+	Allowed bool
+	Rule    string
+}
+
+func allow(rule string) Decision { return Decision{true, rule} }
+func deny(rule string) Decision  { return Decision{false, rule} }
+
+// Store keeps the facts about items that are not in their records.
+type Store interface {
+	Involved(ctx context.Context, evidenceID string) ([]string, error)
+	SharedWith(ctx context.Context, evidenceID string) ([]string, error)
+	AddInvolved(ctx context.Context, evidenceID, badge string) error
+	AddShare(ctx context.Context, evidenceID, userID string, at time.Time) error
+	// Visible lists items a staff member may be able to see, newest first.
+	Visible(ctx context.Context, unit, badge, userID string, limit int) ([]string, error)
+}

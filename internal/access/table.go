@@ -1,0 +1,130 @@
+package access
+
+import "github.com/sightline/sightline/internal/account"
+
+// Rule decides one action for one role; f is nil for actions on no item.
+type Rule func(p Principal, f *Facts) Decision
+
+// Roles are the table's columns: every kind of caller and every staff role.
+var Roles = []string{string(Anonymous), string(Civilian), string(Device),
+	string(account.Officer), string(account.Supervisor), string(account.Investigator), string(account.Admin)}
+
+// Table is the permission table: for each action, the rule of each role.
+// A role without a rule is denied.
+var Table = map[Action]map[string]Rule{
+	Public: everyone(always("public")),
+	SignIn: everyone(always("public")),
+	Upload: {
+		string(Anonymous): always("anyone may submit footage"),
+		string(Civilian):  always("anyone may submit footage"),
+		string(Device):    always("device token: uploads for its unit"),
+		// Staff may submit footage too (their own phone's); it is
+		// recorded like a civilian's, not as a police camera's.
+		string(account.Officer):      always("anyone may submit footage"),
+		string(account.Supervisor):   always("anyone may submit footage"),
+		string(account.Investigator): always("anyone may submit footage"),
+		string(account.Admin):        always("anyone may submit footage"),
+	},
+	UploadReadBack: everyone(always("the upload id is the capability")),
+	StaffHome:      staffOnly(always("signed in")),
+	ReadItem:       itemRules(),
+	ReadOriginal:   itemRules(),
+	ReadReceipt:    itemRules(),
+	ReadCustody:    itemRules(),
+	ShareItem: {
+		string(Civilian): holder,
+	},
+	RecordInvolved: {
+		string(account.Supervisor):   notInvolved(sameUnitOrShared),
+		string(account.Investigator): notInvolved(onCase),
+	},
+	ManageAccounts: {
+		string(account.Admin): always("admin"),
+	},
+}
+
+// Decide looks up the table: the rule of p's role for a, or deny.
+func Decide(p Principal, a Action, f *Facts) Decision {
+	rule, ok := Table[a][p.Role()]
+	if !ok {
+		return deny("no rule: denied by default")
+	}
+	return rule(p, f)
+}
+
+// itemRules are who may reach an evidence item: the civilian who holds its
+// token; an officer, footage from their own camera; a supervisor, their
+// unit's footage and what a civilian shared with them; an investigator,
+// what is linked to their cases. Admins manage accounts, not footage. An
+// officer involved in an item loses access to it whatever their role.
+func itemRules() map[string]Rule {
+	return map[string]Rule{
+		string(Civilian):             holder,
+		string(account.Officer):      notInvolved(ownCamera),
+		string(account.Supervisor):   notInvolved(sameUnitOrShared),
+		string(account.Investigator): notInvolved(onCase),
+	}
+}
+
+func always(rule string) Rule { return func(Principal, *Facts) Decision { return allow(rule) } }
+
+func everyone(r Rule) map[string]Rule {
+	m := map[string]Rule{}
+	for _, role := range Roles {
+		m[role] = r
+	}
+	return m
+}
+
+func staffOnly(r Rule) map[string]Rule {
+	m := map[string]Rule{}
+	for _, role := range account.Roles {
+		m[string(role)] = r
+	}
+	return m
+}
+
+func holder(p Principal, f *Facts) Decision {
+	if f != nil && f.Item.Authorize(p.Capability) {
+		return allow("holds the item's token")
+	}
+	return deny("not the item's token")
+}
+
+func notInvolved(r Rule) Rule {
+	return func(p Principal, f *Facts) Decision {
+		if f == nil {
+			return deny("no item")
+		}
+		if f.involved(p.User.Badge) {
+			return deny("involved officer")
+		}
+		return r(p, f)
+	}
+}
+
+func ownCamera(p Principal, f *Facts) Decision {
+	if p.User.Badge != "" && f.Item.Uploader.Badge == p.User.Badge {
+		return allow("own camera")
+	}
+	return deny("not their camera")
+}
+
+func sameUnitOrShared(p Principal, f *Facts) Decision {
+	for _, id := range f.SharedWith {
+		if id == p.User.ID {
+			return allow("shared with them by the civilian")
+		}
+	}
+	if p.User.Unit != "" && f.Item.Uploader.Unit == p.User.Unit {
+		return allow("their unit's footage")
+	}
+	return deny("not their unit's, not shared with them")
+}
+
+func onCase(p Principal, f *Facts) Decision {
+	if f.OnCase != nil && f.OnCase(p.User.ID) {
+		return allow("linked to their case")
+	}
+	return deny("not linked to their cases")
+}

@@ -1,0 +1,240 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sightline/sightline/internal/access"
+	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/evidence"
+)
+
+// sessionCookie holds a signed-in staff member's session secret.
+const sessionCookie = "sightline_session"
+
+// Route is one route of the server and the action it is.
+type Route struct {
+	Pattern string
+	Action  access.Action
+}
+
+type principalKey struct{}
+
+// errBadToken is a device or API token that is not (or no longer) good.
+var errBadToken = errors.New("the token is not valid, expired or revoked")
+
+// principal establishes who is asking: a staff session (cookie), a device
+// or personal API token, a civilian's capability token, or nobody.
+func (s *server) principal(r *http.Request) (access.Principal, *account.Session, error) {
+	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		token = strings.TrimSpace(token)
+		if !account.LooksLikeToken(token) {
+			return access.Principal{Kind: access.Civilian, Capability: token}, nil, nil
+		}
+		t, u, err := s.Accounts.TokenOwner(r.Context(), token)
+		if err != nil {
+			return access.Principal{}, nil, errBadToken
+		}
+		if t.Kind == account.DeviceToken {
+			return access.Principal{Kind: access.Device, Token: t}, nil, nil
+		}
+		return access.Principal{Kind: access.Staff, User: u, Token: t}, nil, nil
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		u, se, err := s.Accounts.SessionUser(r.Context(), c.Value)
+		if err == nil {
+			return access.Principal{Kind: access.Staff, User: u}, &se, nil
+		}
+	}
+	return access.Principal{Kind: access.Anonymous}, nil, nil
+}
+
+// handle registers a route with its action: the caller is established and
+// the table consulted before the handler runs. Actions on an item are
+// decided again, with the item's facts, by the handler (s.item).
+func (s *server) handle(mux *http.ServeMux, pattern string, action access.Action, h http.Handler) {
+	s.routes = append(s.routes, Route{pattern, action})
+	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, se, err := s.principal(r)
+		if err != nil {
+			writeJSON(w, http.StatusUnauthorized, apiError{err.Error()})
+			return
+		}
+		if !itemAction(action) {
+			if d := access.Decide(p, action, nil); !d.Allowed {
+				s.refuse(w, r, p, action)
+				return
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, caller{p, se})))
+	}))
+}
+
+// caller is the principal of a request and, for a browser, its session.
+type caller struct {
+	access.Principal
+	session *account.Session
+}
+
+func callerOf(r *http.Request) caller {
+	c, _ := r.Context().Value(principalKey{}).(caller)
+	return c
+}
+
+func itemAction(a access.Action) bool {
+	switch a {
+	case access.ReadItem, access.ReadOriginal, access.ReadReceipt, access.ReadCustody, access.ShareItem, access.RecordInvolved:
+		return true
+	}
+	return false
+}
+
+// refuse answers a request the table denies, without an item: pages send
+// the anonymous to sign in, the API says 401 or 403.
+func (s *server) refuse(w http.ResponseWriter, r *http.Request, p access.Principal, action access.Action) {
+	if p.Kind == access.Anonymous && !strings.HasPrefix(r.URL.Path, "/api/") {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	if p.Kind == access.Anonymous {
+		writeJSON(w, http.StatusUnauthorized, apiError{"sign in or send a token"})
+		return
+	}
+	writeJSON(w, http.StatusForbidden, apiError{"your role may not do this"})
+}
+
+// maxReason bounds the reason a staff member gives.
+const maxReason = 500
+
+// item loads the item named in the path and decides action on it for the
+// caller, logging the decision. Refused, it has answered (404 whether the
+// item is missing or forbidden, so that existence is not revealed; 400
+// for staff opening civilian footage without a reason) and returns false.
+// logAs is the event type of an allowed access ("" for "accessed").
+func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Action, logAs evidence.EventType) (evidence.Item, caller, bool) {
+	c := callerOf(r)
+	if c.Kind != access.Staff && s.guesses.blocked(r) {
+		writeJSON(w, http.StatusTooManyRequests, apiError{"too many failed attempts; wait and try again"})
+		return evidence.Item{}, c, false
+	}
+	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
+	if errors.Is(err, evidence.ErrNotFound) {
+		if c.Kind != access.Staff {
+			s.guesses.failed(r)
+		}
+		s.fail(w, r, err)
+		return it, c, false
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return it, c, false
+	}
+	facts := &access.Facts{Item: it, OnCase: s.OnCase}
+	if facts.Involved, err = s.Facts.Involved(r.Context(), it.ID); err == nil {
+		facts.SharedWith, err = s.Facts.SharedWith(r.Context(), it.ID)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return it, c, false
+	}
+	d := access.Decide(c.Principal, action, facts)
+	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	if len(reason) > maxReason {
+		reason = reason[:maxReason]
+	}
+	noReason := d.Allowed && c.Kind == access.Staff && facts.Civilian() && reason == ""
+	if noReason {
+		d = access.Decision{Allowed: false, Rule: "no reason given"}
+	}
+	// The holder's own look at their record, receipt or custody list is
+	// not an access to footage; everything else is logged, allowed or not.
+	own := c.Kind == access.Civilian && d.Allowed && (action == access.ReadItem || action == access.ReadReceipt || action == access.ReadCustody)
+	if !own {
+		typ := logAs
+		switch {
+		case !d.Allowed:
+			typ = evidence.Denied
+		case typ == "":
+			typ = evidence.Accessed
+		}
+		details := map[string]string{"action": string(action), "role": c.Role(), "via": c.Via(), "rule": d.Rule, "outcome": "allowed"}
+		if !d.Allowed {
+			details["outcome"] = "denied"
+		}
+		if reason != "" {
+			details["reason"] = reason
+		}
+		e := evidence.Event{Type: typ, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}, Actor: c.Actor(),
+			At: evidence.EventTime(time.Now()), Details: details}
+		if _, err := s.record(r.Context(), e); err != nil {
+			s.fail(w, r, err)
+			return it, c, false
+		}
+	}
+	switch {
+	case noReason:
+		writeJSON(w, http.StatusBadRequest, apiError{"opening a civilian's footage needs a reason: add ?reason=..."})
+		return it, c, false
+	case !d.Allowed:
+		if c.Kind != access.Staff {
+			s.guesses.failed(r)
+		}
+		s.fail(w, r, evidence.ErrNotFound)
+		return it, c, false
+	}
+	return it, c, true
+}
+
+// limiter counts failures per client address in a sliding window and
+// blocks an address that has failed too often.
+type limiter struct {
+	mu     sync.Mutex
+	max    int
+	window time.Duration
+	seen   map[string][]time.Time
+}
+
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{max: max, window: window, seen: map[string][]time.Time{}}
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (l *limiter) recent(addr string, now time.Time) []time.Time {
+	ts := l.seen[addr]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) > l.window {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(l.seen, addr)
+	} else {
+		l.seen[addr] = ts
+	}
+	return ts
+}
+
+func (l *limiter) blocked(r *http.Request) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent(clientAddr(r), time.Now())) >= l.max
+}
+
+func (l *limiter) failed(r *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	addr, now := clientAddr(r), time.Now()
+	l.seen[addr] = append(l.recent(addr, now), now)
+}
