@@ -69,16 +69,16 @@ type CustodyLog interface {
 
 // Service is the ingest endpoint and its upload store.
 type Service struct {
-	uploads  *uploads
-	handler  *tusd.Handler
-	locker   *memorylocker.MemoryLocker
-	blobs    blob.Store
-	items    evidence.Store
-	media    *media.Tool
-	custody  CustodyLog
-	index    evidence.CustodyIndex
-	log      *slog.Logger
-	now      func() time.Time
+	uploads *uploads
+	handler *tusd.Handler
+	locker  *memorylocker.MemoryLocker
+	blobs   blob.Store
+	items   evidence.Store
+	media   *media.Tool
+	custody CustodyLog
+	index   evidence.CustodyIndex
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New creates the service and the upload directory.
@@ -102,14 +102,14 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	s := &Service{
-		locker:   memorylocker.New(),
-		blobs:    cfg.Blobs,
-		items:    cfg.Evidence,
-		media:    cfg.Media,
-		custody:  cfg.Log,
-		index:    cfg.Custody,
-		log:      cfg.Logger,
-		now:      cfg.Now,
+		locker:  memorylocker.New(),
+		blobs:   cfg.Blobs,
+		items:   cfg.Evidence,
+		media:   cfg.Media,
+		custody: cfg.Log,
+		index:   cfg.Custody,
+		log:     cfg.Logger,
+		now:     cfg.Now,
 	}
 	s.uploads = &uploads{
 		dir:             cfg.Dir,

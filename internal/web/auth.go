@@ -169,9 +169,7 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Acti
 		if reason != "" {
 			details["reason"] = reason
 		}
-		e := evidence.Event{Type: typ, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}, Actor: c.Actor(),
-			At: evidence.EventTime(time.Now()), Details: details}
-		if _, err := s.record(r.Context(), e); err != nil {
+		if err := s.recordAbout(r.Context(), it, typ, c.Actor(), details); err != nil {
 			s.fail(w, r, err)
 			return it, c, false
 		}

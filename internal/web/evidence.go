@@ -163,8 +163,7 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.record(r.Context(), evidence.Event{Type: evidence.Shared, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
-		Actor: c.Actor(), At: evidence.EventTime(time.Now()), Details: map[string]string{"with": account.Actor(u.ID), "role": string(u.Role)}}); err != nil {
+	if err := s.recordAbout(r.Context(), it, evidence.Shared, c.Actor(), map[string]string{"with": account.Actor(u.ID), "role": string(u.Role)}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -189,8 +188,7 @@ func (s *server) involve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.record(r.Context(), evidence.Event{Type: evidence.Involved, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
-		Actor: c.Actor(), At: evidence.EventTime(time.Now()), Details: map[string]string{"badge": in.Badge}}); err != nil {
+	if err := s.recordAbout(r.Context(), it, evidence.Involved, c.Actor(), map[string]string{"badge": in.Badge}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -238,4 +236,11 @@ func (s *server) visible(ctx context.Context, p access.Principal) ([]evidence.It
 		}
 	}
 	return out, nil
+}
+
+// recordAbout logs an event of type typ about it by actor, now.
+func (s *server) recordAbout(ctx context.Context, it evidence.Item, typ evidence.EventType, actor string, details map[string]string) error {
+	_, err := s.record(ctx, evidence.Event{Type: typ, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
+		Actor: actor, At: evidence.EventTime(time.Now()), Details: details})
+	return err
 }
