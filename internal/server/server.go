@@ -58,6 +58,10 @@ type Config struct {
 	// MediaTimeout bounds each ffprobe or ffmpeg run on an uploaded file.
 	// Default 1 minute.
 	MediaTimeout time.Duration
+	// FailureLimit is how many failed token guesses, and how many failed
+	// sign-ins, one client address may make in 10 minutes before it is
+	// refused with 429. Default 20.
+	FailureLimit int
 	// Logger receives the server's log; discarded if nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now if nil. For tests.
@@ -147,7 +151,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.accounts = account.NewService(account.Config{Store: s.db.Accounts(), Record: recorder.Record, Now: cfg.Now})
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
-			Accounts: s.accounts, Facts: s.db.Facts()})
+			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
@@ -179,6 +183,9 @@ func AdminSocket(data string) string { return filepath.Join(data, "admin.sock") 
 // AdminHandler serves the operator's account administration (see
 // web.NewAdmin), for the admin socket or in process.
 func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+// Custody lists the logged events about an item.
+func (s *Server) Custody() evidence.CustodyIndex { return s.db.Custody() }
 
 // Accounts is the staff account service.
 func (s *Server) Accounts() *account.Service { return s.accounts }

@@ -117,10 +117,17 @@ const maxReason = 500
 // for staff opening civilian footage without a reason) and returns false.
 // logAs is the event type of an allowed access ("" for "accessed").
 func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Action, logAs evidence.EventType) (evidence.Item, caller, bool) {
+	it, c, _, ok := s.decideItem(w, r, action, logAs)
+	return it, c, ok
+}
+
+// decideItem is item, also returning the details of the decision for a
+// handler that logs it with what it changed.
+func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action access.Action, logAs evidence.EventType) (evidence.Item, caller, map[string]string, bool) {
 	c := callerOf(r)
 	if c.Kind != access.Staff && s.guesses.blocked(r) {
 		writeJSON(w, http.StatusTooManyRequests, apiError{"too many failed attempts; wait and try again"})
-		return evidence.Item{}, c, false
+		return evidence.Item{}, c, nil, false
 	}
 	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, evidence.ErrNotFound) {
@@ -128,11 +135,11 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Acti
 			s.guesses.failed(r)
 		}
 		s.fail(w, r, err)
-		return it, c, false
+		return it, c, nil, false
 	}
 	if err != nil {
 		s.fail(w, r, err)
-		return it, c, false
+		return it, c, nil, false
 	}
 	facts := &access.Facts{Item: it, OnCase: s.OnCase}
 	if facts.Involved, err = s.Facts.Involved(r.Context(), it.ID); err == nil {
@@ -140,7 +147,7 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Acti
 	}
 	if err != nil {
 		s.fail(w, r, err)
-		return it, c, false
+		return it, c, nil, false
 	}
 	d := access.Decide(c.Principal, action, facts)
 	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
@@ -154,7 +161,10 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Acti
 	// The holder's own look at their record, receipt or custody list is
 	// not an access to footage; everything else is logged, allowed or not.
 	own := c.Kind == access.Civilian && d.Allowed && (action == access.ReadItem || action == access.ReadReceipt || action == access.ReadCustody)
-	if !own {
+	// An allowed change (share, involve) is logged by its handler, with
+	// what changed.
+	change := d.Allowed && (action == access.ShareItem || action == access.RecordInvolved)
+	if !own && !change {
 		typ := logAs
 		switch {
 		case !d.Allowed:
@@ -162,30 +172,37 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Acti
 		case typ == "":
 			typ = evidence.Accessed
 		}
-		details := map[string]string{"action": string(action), "role": c.Role(), "via": c.Via(), "rule": d.Rule, "outcome": "allowed"}
-		if !d.Allowed {
-			details["outcome"] = "denied"
-		}
-		if reason != "" {
-			details["reason"] = reason
-		}
-		if err := s.recordAbout(r.Context(), it, typ, c.Actor(), details); err != nil {
+		if err := s.recordAbout(r.Context(), it, typ, c.Actor(), decisionDetails(c, action, d, reason)); err != nil {
 			s.fail(w, r, err)
-			return it, c, false
+			return it, c, nil, false
 		}
 	}
 	switch {
 	case noReason:
 		writeJSON(w, http.StatusBadRequest, apiError{"opening a civilian's footage needs a reason: add ?reason=..."})
-		return it, c, false
+		return it, c, nil, false
 	case !d.Allowed:
 		if c.Kind != access.Staff {
 			s.guesses.failed(r)
 		}
 		s.fail(w, r, evidence.ErrNotFound)
-		return it, c, false
+		return it, c, nil, false
 	}
-	return it, c, true
+	return it, c, decisionDetails(c, action, d, reason), true
+}
+
+// decisionDetails are what the log says of a decision: the action, the
+// caller's role and how they acted, the rule that decided, the outcome
+// and the reason given.
+func decisionDetails(c caller, action access.Action, d access.Decision, reason string) map[string]string {
+	details := map[string]string{"action": string(action), "role": c.Role(), "via": c.Via(), "rule": d.Rule, "outcome": "allowed"}
+	if !d.Allowed {
+		details["outcome"] = "denied"
+	}
+	if reason != "" {
+		details["reason"] = reason
+	}
+	return details
 }
 
 // limiter counts failures per client address in a sliding window and

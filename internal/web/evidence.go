@@ -143,7 +143,7 @@ func (s *server) original(w http.ResponseWriter, r *http.Request) {
 // share answers POST /api/v1/evidence/{id}/shares {"user": "<staff name>"}:
 // the civilian who holds the item's token lets one staff member see it.
 func (s *server) share(w http.ResponseWriter, r *http.Request) {
-	it, c, ok := s.item(w, r, access.ShareItem, evidence.Shared)
+	it, c, details, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
 	if !ok {
 		return
 	}
@@ -163,7 +163,8 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordAbout(r.Context(), it, evidence.Shared, c.Actor(), map[string]string{"with": account.Actor(u.ID), "role": string(u.Role)}); err != nil {
+	details["with"], details["with_role"] = account.Actor(u.ID), string(u.Role)
+	if err := s.recordAbout(r.Context(), it, evidence.Shared, c.Actor(), details); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -173,7 +174,7 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 // involve answers POST /api/v1/evidence/{id}/involved {"badge": "…"}: an
 // officer is recorded as involved in the item and loses access to it.
 func (s *server) involve(w http.ResponseWriter, r *http.Request) {
-	it, c, ok := s.item(w, r, access.RecordInvolved, evidence.Involved)
+	it, c, details, ok := s.decideItem(w, r, access.RecordInvolved, evidence.Involved)
 	if !ok {
 		return
 	}
@@ -188,7 +189,8 @@ func (s *server) involve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordAbout(r.Context(), it, evidence.Involved, c.Actor(), map[string]string{"badge": in.Badge}); err != nil {
+	details["badge"] = in.Badge
+	if err := s.recordAbout(r.Context(), it, evidence.Involved, c.Actor(), details); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	// OnCase says whether an investigator is assigned to a case an item
 	// is linked to (cases come later; nil means none is).
 	OnCase func(userID string) bool
+	// FailureLimit is how many failed token guesses, and how many failed
+	// sign-ins, one client address may make in 10 minutes. Default 20.
+	FailureLimit int
 }
 
 type server struct {
@@ -79,7 +82,10 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Config: cfg, pages: pages, guesses: newLimiter(20, 10*time.Minute), logins: newLimiter(20, 10*time.Minute)}
+	if cfg.FailureLimit == 0 {
+		cfg.FailureLimit = 20
+	}
+	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute)}
 	assets, err := fs.Sub(embedded, "assets")
 	if err != nil {
 		return nil, err

@@ -1,0 +1,262 @@
+package web_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sightline/sightline/internal/access"
+	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/media/mediatest"
+	"github.com/sightline/sightline/internal/server"
+	"github.com/sightline/sightline/internal/server/servertest"
+	"github.com/sightline/sightline/internal/web"
+)
+
+// staffToken creates a set-up account and returns a personal API token
+// acting as it.
+func staffToken(t *testing.T, env *servertest.Env, name string, role account.Role, unit, badge string) string {
+	t.Helper()
+	acc := env.Server.Accounts()
+	u, link, err := acc.CreateUser(t.Context(), "test", account.User{Name: name, Role: role, Unit: unit, Badge: badge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := ""
+	if role.NeedsSecondFactor() {
+		secret = account.NewTOTPSecret()
+	}
+	code, _ := account.TOTPCode(secret, account.TOTPStep(env.Clock.Now()))
+	if _, err := acc.CompleteSetup(t.Context(), link, "a long enough password", secret, code); err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := acc.IssueToken(t.Context(), "test", account.Token{Kind: account.APIToken, UserID: u.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// uploadAs uploads data with the bearer token (none for a civilian) and
+// returns the evidence and its access token, and the upload's URL.
+func uploadAs(t *testing.T, env *servertest.Env, token string, data []byte, meta map[string]string) (client.Receipt, string) {
+	t.Helper()
+	h := map[string]string{"Upload-Length": fmt.Sprint(len(data)), "Upload-Metadata": client.EncodeMetadata(meta)}
+	if token != "" {
+		h["Authorization"] = "Bearer " + token
+	}
+	resp, body := env.Do("POST", "/api/v1/uploads/", h, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	u := resp.Header.Get("Location")
+	if resp, body := env.Patch(u, 0, data); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d %s", resp.StatusCode, body)
+	}
+	return env.Receipt(u), u
+}
+
+// Every route against every kind of caller. A route this table does not
+// know fails the test, so a new route cannot go in without its rule.
+func TestAuthorizationTable(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 1000 })
+	acc := env.Server.Accounts()
+	_, device, err := acc.IssueToken(t.Context(), "test", account.Token{Kind: account.DeviceToken, Unit: "central", Device: "dock-1", Badge: "101"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callers := []struct {
+		name, token string
+	}{
+		{"anonymous", ""},
+		{"civilian of this item", ""}, // filled below
+		{"civilian of another item", ""},
+		{"device", device},
+		{"officer", staffToken(t, env, "ofc.lane", account.Officer, "central", "101")},
+		{"supervisor", staffToken(t, env, "sgt.reyes", account.Supervisor, "central", "301")},
+		{"investigator", staffToken(t, env, "inv.ortiz", account.Investigator, "ia", "")},
+		{"admin", staffToken(t, env, "adm.chen", account.Admin, "it", "")},
+		{"involved officer", staffToken(t, env, "sgt.ward", account.Supervisor, "central", "202")},
+	}
+	// A civilian's clip naming officer 202, shared with both supervisors;
+	// another civilian's clip; a body camera clip of officer 101.
+	civ, _ := uploadAs(t, env, "", mediatest.NoiseWAV(40_000, 1), map[string]string{"source": "phone", "officer": "202"})
+	other, _ := uploadAs(t, env, "", mediatest.NoiseWAV(40_001, 2), map[string]string{"source": "phone"})
+	police, _ := uploadAs(t, env, device, mediatest.NoiseWAV(40_002, 3), map[string]string{"source": "bodycam", "officer": "999"})
+	callers[1].token, callers[2].token = civ.AccessToken, other.AccessToken
+	for _, name := range []string{"sgt.reyes", "sgt.ward"} {
+		if resp, body := call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"`+name+`"}`); resp != 204 {
+			t.Fatalf("share with %s: %d %s", name, resp, body)
+		}
+	}
+	it, err := env.Server.Evidence().Get(t.Context(), police.ID)
+	if err != nil || it.Uploader.Unit != "central" || it.Uploader.Badge != "101" || it.Uploader.Device != "dock-1" {
+		t.Fatalf("a device upload is not stamped with the token's scope: %+v %v", it.Uploader, err)
+	}
+	_, uploadURL := uploadAs(t, env, "", mediatest.NoiseWAV(40_003, 4), map[string]string{"source": "phone"})
+
+	rc, err := env.Client().Receipt(t.Context(), civ.ID, civ.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipt, _ := json.Marshal(rc)
+	tusCreate := map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "10", "Upload-Metadata": client.EncodeMetadata(map[string]string{"source": "phone"})}
+
+	// Expected status for each caller, in the order of callers.
+	type req struct {
+		method, path, body string
+		headers            map[string]string
+		want               [9]int
+	}
+	civItem := "/api/v1/evidence/" + civ.ID
+	policeItem := "/api/v1/evidence/" + police.ID
+	reason := "?reason=complaint+review"
+	onlyHolderAndSupervisor := [9]int{404, 200, 404, 404, 404, 200, 404, 404, 404}
+	policeReaders := [9]int{404, 404, 404, 404, 200, 200, 404, 404, 200}
+	tests := map[string][]req{
+		"GET /{$}":                              {{"GET", "/", "", nil, all(200)}},
+		"GET /static/":                          {{"GET", "/static/app.js", "", nil, all(200)}},
+		"GET /log/":                             {{"GET", "/log/checkpoint", "", nil, all(200)}},
+		"GET /healthz":                          {{"GET", "/healthz", "", nil, all(200)}},
+		"POST /api/v1/receipts/refresh":         {{"POST", "/api/v1/receipts/refresh", string(receipt), nil, all(200)}},
+		"/api/v1/uploads":                       {{"POST", "/api/v1/uploads", "", tusCreate, all(201)}},
+		"/api/v1/uploads/":                      {{"POST", "/api/v1/uploads/", "", tusCreate, all(201)}},
+		"GET /api/v1/uploads/{upload}/evidence": {{"GET", strings.TrimPrefix(uploadURL, env.URL) + "/evidence", "", nil, all(200)}},
+		"GET /api/v1/evidence/{id}": {
+			{"GET", civItem + reason, "", nil, onlyHolderAndSupervisor},
+			{"GET", policeItem, "", nil, policeReaders},
+		},
+		"GET /api/v1/evidence/{id}/original": {
+			{"GET", civItem + "/original" + reason, "", nil, onlyHolderAndSupervisor},
+			{"GET", policeItem + "/original", "", nil, policeReaders},
+		},
+		"GET /api/v1/evidence/{id}/receipt":   {{"GET", civItem + "/receipt" + reason, "", nil, onlyHolderAndSupervisor}},
+		"GET /api/v1/evidence/{id}/custody":   {{"GET", civItem + "/custody" + reason, "", nil, onlyHolderAndSupervisor}},
+		"POST /api/v1/evidence/{id}/shares":   {{"POST", civItem + "/shares", `{"user":"inv.ortiz"}`, nil, [9]int{404, 204, 404, 404, 404, 404, 404, 404, 404}}},
+		"POST /api/v1/evidence/{id}/involved": {{"POST", civItem + "/involved" + reason, `{"badge":"555"}`, nil, [9]int{404, 404, 404, 404, 404, 204, 404, 404, 404}}},
+		"GET /api/v1/me":                      {{"GET", "/api/v1/me", "", nil, [9]int{401, 403, 403, 403, 200, 200, 200, 200, 200}}},
+	}
+
+	routes := env.Server.Handler().(*web.Handler).Routes()
+	for _, rt := range routes {
+		if _, ok := access.Table[rt.Action]; !ok {
+			t.Errorf("route %s: action %q is not in the access table", rt.Pattern, rt.Action)
+		}
+		reqs, ok := tests[rt.Pattern]
+		if !ok {
+			t.Errorf("route %s has no expectations in this test: add its rule for every caller", rt.Pattern)
+			continue
+		}
+		for _, rq := range reqs {
+			for i, c := range callers {
+				got, body := callH(t, env, rq.method, rq.path, c.token, rq.body, rq.headers)
+				if got != rq.want[i] {
+					t.Errorf("%s %s as %s: %d, want %d (%s)", rq.method, rq.path, c.name, got, rq.want[i], body)
+				}
+			}
+		}
+	}
+	if len(routes) != len(tests) {
+		t.Errorf("%d routes, %d in this test", len(routes), len(tests))
+	}
+
+	// Staff opening a civilian's footage must say why; police footage
+	// needs no reason.
+	if got, body := call(t, env, "GET", civItem+"/original", callers[5].token, ""); got != 400 || !strings.Contains(body, "reason") {
+		t.Errorf("a supervisor without a reason: %d %s", got, body)
+	}
+
+	// Every access above is in the custody log, allowed or denied, with the
+	// caller's role; the holder's own record, receipt and custody reads are
+	// not accesses to footage.
+	events, err := env.Server.Custody().Events(t.Context(), civ.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range events {
+		if e.Type == evidence.Received || e.Details["action"] == "" {
+			continue
+		}
+		count[e.Details["role"]+" "+e.Details["outcome"]]++
+		if e.Details["role"] == "supervisor" && e.Details["outcome"] == "allowed" && e.Details["reason"] != "complaint review" {
+			t.Errorf("an allowed staff access without its reason: %+v", e)
+		}
+	}
+	// Per caller on the civilian item: 4 reads + share + involve = 6 decisions.
+	for key, want := range map[string]int{
+		"anonymous denied": 6, "device denied": 6, "officer denied": 6, "investigator denied": 6, "admin denied": 6,
+		"civilian allowed":   4,         // two shares before, the original and a share here (record, receipt and custody are the holder's own)
+		"civilian denied":    7,         // the other civilian's token on all six, and the holder recording involvement
+		"supervisor allowed": 4 + 1 + 0, // reads and involve by sgt.reyes
+		"supervisor denied":  6 + 1 + 1, // sgt.ward (involved) on all six, sgt.reyes's share and the reason-less read
+	} {
+		if count[key] != want {
+			t.Errorf("custody log has %d %q events, want %d (all: %v)", count[key], key, want, count)
+		}
+	}
+
+	env.Stop()
+	r, err := audit.Run(t.Context(), server.AuditPaths(env.Data))
+	if err != nil || len(r.Problems) != 0 {
+		t.Errorf("audit: %v %v", err, r.Problems)
+	}
+}
+
+func all(code int) [9]int {
+	var out [9]int
+	for i := range out {
+		out[i] = code
+	}
+	return out
+}
+
+func call(t *testing.T, env *servertest.Env, method, path, token, body string) (int, string) {
+	return callH(t, env, method, path, token, body, nil)
+}
+
+func callH(t *testing.T, env *servertest.Env, method, path, token, body string, headers map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, env.URL+path, bytes.NewReader([]byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+// Wrong tokens from one address are refused with 429 once the limit is
+// reached, before the item is even looked up.
+func TestTokenGuessesAreLimited(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 3 })
+	r, _ := uploadAs(t, env, "", mediatest.NoiseWAV(30_000, 9), map[string]string{"source": "phone"})
+	for i := range 3 {
+		if got, _ := call(t, env, "GET", "/api/v1/evidence/"+r.ID, fmt.Sprintf("guess-%d", i), ""); got != 404 {
+			t.Fatalf("guess %d: %d, want 404", i, got)
+		}
+	}
+	if got, _ := call(t, env, "GET", "/api/v1/evidence/"+r.ID, r.AccessToken, ""); got != 429 {
+		t.Errorf("after 3 failures, even the right token: %d, want 429", got)
+	}
+	if got, _ := call(t, env, "GET", "/api/v1/evidence/nonexistent", "guess", ""); got != 429 {
+		t.Errorf("after 3 failures, a missing item: %d, want 429", got)
+	}
+}
