@@ -1,9 +1,17 @@
 package access
 
-import "github.com/sightline/sightline/internal/account"
+import (
+	"strings"
+
+	"github.com/sightline/sightline/internal/account"
+)
 
 // Rule decides one action for one role; f is nil for actions on no item.
-type Rule func(p Principal, f *Facts) Decision
+// Its text says what it allows, for the table in the docs.
+type Rule struct {
+	Text   string
+	Decide func(p Principal, f *Facts) Decision
+}
 
 // Roles are the table's columns: every kind of caller and every staff role.
 var Roles = []string{string(Anonymous), string(Civilian), string(Device),
@@ -49,7 +57,7 @@ func Decide(p Principal, a Action, f *Facts) Decision {
 	if !ok {
 		return deny("no rule: denied by default")
 	}
-	return rule(p, f)
+	return rule.Decide(p, f)
 }
 
 // itemRules are who may reach an evidence item: the civilian who holds its
@@ -66,7 +74,9 @@ func itemRules() map[string]Rule {
 	}
 }
 
-func always(rule string) Rule { return func(Principal, *Facts) Decision { return allow(rule) } }
+func always(rule string) Rule {
+	return Rule{"yes", func(Principal, *Facts) Decision { return allow(rule) }}
+}
 
 func everyone(r Rule) map[string]Rule {
 	m := map[string]Rule{}
@@ -84,33 +94,34 @@ func staffOnly(r Rule) map[string]Rule {
 	return m
 }
 
-func holder(p Principal, f *Facts) Decision {
+var holder = Rule{"their own item", func(p Principal, f *Facts) Decision {
 	if f != nil && f.Item.Authorize(p.Capability) {
 		return allow("holds the item's token")
 	}
 	return deny("not the item's token")
-}
+}}
 
+// notInvolved denies an officer involved in the item, whatever r says.
 func notInvolved(r Rule) Rule {
-	return func(p Principal, f *Facts) Decision {
+	return Rule{r.Text + ", unless involved", func(p Principal, f *Facts) Decision {
 		if f == nil {
 			return deny("no item")
 		}
 		if f.involved(p.User.Badge) {
 			return deny("involved officer")
 		}
-		return r(p, f)
-	}
+		return r.Decide(p, f)
+	}}
 }
 
-func ownCamera(p Principal, f *Facts) Decision {
+var ownCamera = Rule{"footage from their own camera", func(p Principal, f *Facts) Decision {
 	if p.User.Badge != "" && f.Item.Uploader.Badge == p.User.Badge {
 		return allow("own camera")
 	}
 	return deny("not their camera")
-}
+}}
 
-func sameUnitOrShared(p Principal, f *Facts) Decision {
+var sameUnitOrShared = Rule{"their unit's footage and what a civilian shared with them", func(p Principal, f *Facts) Decision {
 	for _, id := range f.SharedWith {
 		if id == p.User.ID {
 			return allow("shared with them by the civilian")
@@ -120,11 +131,35 @@ func sameUnitOrShared(p Principal, f *Facts) Decision {
 		return allow("their unit's footage")
 	}
 	return deny("not their unit's, not shared with them")
-}
+}}
 
-func onCase(p Principal, f *Facts) Decision {
+var onCase = Rule{"what is linked to their cases", func(p Principal, f *Facts) Decision {
 	if f.OnCase != nil && f.OnCase(p.User.ID) {
 		return allow("linked to their case")
 	}
 	return deny("not linked to their cases")
+}}
+
+// Actions lists the table's rows in the order the docs show them.
+var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
+	ShareItem, RecordInvolved, ManageAccounts}
+
+// Markdown renders the table as the docs show it: a row per action, a
+// column per role; "no" where the table has no rule.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| action | " + strings.Join(Roles, " | ") + " |\n|---|")
+	b.WriteString(strings.Repeat("---|", len(Roles)) + "\n")
+	for _, a := range Actions {
+		b.WriteString("| " + string(a) + " |")
+		for _, role := range Roles {
+			text := "no"
+			if r, ok := Table[a][role]; ok {
+				text = r.Text
+			}
+			b.WriteString(" " + text + " |")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
