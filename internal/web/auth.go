@@ -65,6 +65,16 @@ func (s *server) handle(mux *http.ServeMux, pattern string, action access.Action
 			writeJSON(w, http.StatusUnauthorized, apiError{err.Error()})
 			return
 		}
+		// A browser's session acts only with its form token: a page of
+		// another site cannot make it change anything. (Uploads and public
+		// routes change nothing of the staff member's; the sign-in forms
+		// carry their own token.)
+		if se != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && action != access.Upload && action != access.Public && action != access.SignIn {
+			if !csrfOK(r, se) {
+				writeJSON(w, http.StatusForbidden, apiError{"missing or wrong CSRF token"})
+				return
+			}
+		}
 		if !itemAction(action) {
 			if d := access.Decide(p, action, nil); !d.Allowed {
 				s.refuse(w, r, p, action)
@@ -141,10 +151,7 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 		s.fail(w, r, err)
 		return it, c, nil, false
 	}
-	facts := &access.Facts{Item: it, OnCase: s.OnCase}
-	if facts.Involved, err = s.Facts.Involved(r.Context(), it.ID); err == nil {
-		facts.SharedWith, err = s.Facts.SharedWith(r.Context(), it.ID)
-	}
+	facts, err := s.factsOf(r, it)
 	if err != nil {
 		s.fail(w, r, err)
 		return it, c, nil, false
@@ -189,6 +196,20 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 		return it, c, nil, false
 	}
 	return it, c, decisionDetails(c, action, d, reason), true
+}
+
+// factsOf gathers what the table needs to know about it.
+func (s *server) factsOf(r *http.Request, it evidence.Item) (*access.Facts, error) {
+	return s.facts(r.Context(), it)
+}
+
+func (s *server) facts(ctx context.Context, it evidence.Item) (*access.Facts, error) {
+	f := &access.Facts{Item: it, OnCase: s.OnCase}
+	var err error
+	if f.Involved, err = s.Facts.Involved(ctx, it.ID); err == nil {
+		f.SharedWith, err = s.Facts.SharedWith(ctx, it.ID)
+	}
+	return f, err
 }
 
 // decisionDetails are what the log says of a decision: the action, the

@@ -117,6 +117,10 @@ func TestAuthorizationTable(t *testing.T) {
 	civItem := "/api/v1/evidence/" + civ.ID
 	policeItem := "/api/v1/evidence/" + police.ID
 	reason := "?reason=complaint+review"
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	// The admin pages: the anonymous are sent to sign in; tokens, even an
+	// admin's, do not administer (sightline admin and sessions do).
+	notThroughTokens := [9]int{303, 403, 403, 403, 403, 403, 403, 403, 403}
 	onlyHolderAndSupervisor := [9]int{404, 200, 404, 404, 404, 200, 404, 404, 404}
 	policeReaders := [9]int{404, 404, 404, 404, 200, 200, 404, 404, 200}
 	tests := map[string][]req{
@@ -141,6 +145,21 @@ func TestAuthorizationTable(t *testing.T) {
 		"POST /api/v1/evidence/{id}/shares":   {{"POST", civItem + "/shares", `{"user":"inv.ortiz"}`, nil, [9]int{404, 204, 404, 404, 404, 404, 404, 404, 404}}},
 		"POST /api/v1/evidence/{id}/involved": {{"POST", civItem + "/involved" + reason, `{"badge":"555"}`, nil, [9]int{404, 404, 404, 404, 404, 204, 404, 404, 404}}},
 		"GET /api/v1/me":                      {{"GET", "/api/v1/me", "", nil, [9]int{401, 403, 403, 403, 200, 200, 200, 200, 200}}},
+
+		"GET /signin":          {{"GET", "/signin", "", nil, all(200)}},
+		"POST /signin":         {{"POST", "/signin", "name=x&password=y", form, all(403)}}, // no form token
+		"POST /signout":        {{"POST", "/signout", "", nil, [9]int{303, 403, 403, 403, 303, 303, 303, 303, 303}}},
+		"GET /setup/{secret}":  {{"GET", "/setup/setup_nonesuch", "", nil, all(404)}},
+		"POST /setup/{secret}": {{"POST", "/setup/setup_nonesuch", "", form, all(404)}},
+		"GET /staff":           {{"GET", "/staff", "", nil, [9]int{303, 403, 403, 403, 200, 200, 200, 200, 200}}},
+		"GET /staff/evidence/{id}": {
+			{"GET", "/staff/evidence/" + civ.ID + reason, "", nil, onlyHolderAndSupervisor},
+			{"GET", "/staff/evidence/" + police.ID, "", nil, policeReaders},
+		},
+		"GET /admin":                     {{"GET", "/admin", "", nil, notThroughTokens}},
+		"POST /admin/users":              {{"POST", "/admin/users", "name=x.y&role=officer&badge=1", form, notThroughTokens}},
+		"POST /admin/device-tokens":      {{"POST", "/admin/device-tokens", "unit=central", form, notThroughTokens}},
+		"POST /admin/tokens/{id}/revoke": {{"POST", "/admin/tokens/t_x/revoke", "", form, notThroughTokens}},
 	}
 
 	routes := env.Server.Handler().(*web.Handler).Routes()
@@ -189,13 +208,14 @@ func TestAuthorizationTable(t *testing.T) {
 			t.Errorf("an allowed staff access without its reason: %+v", e)
 		}
 	}
-	// Per caller on the civilian item: 4 reads + share + involve = 6 decisions.
+	// Per caller on the civilian item: 4 API reads, the staff page, share
+	// and involve = 7 decisions.
 	for key, want := range map[string]int{
-		"anonymous denied": 6, "device denied": 6, "officer denied": 6, "investigator denied": 6, "admin denied": 6,
-		"civilian allowed":   4,         // two shares before, the original and a share here (record, receipt and custody are the holder's own)
-		"civilian denied":    7,         // the other civilian's token on all six, and the holder recording involvement
-		"supervisor allowed": 4 + 1 + 0, // reads and involve by sgt.reyes
-		"supervisor denied":  6 + 1 + 1, // sgt.ward (involved) on all six, sgt.reyes's share and the reason-less read
+		"anonymous denied": 7, "device denied": 7, "officer denied": 7, "investigator denied": 7, "admin denied": 7,
+		"civilian allowed":   4,         // two shares before, the original and a share here (record, receipt, custody and page are the holder's own)
+		"civilian denied":    8,         // the other civilian's token on all seven, and the holder recording involvement
+		"supervisor allowed": 4 + 1 + 1, // reads, the page and involve by sgt.reyes
+		"supervisor denied":  7 + 1 + 1, // sgt.ward (involved) on all seven, sgt.reyes's share and the reason-less read
 	} {
 		if count[key] != want {
 			t.Errorf("custody log has %d %q events, want %d (all: %v)", count[key], key, want, count)
@@ -233,7 +253,7 @@ func callH(t *testing.T, env *servertest.Env, method, path, token, body string, 
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,3 +280,6 @@ func TestTokenGuessesAreLimited(t *testing.T) {
 		t.Errorf("after 3 failures, a missing item: %d, want 429", got)
 	}
 }
+
+// noRedirects answers redirects as they are, so that a test sees them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

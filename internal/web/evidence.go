@@ -226,10 +226,7 @@ func (s *server) visible(ctx context.Context, p access.Principal) ([]evidence.It
 		if err != nil {
 			return nil, err
 		}
-		f := &access.Facts{Item: it, OnCase: s.OnCase}
-		if f.Involved, err = s.Facts.Involved(ctx, id); err == nil {
-			f.SharedWith, err = s.Facts.SharedWith(ctx, id)
-		}
+		f, err := s.facts(ctx, it)
 		if err != nil {
 			return nil, err
 		}

@@ -110,6 +110,18 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "POST /api/v1/evidence/{id}/shares", access.ShareItem, h(s.share))
 	s.handle(mux, "POST /api/v1/evidence/{id}/involved", access.RecordInvolved, h(s.involve))
 	s.handle(mux, "GET /api/v1/me", access.StaffHome, h(s.me))
+
+	s.handle(mux, "GET /signin", access.SignIn, h(s.signinForm))
+	s.handle(mux, "POST /signin", access.SignIn, h(s.signin))
+	s.handle(mux, "POST /signout", access.StaffHome, h(s.signout))
+	s.handle(mux, "GET /setup/{secret}", access.SignIn, h(s.setupForm))
+	s.handle(mux, "POST /setup/{secret}", access.SignIn, h(s.setup))
+	s.handle(mux, "GET /staff", access.StaffHome, h(s.staffHome))
+	s.handle(mux, "GET /staff/evidence/{id}", access.ReadItem, h(s.staffView))
+	s.handle(mux, "GET /admin", access.ManageAccounts, sessionOnly(s.adminHome))
+	s.handle(mux, "POST /admin/users", access.ManageAccounts, sessionOnly(s.adminCreateUser))
+	s.handle(mux, "POST /admin/device-tokens", access.ManageAccounts, sessionOnly(s.adminDeviceToken))
+	s.handle(mux, "POST /admin/tokens/{id}/revoke", access.ManageAccounts, sessionOnly(s.adminRevoke))
 	return &Handler{securityHeaders(mux), s.routes}, nil
 }
 

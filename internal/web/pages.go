@@ -1,0 +1,303 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sightline/sightline/internal/access"
+	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/evidence"
+)
+
+// formCookie carries the double-submit token of the forms shown before a
+// session exists (sign-in, account setup).
+const formCookie = "sightline_form"
+
+// secure reports whether the request came over TLS (directly or through a
+// proxy that says so), so that cookies are marked Secure.
+func secure(r *http.Request) bool {
+	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+func (s *server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+}
+
+// formToken returns the pre-session form token, setting its cookie if the
+// browser has none.
+func (s *server) formToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(formCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	v := base64.RawURLEncoding.EncodeToString(b)
+	s.setCookie(w, r, formCookie, v, 3600)
+	return v
+}
+
+// formTokenOK checks a pre-session form's token against its cookie.
+func formTokenOK(r *http.Request) bool {
+	c, err := r.Cookie(formCookie)
+	return err == nil && c.Value != "" && r.PostFormValue("csrf") == c.Value
+}
+
+// csrfOK checks the token of a request made with a session: a form field
+// or, for scripts in the page, the X-CSRF-Token header.
+func csrfOK(r *http.Request, se *account.Session) bool {
+	token := r.Header.Get("X-CSRF-Token")
+	if token == "" {
+		token = r.PostFormValue("csrf")
+	}
+	return account.CheckCSRF(*se, token)
+}
+
+func (s *server) render(w http.ResponseWriter, status int, page string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := s.pages.ExecuteTemplate(w, page, data); err != nil {
+		s.Logger.Error("rendering", "page", page, "err", err)
+	}
+}
+
+type signinPage struct {
+	CSRF, Error string
+	Ready       bool
+	LockFor     string
+}
+
+func (s *server) signinForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "signin.html", signinPage{CSRF: s.formToken(w, r), Ready: r.URL.Query().Has("ready"),
+		LockFor: s.Accounts.Policy().LockFor.String()})
+}
+
+// signin checks a name, password and code and starts a session. Failures
+// say one thing whatever failed, and count against the client's address
+// as well as the account.
+func (s *server) signin(w http.ResponseWriter, r *http.Request) {
+	page := signinPage{CSRF: s.formToken(w, r), LockFor: s.Accounts.Policy().LockFor.String()}
+	if !formTokenOK(r) {
+		page.Error = "The form expired; try again."
+		s.render(w, http.StatusForbidden, "signin.html", page)
+		return
+	}
+	if s.logins.blocked(r) {
+		page.Error = "Too many failed sign-ins from here; wait a few minutes."
+		s.render(w, http.StatusTooManyRequests, "signin.html", page)
+		return
+	}
+	_, secret, err := s.Accounts.Login(r.Context(), r.PostFormValue("name"), r.PostFormValue("password"), r.PostFormValue("code"))
+	if errors.Is(err, account.ErrBadLogin) {
+		s.logins.failed(r)
+		page.Error = "Wrong name, password or code, or the account is locked."
+		s.render(w, http.StatusUnauthorized, "signin.html", page)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.setCookie(w, r, sessionCookie, secret, 0)
+	http.Redirect(w, r, "/staff", http.StatusSeeOther)
+}
+
+func (s *server) signout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.Accounts.Logout(r.Context(), c.Value)
+	}
+	s.setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+type setupPage struct {
+	User                account.User
+	Secret, CSRF, Error string
+	TOTP, TOTPURI       string
+	MinPassword         int
+}
+
+func (s *server) setupForm(w http.ResponseWriter, r *http.Request) {
+	u, err := s.Accounts.SetupUser(r.Context(), r.PathValue("secret"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	page := setupPage{User: u, Secret: r.PathValue("secret"), CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen}
+	if u.Role.NeedsSecondFactor() {
+		page.TOTP = account.NewTOTPSecret()
+		page.TOTPURI = account.TOTPURI(s.Accounts.Policy().Issuer, u.Name, page.TOTP)
+	}
+	s.render(w, http.StatusOK, "setup.html", page)
+}
+
+func (s *server) setup(w http.ResponseWriter, r *http.Request) {
+	secret := r.PathValue("secret")
+	u, err := s.Accounts.SetupUser(r.Context(), secret)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	page := setupPage{User: u, Secret: secret, CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen, TOTP: r.PostFormValue("totp")}
+	if page.TOTP != "" {
+		page.TOTPURI = account.TOTPURI(s.Accounts.Policy().Issuer, u.Name, page.TOTP)
+	}
+	if !formTokenOK(r) {
+		page.Error = "The form expired; try again."
+		s.render(w, http.StatusForbidden, "setup.html", page)
+		return
+	}
+	_, err = s.Accounts.CompleteSetup(r.Context(), secret, r.PostFormValue("password"), page.TOTP, r.PostFormValue("code"))
+	if errors.Is(err, account.ErrInvalid) {
+		page.Error = strings.TrimPrefix(err.Error(), account.ErrInvalid.Error()+": ")
+		s.render(w, http.StatusBadRequest, "setup.html", page)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/signin?ready", http.StatusSeeOther)
+}
+
+// staffHome lists what the signed-in staff member may see.
+func (s *server) staffHome(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	if c.session == nil { // an API token: the JSON form is /api/v1/me
+		s.me(w, r)
+		return
+	}
+	items, err := s.visible(r.Context(), c.Principal)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, http.StatusOK, "staff.html", struct {
+		User  account.User
+		Items []evidence.Item
+		CSRF  string
+	}{c.User, items, c.session.CSRF})
+}
+
+// staffView shows one item to a staff member. For a civilian's footage
+// it first asks why, unless the table refuses anyway; opening it is then
+// decided and logged like any API read.
+func (s *server) staffView(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	if reason == "" {
+		if it, err := s.Evidence.Get(r.Context(), r.PathValue("id")); err == nil && it.Uploader.Token == "" && c.Kind == access.Staff {
+			f, err := s.factsOf(r, it)
+			if err == nil && access.Decide(c.Principal, access.ReadItem, f).Allowed {
+				s.render(w, http.StatusOK, "reason.html", it)
+				return
+			}
+		}
+	}
+	it, _, ok := s.item(w, r, access.ReadItem, "")
+	if !ok {
+		return
+	}
+	src := "/api/v1/evidence/" + url.PathEscape(it.ID) + "/original"
+	if reason != "" {
+		src += "?reason=" + url.QueryEscape(reason)
+	}
+	s.render(w, http.StatusOK, "view.html", struct {
+		Item        evidence.Item
+		Src, Reason string
+	}{it, src, reason})
+}
+
+type adminPage struct {
+	Users                 []account.User
+	Tokens                []account.Token
+	Roles                 []account.Role
+	CSRF, Error           string
+	Link, LinkFor, Secret string
+}
+
+// adminHome shows accounts and device tokens, with forms to add them.
+func (s *server) adminHome(w http.ResponseWriter, r *http.Request) {
+	s.renderAdmin(w, r, http.StatusOK, adminPage{})
+}
+
+// sessionOnly serves the admin pages to signed-in browsers only: a
+// script's token does not administer accounts (`sightline admin` does).
+func sessionOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if callerOf(r).session == nil {
+			writeJSON(w, http.StatusForbidden, apiError{"the admin pages need a signed-in session; scripts use sightline admin"})
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *server) renderAdmin(w http.ResponseWriter, r *http.Request, status int, page adminPage) {
+	c := callerOf(r)
+	page.CSRF, page.Roles = c.session.CSRF, account.Roles
+	for u, err := range s.Accounts.Users(r.Context()) {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		page.Users = append(page.Users, u)
+	}
+	for t, err := range s.Accounts.Tokens(r.Context()) {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if t.Kind == account.DeviceToken {
+			page.Tokens = append(page.Tokens, t)
+		}
+	}
+	s.render(w, status, "admin.html", page)
+}
+
+func (s *server) adminCreateUser(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	u, secret, err := s.Accounts.CreateUser(r.Context(), c.Actor(), account.User{Name: r.PostFormValue("name"),
+		Role: account.Role(r.PostFormValue("role")), Unit: r.PostFormValue("unit"), Badge: r.PostFormValue("badge")})
+	if errors.Is(err, account.ErrInvalid) || errors.Is(err, account.ErrExists) {
+		s.renderAdmin(w, r, http.StatusBadRequest, adminPage{Error: err.Error()})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	scheme := "http"
+	if secure(r) {
+		scheme = "https"
+	}
+	s.renderAdmin(w, r, http.StatusOK, adminPage{Link: scheme + "://" + r.Host + "/setup/" + secret, LinkFor: u.Name})
+}
+
+func (s *server) adminDeviceToken(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	_, secret, err := s.Accounts.IssueToken(r.Context(), c.Actor(), account.Token{Kind: account.DeviceToken,
+		Unit: r.PostFormValue("unit"), Device: r.PostFormValue("device"), Badge: r.PostFormValue("badge")})
+	if errors.Is(err, account.ErrInvalid) {
+		s.renderAdmin(w, r, http.StatusBadRequest, adminPage{Error: err.Error()})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderAdmin(w, r, http.StatusOK, adminPage{Secret: secret})
+}
+
+func (s *server) adminRevoke(w http.ResponseWriter, r *http.Request) {
+	if err := s.Accounts.RevokeToken(r.Context(), callerOf(r).Actor(), r.PathValue("id")); err != nil && !errors.Is(err, account.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/admin", http.StatusSeeOther)
+}
