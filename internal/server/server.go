@@ -187,6 +187,9 @@ func (s *Server) AdminHandler() http.Handler { return s.admin }
 // Custody lists the logged events about an item.
 func (s *Server) Custody() evidence.CustodyIndex { return s.db.Custody() }
 
+// Facts are the access facts (involvement, shares), for tools and tests.
+func (s *Server) Facts() db.Facts { return s.db.Facts() }
+
 // Accounts is the staff account service.
 func (s *Server) Accounts() *account.Service { return s.accounts }
 
