@@ -5,8 +5,11 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,4 +146,42 @@ func cliUpload(t *testing.T, server, dir, name, seed string) string {
 		t.Fatalf("upload: %v\n%s%s", err, out, errOut)
 	}
 	return file
+}
+
+// getJSON GETs url with a bearer token and decodes the JSON answer.
+func getJSON(url, token string, v any) error {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// shareWith shares a civilian's item with a staff member by name.
+func shareWith(base, id, token, user string) error {
+	req, err := http.NewRequest("POST", base+"/api/v1/evidence/"+id+"/shares", strings.NewReader(`{"user":"`+user+`"}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("share: %d %s", resp.StatusCode, b)
+	}
+	return nil
 }
