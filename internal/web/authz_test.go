@@ -283,3 +283,27 @@ func TestTokenGuessesAreLimited(t *testing.T) {
 
 // noRedirects answers redirects as they are, so that a test sees them.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// To anyone without access, an item that exists and one that does not
+// answer alike: same status, same body, on every item route.
+func TestNoResponseRevealsExistence(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 1000 })
+	officer := staffToken(t, env, "ofc.lane", account.Officer, "central", "101")
+	r, _ := uploadAs(t, env, "", mediatest.NoiseWAV(30_000, 8), map[string]string{"source": "phone"})
+	other, _ := uploadAs(t, env, "", mediatest.NoiseWAV(30_001, 9), map[string]string{"source": "phone"})
+	missing := evidence.NewID()
+	for _, token := range []string{"", "not-a-token", other.AccessToken, officer} {
+		for _, suffix := range []string{"", "/original", "/receipt", "/custody", "/original?reason=x"} {
+			for _, base := range []string{"/api/v1/evidence/", "/staff/evidence/"} {
+				if base == "/staff/evidence/" && suffix != "" {
+					continue
+				}
+				c1, b1 := call(t, env, "GET", base+r.ID+suffix, token, "")
+				c2, b2 := call(t, env, "GET", base+missing+suffix, token, "")
+				if c1 != c2 || b1 != b2 || c1 == 200 {
+					t.Errorf("%s{id}%s with token %.8q: existing %d %q, missing %d %q", base, suffix, token, c1, b1, c2, b2)
+				}
+			}
+		}
+	}
+}
