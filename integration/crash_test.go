@@ -343,7 +343,9 @@ func checkDataFolder(t *testing.T, data string, files [][]byte) {
 			}
 		}
 		if !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
-			t.Errorf("left in uploads/: %s", name)
+			st, _ := os.ReadFile(filepath.Join(data, "uploads", strings.TrimSuffix(name, ".bin")+".json"))
+			fi, _ := os.Stat(filepath.Join(data, "uploads", name))
+			t.Errorf("left in uploads/: %s (%v bytes; state %.400s)", name, fi.Size(), st)
 		}
 	}
 	if tmp, _ := os.ReadDir(filepath.Join(data, "blobs", "tmp")); len(tmp) != 0 {

@@ -316,6 +316,14 @@ func (s *Service) Recover(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
+		// A crash between an upload's tombstone and the removal of its
+		// data leaves the data behind: the evidence has it already.
+		if st, err := s.uploads.readState(id); err == nil && st.Evidence != "" {
+			if err := durable.Remove(s.uploads.binPath(id)); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := s.uploads.GetUpload(ctx, id); err != nil && !errors.Is(err, errExpired) {
 			if ctx.Err() != nil {
 				return ctx.Err()

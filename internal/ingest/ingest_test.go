@@ -474,6 +474,35 @@ func TestCompleteUploadFinishedOnRestart(t *testing.T) {
 	}
 }
 
+// A crash after an upload's tombstone was saved but before its data file
+// was removed (found by the SIGKILL test) leaves the data file; the next
+// start removes it, and the evidence is untouched.
+func TestRecoverRemovesDataLeftByATombstone(t *testing.T) {
+	data := clip(t)
+	dir := t.TempDir()
+	env := servertest.StartIn(t, dir)
+	u := env.Create(int64(len(data)), phone)
+	env.Patch(u, 0, data)
+	r := env.Receipt(u)
+	env.Stop()
+	id := u[strings.LastIndex(u, "/")+1:]
+	bin := filepath.Join(dir, "uploads", id+".bin")
+	if err := os.WriteFile(bin, data, 0o600); err != nil { // as if the removal never happened
+		t.Fatal(err)
+	}
+	env = servertest.StartIn(t, dir)
+	if _, err := os.Stat(bin); !os.IsNotExist(err) {
+		t.Fatalf("the finished upload's data file is still there after a restart: %v", err)
+	}
+	if c := env.Contents(); c.Evidence != 1 || c.Blobs != 1 || len(c.UploadFiles) != 1 {
+		t.Fatalf("after recovery the data folder holds %+v", c)
+	}
+	p, _ := url.Parse(u)
+	if got := env.Receipt(p.Path); got.ID != r.ID {
+		t.Fatalf("the upload now names evidence %s, was %s", got.ID, r.ID)
+	}
+}
+
 // A damaged upload state does not keep the server from starting, nor the
 // other uploads from recovering.
 func TestRecoverSkipsADamagedUpload(t *testing.T) {
