@@ -148,40 +148,37 @@ func cliUpload(t *testing.T, server, dir, name, seed string) string {
 	return file
 }
 
-// getJSON GETs url with a bearer token and decodes the JSON answer.
-func getJSON(url, token string, v any) error {
-	req, err := http.NewRequest("GET", url, nil)
+// bearer sends a request with a bearer token and returns the body of an
+// answer with status want.
+func bearer(method, url, token, body string, want int) ([]byte, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != want {
+		err = fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return b, err
+}
+
+// getJSON GETs url with a bearer token and decodes the JSON answer.
+func getJSON(url, token string, v any) error {
+	b, err := bearer("GET", url, token, "", http.StatusOK)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
 
 // shareWith shares a civilian's item with a staff member by name.
 func shareWith(base, id, token, user string) error {
-	req, err := http.NewRequest("POST", base+"/api/v1/evidence/"+id+"/shares", strings.NewReader(`{"user":"`+user+`"}`))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("share: %d %s", resp.StatusCode, b)
-	}
-	return nil
+	_, err := bearer("POST", base+"/api/v1/evidence/"+id+"/shares", token, `{"user":"`+user+`"}`, http.StatusNoContent)
+	return err
 }

@@ -202,12 +202,12 @@ func decimate(x []float32, n int) []float64 {
 // phase transform (GCC-PHAT), weighting only lo-hi Hz. The reference's
 // spectrum is computed once.
 type correlator struct {
-	fft       *fourier.FFT
-	n, rate   int
-	lo, hi    float64
-	ref       []complex128
-	seq       []float64
-	spec, tmp []complex128
+	fft     *fourier.FFT
+	n, rate int
+	lo, hi  float64
+	ref     []complex128
+	seq     []float64
+	spec    []complex128
 }
 
 // newCorrelator prepares ref for correlation with signals up to

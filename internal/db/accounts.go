@@ -44,22 +44,7 @@ func (s accountStore) UserBySetup(ctx context.Context, digest string, now time.T
 }
 
 func (s accountStore) Users(ctx context.Context) iter.Seq2[account.User, error] {
-	return func(yield func(account.User, error) bool) {
-		rows, err := s.d.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
-		if err != nil {
-			yield(account.User{}, err)
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if !yield(scanUser(rows)) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(account.User{}, err)
-		}
-	}
+	return each(ctx, s.d, scanUser, `SELECT `+userColumns+` FROM users ORDER BY name`)
 }
 
 func (s accountStore) CompleteSetup(ctx context.Context, id, passwordHash, totpSecret string) error {
@@ -172,22 +157,7 @@ func (s accountStore) TokenByDigest(ctx context.Context, digest string) (account
 }
 
 func (s accountStore) Tokens(ctx context.Context) iter.Seq2[account.Token, error] {
-	return func(yield func(account.Token, error) bool) {
-		rows, err := s.d.query(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
-		if err != nil {
-			yield(account.Token{}, err)
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if !yield(scanToken(rows)) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(account.Token{}, err)
-		}
-	}
+	return each(ctx, s.d, scanToken, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
 }
 
 func (s accountStore) RevokeToken(ctx context.Context, id string, at time.Time) error {

@@ -15,6 +15,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"iter"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -150,4 +151,25 @@ func (d *DB) Version(ctx context.Context) (int, error) {
 	var v sql.NullInt64
 	err := d.queryRow(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
 	return int(v.Int64), err
+}
+
+// each yields the rows of q, each read by scan.
+func each[T any](ctx context.Context, d *DB, scan func(scanner) (T, error), q string, args ...any) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		rows, err := d.query(ctx, q, args...)
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if !yield(scan(rows)) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(zero, err)
+		}
+	}
 }

@@ -72,22 +72,7 @@ func (s evidenceStore) ByUpload(ctx context.Context, digest string) (evidence.It
 }
 
 func (s evidenceStore) All(ctx context.Context) iter.Seq2[evidence.Item, error] {
-	return func(yield func(evidence.Item, error) bool) {
-		rows, err := s.d.query(ctx, `SELECT `+evidenceColumns+` FROM evidence ORDER BY received_at, id`)
-		if err != nil {
-			yield(evidence.Item{}, err)
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if !yield(scanEvidence(rows)) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(evidence.Item{}, err)
-		}
-	}
+	return each(ctx, s.d, scanEvidence, `SELECT `+evidenceColumns+` FROM evidence ORDER BY received_at, id`)
 }
 
 type scanner interface{ Scan(...any) error }

@@ -408,19 +408,21 @@ func (l *Log) Refresh(ctx context.Context, old verify.Receipt) (verify.Receipt, 
 	if _, err := verify.Check(old, l.vkey); err != nil {
 		return verify.Receipt{}, fmt.Errorf("%w: %w", ErrNotOurs, err)
 	}
-	earlier := append([]string(nil), old.Checkpoint)
-	for _, e := range old.Earlier {
-		earlier = append(earlier, e.Checkpoint)
+	// The checkpoints the receipt holds, smallest first.
+	type held struct {
+		raw string
+		cp  verify.Checkpoint
 	}
-	cps := make([]verify.Checkpoint, len(earlier))
+	var hs []held
 	var largest uint64
-	for i, raw := range earlier {
+	for _, raw := range append([]string{old.Checkpoint}, earlierCheckpoints(old)...) {
 		cp, err := verify.OpenCheckpoint([]byte(raw), l.verifier)
 		if err != nil { // verify.Check has checked them all
 			return verify.Receipt{}, fmt.Errorf("%w: %w", ErrNotOurs, err)
 		}
-		cps[i], largest = cp, max(largest, cp.Size)
+		hs, largest = append(hs, held{raw, cp}), max(largest, cp.Size)
 	}
+	slices.SortFunc(hs, func(a, b held) int { return cmp.Compare(a.cp.Size, b.cp.Size) })
 	r, pb, err := l.receipt(ctx, old.Index, largest, old.SHA256, old.Size)
 	if err != nil {
 		return verify.Receipt{}, err
@@ -432,32 +434,34 @@ func (l *Log) Refresh(ctx context.Context, old verify.Receipt) (verify.Receipt, 
 	if err != nil {
 		return verify.Receipt{}, err
 	}
-	seen := map[uint64]bool{}
-	for i, cp := range cps {
-		if seen[cp.Size] || cp.Size == now.Size {
-			if cp.Size == now.Size && cp.Root != now.Root {
-				return verify.Receipt{}, fmt.Errorf("%w: two roots for size %d", ErrForked, cp.Size)
-			}
+	for i, h := range hs {
+		if h.cp.Size == now.Size && h.cp.Root != now.Root {
+			return verify.Receipt{}, fmt.Errorf("%w: two roots for size %d", ErrForked, h.cp.Size)
+		}
+		if h.cp.Size == now.Size || (i > 0 && h.cp.Size == hs[i-1].cp.Size) {
 			continue
 		}
-		seen[cp.Size] = true
-		hashes, err := pb.ConsistencyProof(ctx, cp.Size, now.Size)
+		hashes, err := pb.ConsistencyProof(ctx, h.cp.Size, now.Size)
 		if err != nil {
 			return verify.Receipt{}, fmt.Errorf("ledger: consistency proof: %w", err)
 		}
-		r.Earlier = append(r.Earlier, verify.Earlier{Checkpoint: earlier[i], ConsistencyProof: encodeHashes(hashes)})
+		r.Earlier = append(r.Earlier, verify.Earlier{Checkpoint: h.raw, ConsistencyProof: encodeHashes(hashes)})
 	}
-	slices.SortFunc(r.Earlier, func(a, b verify.Earlier) int {
-		sa, _ := checkpointSize([]byte(a.Checkpoint))
-		sb, _ := checkpointSize([]byte(b.Checkpoint))
-		return cmp.Compare(sa, sb)
-	})
 	// Proofs built from our own tiles that do not check mean the tiles no
 	// longer hash to a root this log once signed.
 	if _, err := verify.Check(r, l.vkey); err != nil {
 		return verify.Receipt{}, fmt.Errorf("%w: %w", ErrForked, err)
 	}
 	return r, nil
+}
+
+// earlierCheckpoints are the notes of the earlier checkpoints r carries.
+func earlierCheckpoints(r verify.Receipt) []string {
+	out := make([]string, len(r.Earlier))
+	for i, e := range r.Earlier {
+		out[i] = e.Checkpoint
+	}
+	return out
 }
 
 func encodeHashes(hashes [][]byte) []string {

@@ -151,7 +151,7 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 		s.fail(w, r, err)
 		return it, c, nil, false
 	}
-	facts, err := s.factsOf(r, it)
+	facts, err := s.facts(r.Context(), it)
 	if err != nil {
 		s.fail(w, r, err)
 		return it, c, nil, false
@@ -198,11 +198,7 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 	return it, c, decisionDetails(c, action, d, reason), true
 }
 
-// factsOf gathers what the table needs to know about it.
-func (s *server) factsOf(r *http.Request, it evidence.Item) (*access.Facts, error) {
-	return s.facts(r.Context(), it)
-}
-
+// facts gathers what the table needs to know about it.
 func (s *server) facts(ctx context.Context, it evidence.Item) (*access.Facts, error) {
 	f := &access.Facts{Item: it, OnCase: s.OnCase}
 	var err error

@@ -192,7 +192,7 @@ func (s *server) staffView(w http.ResponseWriter, r *http.Request) {
 	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
 	if reason == "" {
 		if it, err := s.Evidence.Get(r.Context(), r.PathValue("id")); err == nil && it.Uploader.Token == "" && c.Kind == access.Staff {
-			f, err := s.factsOf(r, it)
+			f, err := s.facts(r.Context(), it)
 			if err == nil && access.Decide(c.Principal, access.ReadItem, f).Allowed {
 				s.render(w, http.StatusOK, "reason.html", it)
 				return
