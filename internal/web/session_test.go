@@ -166,3 +166,27 @@ func TestSessionsOverHTTP(t *testing.T) {
 		t.Errorf("the right password on a locked account: %d, want 401", got)
 	}
 }
+
+// Failed sign-ins are limited per address, whatever names they try: past
+// the limit even the right password is refused with 429 (the per-account
+// lock is separate: here no account fails five times).
+func TestSignInsAreLimitedPerAddress(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 3 })
+	acc := env.Server.Accounts()
+	_, link, err := acc.CreateUser(t.Context(), "test", account.User{Name: "ofc.kim", Role: account.Officer, Badge: "12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.CompleteSetup(t.Context(), link, "a long enough password", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, env)
+	for _, name := range []string{"a.one", "b.two", "c.three"} {
+		if got := b.signIn(name, "whatever password", ""); got != 401 {
+			t.Fatalf("a wrong name: %d", got)
+		}
+	}
+	if got := b.signIn("ofc.kim", "a long enough password", ""); got != 429 {
+		t.Errorf("past the limit, the right password: %d, want 429", got)
+	}
+}
