@@ -118,7 +118,7 @@ func (s *server) refuse(w http.ResponseWriter, r *http.Request, p access.Princip
 	writeJSON(w, http.StatusForbidden, apiError{"your role may not do this"})
 }
 
-// maxReason bounds the reason a staff member gives.
+// maxReason bounds the reason a staff member gives, in characters.
 const maxReason = 500
 
 // item loads the item named in the path and decides action on it for the
@@ -157,9 +157,9 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 		return it, c, nil, false
 	}
 	d := access.Decide(c.Principal, action, facts)
-	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
-	if len(reason) > maxReason {
-		reason = reason[:maxReason]
+	reason := strings.TrimSpace(strings.ToValidUTF8(r.URL.Query().Get("reason"), "\uFFFD"))
+	if rs := []rune(reason); len(rs) > maxReason { // cut between characters, not inside one
+		reason = string(rs[:maxReason])
 	}
 	noReason := d.Allowed && c.Kind == access.Staff && facts.Civilian() && reason == ""
 	if noReason {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
@@ -305,5 +307,26 @@ func TestNoResponseRevealsExistence(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A long reason is kept to 500 characters, cut between characters, and
+// logged as valid text.
+func TestLongReasonIsCutBetweenCharacters(t *testing.T) {
+	env := servertest.Start(t)
+	sup := staffToken(t, env, "sgt.reyes", account.Supervisor, "central", "")
+	civ, _ := uploadAs(t, env, "", mediatest.NoiseWAV(20_000, 3), map[string]string{"source": "phone"})
+	call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"sgt.reyes"}`)
+	long := strings.Repeat("é", 600)
+	if got, body := call(t, env, "GET", "/api/v1/evidence/"+civ.ID+"?reason="+url.QueryEscape(long), sup, ""); got != 200 {
+		t.Fatalf("%d %s", got, body)
+	}
+	events, err := env.Server.Custody().Events(t.Context(), civ.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := events[len(events)-1].Details["reason"]
+	if got != strings.Repeat("é", 500) {
+		t.Errorf("logged reason of %d bytes, %d characters; want 500 é", len(got), utf8.RuneCountInString(got))
 	}
 }
