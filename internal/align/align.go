@@ -18,6 +18,7 @@
 package align
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/cmplx"
@@ -294,4 +295,14 @@ func nextSize(n int) int {
 		}
 	}
 	return best
+}
+
+// FromF32LE reads raw little-endian 32-bit float samples (a trailing
+// partial sample is ignored).
+func FromF32LE(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
 }

@@ -39,6 +39,8 @@ func (p Problem) String() string { return p.Concerns + ": " + p.Detail }
 // Report is what an audit found.
 type Report struct {
 	Blobs, Evidence, Entries int
+	// Derived is how many derived files (posters, review copies, …) were checked.
+	Derived int
 	// Checkpoints is how many kept checkpoints were checked.
 	Checkpoints int
 	Problems    []Problem
@@ -120,6 +122,29 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 			r.add(what, "record says sha256 %s, its received event (log index %d) says %s", it.SHA256, it.ReceivedIndex, e.Evidence.SHA256)
 		case e.Details["size"] != strconv.FormatInt(it.Size, 10):
 			r.add(what, "record says %d bytes, its received event says %s", it.Size, e.Details["size"])
+		}
+	}
+	// Derived files: each an intact blob made by its logged event.
+	for f, err := range d.Derived().All(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		r.Derived++
+		what := fmt.Sprintf("%s of evidence %s", f.Kind, f.Parent)
+		used[f.SHA256] = true
+		intact, stored := hashes[f.SHA256]
+		switch {
+		case !stored:
+			r.add(what, "its blob %s is missing from the blob store", f.SHA256)
+		case !intact:
+			r.add(what, "its blob %s has changed", f.SHA256)
+		}
+		e, ok := entries[f.LogIndex]
+		switch {
+		case !ok || e.Type != evidence.Derived || e.Evidence == nil || e.Evidence.ID != f.Parent:
+			r.add(what, "log entry %d is not the event that made it", f.LogIndex)
+		case e.Details["sha256"] != f.SHA256.String() || e.Details["kind"] != string(f.Kind):
+			r.add(what, "record says %s, the event that made it (log index %d) says %s", f.SHA256, f.LogIndex, e.Details["sha256"])
 		}
 	}
 	for ref := range hashes {

@@ -33,6 +33,10 @@ const (
 	// Involved records an officer as involved in an item.
 	Shared   EventType = "shared"
 	Involved EventType = "involved"
+	// Derived records a file made from an item (poster, sound for
+	// alignment, review copy): its details name the new blob, its hash and
+	// size; the original is untouched.
+	Derived EventType = "derived"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)

@@ -1,0 +1,267 @@
+// Package derive makes, from each original, the files reviewers and the
+// aligner need: a poster frame and a strip of thumbnails, the sound as
+// 8 kHz mono PCM for alignment, and a review copy when browsers cannot
+// play the original (HEVC, for example). Each is a new blob that names its
+// parent; the original is only read. Making one is a custody event
+// ("derived", about the parent, with the new blob's hash and size), so a
+// review copy shown in court can be traced to the original it came from.
+//
+// The work runs as durable jobs (package jobs), one kind per file, each
+// idempotent: a job interrupted by a crash runs again and finds what it
+// already made.
+package derive
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sightline/sightline/internal/align"
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/jobs"
+	"github.com/sightline/sightline/internal/media"
+)
+
+// Kind names a derived file, and the job that makes it.
+type Kind string
+
+// The derived files.
+const (
+	Poster     Kind = "poster"     // JPEG frame
+	Thumbnails Kind = "thumbnails" // JPEG strip of frames
+	Audio      Kind = "audio"      // raw f32le mono at align.Rate
+	Review     Kind = "review"     // H.264/AAC MP4
+)
+
+// Kinds lists every kind of derived file, in the order jobs are queued.
+var Kinds = []Kind{Audio, Poster, Thumbnails, Review}
+
+// MIME is the media type of each kind.
+var MIME = map[Kind]string{Poster: "image/jpeg", Thumbnails: "image/jpeg", Audio: "application/octet-stream", Review: "video/mp4"}
+
+// File is a derived file: which original it came from, and which blob
+// holds it.
+type File struct {
+	Parent    string // evidence id
+	Kind      Kind
+	SHA256    blob.Ref
+	Size      int64
+	MIME      string
+	CreatedAt time.Time
+	LogIndex  uint64 // of its "derived" event
+}
+
+// ErrNotFound says a file has not been derived (yet, or ever).
+var ErrNotFound = errors.New("derive: no such derived file")
+
+// Store keeps the record of derived files.
+type Store interface {
+	// Put records f; recording the same parent and kind again is a no-op.
+	Put(ctx context.Context, f File) error
+	// Get returns the parent's file of kind, or ErrNotFound.
+	Get(ctx context.Context, parent string, kind Kind) (File, error)
+}
+
+// ThumbnailCount is how many frames a thumbnail strip holds.
+const ThumbnailCount = 10
+
+// Config is what a Deriver needs.
+type Config struct {
+	Evidence evidence.Store
+	Blobs    blob.Store
+	Files    Store
+	Record   func(context.Context, evidence.Event) (uint64, error)
+	// Media runs ffmpeg, with the time and memory limits of derivations.
+	Media *media.Tool
+	// Tmp holds files being made; on the blob store's file system so that
+	// a finished file is linked, not copied.
+	Tmp    string
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Deriver makes derived files as jobs.
+type Deriver struct{ cfg Config }
+
+// New returns a Deriver.
+func New(cfg Config) (*Deriver, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Deriver{cfg}, os.MkdirAll(cfg.Tmp, 0o700)
+}
+
+// Register adds a job handler per kind to q; done is called after a
+// file is made or found not needed (the aligner waits for audio).
+func (d *Deriver) Register(q *jobs.Queue, done func(ctx context.Context, parent string, k Kind) error) {
+	for _, k := range Kinds {
+		q.Handle(string(k), func(ctx context.Context, j jobs.Job) error {
+			if err := d.make(ctx, j.Subject, k); err != nil {
+				return err
+			}
+			if done != nil {
+				return done(ctx, j.Subject, k)
+			}
+			return nil
+		})
+	}
+}
+
+// Needed reports whether an item should have a file of kind: pictures
+// and review copies only for video, a review copy only when browsers
+// cannot play the original, audio when it has sound.
+func Needed(it evidence.Item, k Kind) bool {
+	switch k {
+	case Poster, Thumbnails:
+		return it.Video != nil && it.DurationS != nil && *it.DurationS > 0
+	case Audio:
+		return it.Audio != nil
+	case Review:
+		return it.Video != nil && !media.BrowserPlays(it.Info)
+	}
+	return false
+}
+
+// make makes the parent's file of kind unless it exists or is not needed.
+func (d *Deriver) make(ctx context.Context, parent string, k Kind) error {
+	it, err := d.cfg.Evidence.Get(ctx, parent)
+	if err != nil {
+		return err
+	}
+	if !Needed(it, k) {
+		return nil
+	}
+	if _, err := d.cfg.Files.Get(ctx, parent, k); err == nil {
+		return nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	in, cleanup, err := d.local(ctx, it.SHA256)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	dir, err := os.MkdirTemp(d.cfg.Tmp, string(k)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, string(k))
+	var dur float64
+	if it.DurationS != nil {
+		dur = *it.DurationS
+	}
+	switch k {
+	case Poster:
+		err = d.cfg.Media.Poster(ctx, in, out, dur)
+	case Thumbnails:
+		err = d.cfg.Media.Thumbnails(ctx, in, out, dur, ThumbnailCount)
+	case Audio:
+		err = d.cfg.Media.Audio(ctx, in, out, align.Rate)
+	case Review:
+		err = d.cfg.Media.ReviewCopy(ctx, in, out)
+	}
+	if err != nil {
+		return fmt.Errorf("making the %s of %s: %w", k, parent, err)
+	}
+	ref, size, err := hashFile(out)
+	if err != nil {
+		return err
+	}
+	if size == 0 && k != Audio {
+		return fmt.Errorf("making the %s of %s: ffmpeg wrote nothing", k, parent)
+	}
+	if err := d.store(ctx, ref, out); err != nil {
+		return err
+	}
+	f := File{Parent: parent, Kind: k, SHA256: ref, Size: size, MIME: MIME[k], CreatedAt: d.cfg.Now().UTC()}
+	f.LogIndex, err = d.cfg.Record(ctx, evidence.Event{Type: evidence.Derived, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
+		Actor: "sightline", At: evidence.EventTime(f.CreatedAt),
+		Details: map[string]string{"kind": string(k), "sha256": ref.String(), "size": fmt.Sprint(size), "mime": f.MIME}})
+	if err != nil {
+		return err
+	}
+	d.cfg.Logger.Info("derived", "evidence", parent, "kind", k, "size", size)
+	return d.cfg.Files.Put(ctx, f)
+}
+
+// store puts the file at path into the blob store (linking when it can).
+func (d *Deriver) store(ctx context.Context, ref blob.Ref, path string) error {
+	if a, ok := d.cfg.Blobs.(blob.Adopter); ok {
+		return a.Adopt(ctx, ref, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return d.cfg.Blobs.Put(ctx, ref, f)
+}
+
+// local returns a path to the blob's content for ffmpeg: the blob's own
+// file when the store keeps one, else a temporary copy.
+func (d *Deriver) local(ctx context.Context, ref blob.Ref) (string, func(), error) {
+	if p, ok := d.cfg.Blobs.(interface{ Path(blob.Ref) string }); ok {
+		return p.Path(ref), func() {}, nil
+	}
+	r, err := d.cfg.Blobs.Open(ctx, ref)
+	if err != nil {
+		return "", nil, err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(d.cfg.Tmp, "original-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.Remove(f.Name()) }
+	_, err = io.Copy(f, r)
+	if err = errors.Join(err, f.Close()); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return f.Name(), cleanup, nil
+}
+
+// ReadAudio returns an item's sound for alignment; ErrNotFound if it has
+// none (yet).
+func (d *Deriver) ReadAudio(ctx context.Context, parent string) ([]float32, error) {
+	f, err := d.cfg.Files.Get(ctx, parent, Audio)
+	if err != nil {
+		return nil, err
+	}
+	r, err := d.cfg.Blobs.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return align.FromF32LE(b), nil
+}
+
+// hashFile hashes a finished file and makes it durable before it is adopted.
+func hashFile(path string) (blob.Ref, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return blob.Ref{}, 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	return blob.Ref(h.Sum(nil)), n, err
+}
