@@ -92,6 +92,9 @@ const (
 	ShareItem      Action = "share-item"   // a civilian shares their item with a staff member
 	RecordInvolved Action = "record-involved"
 	ManageAccounts Action = "manage-accounts"
+	CreateIncident Action = "create-incident"
+	ReadIncident   Action = "read-incident" // an incident, its timeline and suggestions
+	EditIncident   Action = "edit-incident" // add and remove clips, name officers, assign staff, decide suggestions, nudge offsets
 )
 
 // Facts are what the table needs to know about one evidence item.
@@ -101,9 +104,18 @@ type Facts struct {
 	Involved []string
 	// SharedWith are the staff ids the item's civilian shared it with.
 	SharedWith []string
-	// OnCase reports whether an investigator is assigned to a case the
-	// item is linked to. Cases come later; until then nobody is.
+	// OnCase reports whether a staff member is assigned to an incident
+	// the item is in.
 	OnCase func(userID string) bool
+	// Incident is the incident an incident action is on.
+	Incident *IncidentFacts
+}
+
+// IncidentFacts are what the table needs to know about an incident.
+type IncidentFacts struct {
+	Unit     string   // of who opened it
+	Staff    []string // ids of staff assigned to it
+	Officers []string // badges of officers involved in it
 }
 
 // Civilian reports whether the item came from a civilian (no device
@@ -134,6 +146,9 @@ type Store interface {
 	SharedWith(ctx context.Context, evidenceID string) ([]string, error)
 	AddInvolved(ctx context.Context, evidenceID, badge string) error
 	AddShare(ctx context.Context, evidenceID, userID string, at time.Time) error
+	// OnCase reports whether a staff member is assigned to an incident
+	// the item is in.
+	OnCase(ctx context.Context, evidenceID, userID string) (bool, error)
 	// Visible lists items a staff member may be able to see, newest first.
 	Visible(ctx context.Context, unit, badge, userID string, limit int) ([]string, error)
 }

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/sightline/sightline/internal/account"
@@ -49,7 +50,50 @@ var Table = map[Action]map[string]Rule{
 	ManageAccounts: {
 		string(account.Admin): always("admin"),
 	},
+	CreateIncident: {
+		string(account.Supervisor):   always("yes"),
+		string(account.Investigator): always("yes"),
+	},
+	ReadIncident: incidentRules(),
+	EditIncident: incidentRules(),
 }
+
+// incidentRules are who may see and change an incident: supervisors,
+// their unit's incidents and those they are assigned to; investigators,
+// those they are assigned to; never an officer involved in it.
+func incidentRules() map[string]Rule {
+	return map[string]Rule{
+		string(account.Supervisor):   notInvolvedIn(unitOrAssigned),
+		string(account.Investigator): notInvolvedIn(assigned),
+	}
+}
+
+// notInvolvedIn denies an officer named in the incident, whatever r says.
+func notInvolvedIn(r Rule) Rule {
+	return Rule{r.Text + ", unless involved", func(p Principal, f *Facts) Decision {
+		if f == nil || f.Incident == nil {
+			return deny("no incident")
+		}
+		if p.User.Badge != "" && slices.Contains(f.Incident.Officers, p.User.Badge) {
+			return deny("involved officer")
+		}
+		return r.Decide(p, f)
+	}}
+}
+
+var assigned = Rule{"incidents they are assigned to", func(p Principal, f *Facts) Decision {
+	if slices.Contains(f.Incident.Staff, p.User.ID) {
+		return allow("assigned to the incident")
+	}
+	return deny("not assigned to the incident")
+}}
+
+var unitOrAssigned = Rule{"their unit's incidents and those they are assigned to", func(p Principal, f *Facts) Decision {
+	if p.User.Unit != "" && f.Incident.Unit == p.User.Unit {
+		return allow("their unit's incident")
+	}
+	return assigned.Decide(p, f)
+}}
 
 // Decide looks up the table: the rule of p's role for a, or deny.
 func Decide(p Principal, a Action, f *Facts) Decision {
@@ -69,7 +113,7 @@ func itemRules() map[string]Rule {
 	return map[string]Rule{
 		string(Civilian):             holder,
 		string(account.Officer):      notInvolved(ownCamera),
-		string(account.Supervisor):   notInvolved(sameUnitOrShared),
+		string(account.Supervisor):   notInvolved(sameUnitSharedOrOnCase),
 		string(account.Investigator): notInvolved(onCase),
 	}
 }
@@ -133,16 +177,23 @@ var sameUnitOrShared = Rule{"their unit's footage and what a civilian shared wit
 	return deny("not their unit's, not shared with them")
 }}
 
-var onCase = Rule{"what is linked to their cases", func(p Principal, f *Facts) Decision {
+var onCase = Rule{"what is in incidents they are assigned to", func(p Principal, f *Facts) Decision {
 	if f.OnCase != nil && f.OnCase(p.User.ID) {
-		return allow("linked to their case")
+		return allow("in an incident they are assigned to")
 	}
-	return deny("not linked to their cases")
+	return deny("not in an incident they are assigned to")
+}}
+
+var sameUnitSharedOrOnCase = Rule{sameUnitOrShared.Text + ", and what is in incidents they are assigned to", func(p Principal, f *Facts) Decision {
+	if d := sameUnitOrShared.Decide(p, f); d.Allowed {
+		return d
+	}
+	return onCase.Decide(p, f)
 }}
 
 // Actions lists the table's rows in the order the docs show them.
 var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
-	ShareItem, RecordInvolved, ManageAccounts}
+	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident}
 
 // Markdown renders the table as the docs show it: a row per action, a
 // column per role; "no" where the table has no rule.

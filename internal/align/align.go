@@ -59,8 +59,8 @@ var ErrNoMatch = errors.New("align: no common sound found")
 // MinPSR is the least peak-to-sidelobe ratio taken as a match.
 const MinPSR = 9
 
-// silent reports whether x is too quiet to align by (under -60 dBFS RMS).
-func silent(x []float32) bool {
+// Silent reports whether x is too quiet to align by (under -60 dBFS RMS).
+func Silent(x []float32) bool {
 	var sum float64
 	for _, v := range x {
 		sum += float64(v) * float64(v)
@@ -70,7 +70,7 @@ func silent(x []float32) bool {
 
 // Pair finds where b sits on a's clock. Both are mono PCM at Rate.
 func Pair(a, b []float32) (Result, error) {
-	if silent(a) || silent(b) {
+	if Silent(a) || Silent(b) {
 		return Result{}, ErrNoSound
 	}
 	r := coarsePass(decimate(a, coarse), decimate(b, coarse))

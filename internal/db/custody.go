@@ -22,13 +22,28 @@ func (c custodyIndex) Add(ctx context.Context, index uint64, e evidence.Event) e
 	if err != nil {
 		return err
 	}
-	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, type, actor, at, details) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (log_index) DO NOTHING`, int64(index), e.Evidence.ID, string(e.Type), e.Actor, e.At, string(details))
+	var evidenceID string
+	if e.Evidence != nil {
+		evidenceID = e.Evidence.ID
+	}
+	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, incident_id, type, actor, at, details) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (log_index) DO NOTHING`, int64(index), evidenceID, e.Incident, string(e.Type), e.Actor, e.At, string(details))
 	return err
 }
 
+func (c custodyIndex) IncidentEvents(ctx context.Context, incidentID string) ([]evidence.LoggedEvent, error) {
+	return c.list(ctx, `WHERE incident_id = ?`, incidentID)
+}
+
 func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence.LoggedEvent, error) {
-	rows, err := c.d.query(ctx, `SELECT log_index, type, actor, at, details FROM custody WHERE evidence_id = ? ORDER BY log_index`, evidenceID)
+	if evidenceID == "" {
+		return nil, nil
+	}
+	return c.list(ctx, `WHERE evidence_id = ?`, evidenceID)
+}
+
+func (c custodyIndex) list(ctx context.Context, where string, arg string) ([]evidence.LoggedEvent, error) {
+	rows, err := c.d.query(ctx, `SELECT log_index, evidence_id, incident_id, type, actor, at, details FROM custody `+where+` ORDER BY log_index`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("db: %w", err)
 	}
@@ -38,7 +53,7 @@ func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence
 		var le evidence.LoggedEvent
 		var idx int64
 		var details string
-		if err := rows.Scan(&idx, &le.Type, &le.Actor, &le.At, &details); err != nil {
+		if err := rows.Scan(&idx, &le.Evidence, &le.Incident, &le.Type, &le.Actor, &le.At, &details); err != nil {
 			return nil, fmt.Errorf("db: %w", err)
 		}
 		if err := json.Unmarshal([]byte(details), &le.Details); err != nil {
@@ -57,9 +72,20 @@ func (d *DB) Facts() Facts { return Facts{d} }
 // Facts keeps involvement and shares.
 type Facts struct{ d *DB }
 
-// Involved lists the badges recorded as involved in an item.
+// Involved lists the badges recorded as involved in an item, and those
+// named in an incident the item is in.
 func (f Facts) Involved(ctx context.Context, evidenceID string) ([]string, error) {
-	return f.strings(ctx, `SELECT badge FROM involved WHERE evidence_id = ? ORDER BY badge`, evidenceID)
+	return f.strings(ctx, `SELECT badge FROM involved WHERE evidence_id = ?
+		UNION SELECT o.badge FROM incident_officers o JOIN incident_clips c ON c.incident_id = o.incident_id WHERE c.evidence_id = ?
+		ORDER BY 1`, evidenceID, evidenceID)
+}
+
+// OnCase reports whether a staff member is assigned to an incident the
+// item is in.
+func (f Facts) OnCase(ctx context.Context, evidenceID, userID string) (bool, error) {
+	ids, err := f.strings(ctx, `SELECT s.incident_id FROM incident_staff s JOIN incident_clips c ON c.incident_id = s.incident_id
+		WHERE c.evidence_id = ? AND s.user_id = ? LIMIT 1`, evidenceID, userID)
+	return len(ids) > 0, err
 }
 
 // SharedWith lists the staff ids an item was shared with.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -118,4 +119,13 @@ func scanJob(row scanner) (jobs.Job, error) {
 		err = fmt.Errorf("db: %w", err)
 	}
 	return j, err
+}
+
+// EvidenceWithoutJob lists the items that never had a job of kind, oldest
+// first: at start-up the server queues what a crash kept it from queuing.
+func (d *DB) EvidenceWithoutJob(ctx context.Context, kind string) iter.Seq2[string, error] {
+	return each(ctx, d, func(row scanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM evidence WHERE id NOT IN (SELECT subject FROM jobs WHERE kind = ?) ORDER BY received_at, id`, kind)
 }

@@ -37,6 +37,9 @@ const (
 	// alignment, review copy): its details name the new blob, its hash and
 	// size; the original is untouched.
 	Derived EventType = "derived"
+	// IncidentEvent is a change to an incident (created, clip added or
+	// removed, officer named, offset found or set); its details say which.
+	IncidentEvent EventType = "incident"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)
@@ -47,6 +50,7 @@ const (
 type Event struct {
 	Type     EventType         `json:"type"`
 	Evidence *EventSubject     `json:"evidence,omitempty"` // nil for events about accounts and tokens
+	Incident string            `json:"incident,omitempty"` // the incident an event is about, if any
 	Actor    string            `json:"actor"`              // a pseudonymous id, never a raw token
 	At       string            `json:"at"`
 	Details  map[string]string `json:"details,omitempty"`
@@ -106,11 +110,13 @@ func ParseEvent(b []byte) (Event, error) {
 // LoggedEvent is an event as the custody index lists it: where it is in
 // the log, what it was, who and when.
 type LoggedEvent struct {
-	Index   uint64            `json:"index"`
-	Type    EventType         `json:"type"`
-	Actor   string            `json:"actor"`
-	At      string            `json:"at"`
-	Details map[string]string `json:"details,omitempty"`
+	Index    uint64            `json:"index"`
+	Type     EventType         `json:"type"`
+	Evidence string            `json:"evidence,omitempty"` // in an incident's list
+	Incident string            `json:"incident,omitempty"` // in an item's list
+	Actor    string            `json:"actor"`
+	At       string            `json:"at"`
+	Details  map[string]string `json:"details,omitempty"`
 }
 
 // CustodyIndex finds the logged events about an item. The log is the
@@ -121,6 +127,8 @@ type LoggedEvent struct {
 type CustodyIndex interface {
 	Add(ctx context.Context, index uint64, e Event) error
 	Events(ctx context.Context, evidenceID string) ([]LoggedEvent, error)
+	// IncidentEvents lists an incident's events in log order.
+	IncidentEvents(ctx context.Context, incidentID string) ([]LoggedEvent, error)
 }
 
 // Appender appends an entry to the custody log and returns its index once
@@ -130,7 +138,7 @@ type Appender interface {
 }
 
 // Recorder logs custody events: it appends each to the log and then, if it
-// is about evidence, adds it to the index.
+// is about evidence or an incident, adds it to the index.
 type Recorder struct {
 	Log   Appender
 	Index CustodyIndex
@@ -142,7 +150,7 @@ func (r Recorder) Record(ctx context.Context, e Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if e.Evidence != nil {
+	if e.Evidence != nil || e.Incident != "" {
 		if err := r.Index.Add(ctx, index, e); err != nil {
 			return index, err
 		}

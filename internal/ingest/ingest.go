@@ -55,6 +55,10 @@ type Config struct {
 	Custody  evidence.CustodyIndex
 	Logger   *slog.Logger
 	Now      func() time.Time // for tests; time.Now if nil
+	// Stored, if set, is told of each new evidence item once it is
+	// durable (the server queues its media jobs). It is not told again
+	// after a crash; whoever needs every item must also look at start-up.
+	Stored func(ctx context.Context, it evidence.Item)
 }
 
 // CustodyLog is what ingest needs of the custody log (ledger.Log).
@@ -79,6 +83,7 @@ type Service struct {
 	index   evidence.CustodyIndex
 	log     *slog.Logger
 	now     func() time.Time
+	stored  func(context.Context, evidence.Item)
 }
 
 // New creates the service and the upload directory.
@@ -110,6 +115,7 @@ func New(cfg Config) (*Service, error) {
 		index:   cfg.Custody,
 		log:     cfg.Logger,
 		now:     cfg.Now,
+		stored:  cfg.Stored,
 	}
 	s.uploads = &uploads{
 		dir:             cfg.Dir,
@@ -241,6 +247,9 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	}
 	s.log.Info("evidence stored", "evidence", it.ID, "sha256", ref.String(), "size", it.Size, "source", it.Source,
 		"media_type", it.MediaType, "log_index", index)
+	if s.stored != nil {
+		s.stored(ctx, it)
+	}
 	return it.ID, nil
 }
 

@@ -79,7 +79,9 @@ type Config struct {
 	// four times longer. Default 10 s.
 	Backoff time.Duration
 	// Poll is how often idle workers look for jobs due later. Default 1 s.
-	Poll   time.Duration
+	Poll time.Duration
+	// Failed, if set, is told of each job marked failed, after it is.
+	Failed func(ctx context.Context, j Job)
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -197,7 +199,10 @@ func (q *Queue) run(ctx context.Context, j Job) {
 		err = q.cfg.Store.Finish(bg, j.ID, q.cfg.Now())
 	case j.Attempts >= q.cfg.Attempts:
 		log.Error("job failed", "err", err)
-		err = q.cfg.Store.Fail(bg, j.ID, q.cfg.Now(), err.Error())
+		j.State, j.LastError = Failed, err.Error()
+		if err = q.cfg.Store.Fail(bg, j.ID, q.cfg.Now(), j.LastError); err == nil && q.cfg.Failed != nil {
+			q.cfg.Failed(bg, j)
+		}
 	default:
 		wait := q.cfg.Backoff << (2 * (j.Attempts - 1))
 		log.Warn("job will be retried", "err", err, "in", wait)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,8 +20,11 @@ import (
 	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/incident"
 	"github.com/sightline/sightline/internal/ingest"
+	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/web"
@@ -62,6 +66,18 @@ type Config struct {
 	// sign-ins, one client address may make in 10 minutes before it is
 	// refused with 429. Default 20.
 	FailureLimit int
+	// JobTimeout bounds each ffmpeg run of a media job (posters, sound,
+	// review copies). Default 30 minutes.
+	JobTimeout time.Duration
+	// JobAttempts is how many times a failing media job runs before it is
+	// reported failed. Default 3.
+	JobAttempts int
+	// JobBackoff is the wait before a failed job's first retry; each later
+	// one waits four times longer. Default 10 s.
+	JobBackoff time.Duration
+	// Grouping says which items are suggested for an incident (time
+	// tolerance, distance).
+	Grouping incident.Grouping
 	// Logger receives the server's log; discarded if nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now if nil. For tests.
@@ -73,16 +89,19 @@ const DefaultLogOrigin = "localhost/sightline/log"
 
 // Server is a configured Sightline server, ready to serve.
 type Server struct {
-	cfg      Config
-	db       *db.DB
-	blobs    *blob.Local
-	ingest   *ingest.Service
-	handler  http.Handler
-	evidence evidence.Store
-	log      *ledger.Log
-	accounts *account.Service
-	admin    http.Handler
-	lock     *os.File
+	cfg       Config
+	db        *db.DB
+	blobs     *blob.Local
+	ingest    *ingest.Service
+	handler   http.Handler
+	evidence  evidence.Store
+	log       *ledger.Log
+	accounts  *account.Service
+	admin     http.Handler
+	lock      *os.File
+	jobs      *jobs.Queue
+	deriver   *derive.Deriver
+	incidents *incident.Service
 }
 
 // Open opens (creating if needed) the data folder, recovers uploads cut
@@ -131,6 +150,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, errors.Join(err, s.db.Close())
 	}
+	if err := s.openJobs(cfg, evidence.Recorder{Log: s.log, Index: s.db.Custody()}); err != nil {
+		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
+	}
 	s.ingest, err = ingest.New(ingest.Config{
 		Dir:             filepath.Join(cfg.Data, "uploads"),
 		MaxSize:         cfg.MaxSize,
@@ -143,6 +165,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Custody:         s.db.Custody(),
 		Logger:          cfg.Logger,
 		Now:             cfg.Now,
+		Stored:          func(ctx context.Context, it evidence.Item) { s.queueMedia(ctx, it.ID) },
 	})
 	if err == nil {
 		err = s.ingest.Recover(ctx)
@@ -151,7 +174,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.accounts = account.NewService(account.Config{Store: s.db.Accounts(), Record: recorder.Record, Now: cfg.Now})
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
-			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit})
+			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit,
+			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived()})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
@@ -196,9 +220,122 @@ func (s *Server) Accounts() *account.Service { return s.accounts }
 // Handler serves every route.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run does the server's background work (expiring silent uploads) until
-// ctx ends.
-func (s *Server) Run(ctx context.Context) { s.ingest.Run(ctx, time.Minute) }
+// Run does the server's background work until ctx ends: media and
+// alignment jobs (first queuing those a crash kept from being queued),
+// and expiring silent uploads.
+func (s *Server) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, k := range derive.Kinds {
+			for id, err := range s.db.EvidenceWithoutJob(ctx, string(k)) {
+				if err == nil {
+					err = s.jobs.Enqueue(ctx, string(k), id)
+				}
+				if err != nil {
+					s.cfg.Logger.Error("queuing media jobs", "err", err)
+					break
+				}
+			}
+		}
+		if err := s.jobs.Run(ctx); err != nil {
+			s.cfg.Logger.Error("media jobs", "err", err)
+		}
+	})
+	s.ingest.Run(ctx, time.Minute)
+	wg.Wait()
+}
+
+// alignJob is the kind of the job that aligns an incident's clips.
+const alignJob = "align"
+
+// openJobs prepares the media and alignment jobs and the incident service.
+func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
+	timeout := cfg.JobTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Minute
+	}
+	work := filepath.Join(cfg.Data, "work") // files being made; nothing in it outlives a run
+	if err := os.RemoveAll(work); err != nil {
+		return err
+	}
+	var err error
+	s.deriver, err = derive.New(derive.Config{Evidence: s.evidence, Blobs: s.blobs, Files: s.db.Derived(), Record: recorder.Record,
+		Media: &media.Tool{Timeout: timeout, Parallel: 1}, Tmp: work, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	s.jobs = jobs.New(jobs.Config{Store: s.db.Jobs(), Attempts: cfg.JobAttempts, Backoff: cfg.JobBackoff, Logger: cfg.Logger, Now: cfg.Now,
+		Failed: func(ctx context.Context, j jobs.Job) {
+			if j.Kind == string(derive.Audio) {
+				s.realignWith(ctx, j.Subject) // its clips are placed by metadata instead
+			}
+		}})
+	s.incidents = incident.NewService(incident.Config{Store: s.db.Incidents(), Evidence: s.evidence, Record: recorder.Record,
+		Sound: s.sound, Realign: func(ctx context.Context, id string) error { return s.jobs.Enqueue(ctx, alignJob, id) },
+		Logger: cfg.Logger, Now: cfg.Now})
+	s.deriver.Register(s.jobs, func(ctx context.Context, parent string, k derive.Kind) error {
+		if k == derive.Audio {
+			s.realignWith(ctx, parent)
+		}
+		return nil
+	})
+	s.jobs.Handle(alignJob, func(ctx context.Context, j jobs.Job) error { return s.incidents.Align(ctx, j.Subject) })
+	return nil
+}
+
+// queueMedia queues the media jobs of a new item.
+func (s *Server) queueMedia(ctx context.Context, id string) {
+	for _, k := range derive.Kinds {
+		if err := s.jobs.Enqueue(ctx, string(k), id); err != nil {
+			s.cfg.Logger.Error("queuing a media job", "evidence", id, "kind", k, "err", err)
+		}
+	}
+}
+
+// realignWith queues the alignment of every incident an item is in.
+func (s *Server) realignWith(ctx context.Context, id string) {
+	incs, err := s.db.Incidents().Containing(ctx, id)
+	for _, inc := range incs {
+		if err == nil {
+			err = s.jobs.Enqueue(ctx, alignJob, inc)
+		}
+	}
+	if err != nil {
+		s.cfg.Logger.Error("queuing alignment", "evidence", id, "err", err)
+	}
+}
+
+// sound is an item's sound for alignment, as its audio job left it.
+func (s *Server) sound(ctx context.Context, id string) (incident.Sound, error) {
+	it, err := s.evidence.Get(ctx, id)
+	if err != nil {
+		return incident.Sound{}, err
+	}
+	if !derive.Needed(it, derive.Audio) {
+		return incident.Sound{State: incident.SoundNone, Detail: "the file has no sound track"}, nil
+	}
+	samples, err := s.deriver.ReadAudio(ctx, id)
+	if err == nil {
+		return incident.Sound{State: incident.SoundReady, Samples: samples}, nil
+	}
+	if !errors.Is(err, derive.ErrNotFound) {
+		return incident.Sound{}, err
+	}
+	j, ok, err := s.jobs.Latest(ctx, string(derive.Audio), id)
+	if err != nil {
+		return incident.Sound{}, err
+	}
+	if ok && j.State == jobs.Failed {
+		return incident.Sound{State: incident.SoundFailed, Detail: "its sound could not be extracted: " + j.LastError}, nil
+	}
+	return incident.Sound{State: incident.SoundPending}, nil
+}
+
+// Jobs is the media and alignment job queue, for tools and tests.
+func (s *Server) Jobs() *jobs.Queue { return s.jobs }
+
+// Incidents is the incident service, for tools and tests.
+func (s *Server) Incidents() *incident.Service { return s.incidents }
 
 // Evidence is the evidence store, for tools and tests.
 func (s *Server) Evidence() evidence.Store { return s.evidence }

@@ -96,9 +96,12 @@ func callerOf(r *http.Request) caller {
 	return c
 }
 
+// itemAction reports whether an action is decided by its handler, with
+// the facts of the item or incident it is on.
 func itemAction(a access.Action) bool {
 	switch a {
-	case access.ReadItem, access.ReadOriginal, access.ReadReceipt, access.ReadCustody, access.ShareItem, access.RecordInvolved:
+	case access.ReadItem, access.ReadOriginal, access.ReadReceipt, access.ReadCustody, access.ShareItem, access.RecordInvolved,
+		access.ReadIncident, access.EditIncident:
 		return true
 	}
 	return false
@@ -200,7 +203,13 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 
 // facts gathers what the table needs to know about it.
 func (s *server) facts(ctx context.Context, it evidence.Item) (*access.Facts, error) {
-	f := &access.Facts{Item: it, OnCase: s.OnCase}
+	f := &access.Facts{Item: it, OnCase: func(userID string) bool {
+		ok, err := s.Facts.OnCase(ctx, it.ID, userID)
+		if err != nil {
+			s.Logger.Error("deciding access: incidents of an item", "evidence", it.ID, "err", err)
+		}
+		return ok
+	}}
 	var err error
 	if f.Involved, err = s.Facts.Involved(ctx, it.ID); err == nil {
 		f.SharedWith, err = s.Facts.SharedWith(ctx, it.ID)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -90,7 +91,11 @@ func TestAuthorizationTable(t *testing.T) {
 	// another civilian's clip; a body camera clip of officer 101.
 	civ, _ := uploadAs(t, env, "", mediatest.NoiseWAV(40_000, 1), map[string]string{"source": "phone", "officer": "202"})
 	other, _ := uploadAs(t, env, "", mediatest.NoiseWAV(40_001, 2), map[string]string{"source": "phone"})
-	police, _ := uploadAs(t, env, device, mediatest.NoiseWAV(40_002, 3), map[string]string{"source": "bodycam", "officer": "999"})
+	clip, err := os.ReadFile(mediatest.Clip(t, "bodycam.mp4", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	police, _ := uploadAs(t, env, device, clip, map[string]string{"source": "bodycam", "officer": "999"})
 	callers[1].token, callers[2].token = civ.AccessToken, other.AccessToken
 	for _, name := range []string{"sgt.reyes", "sgt.ward"} {
 		if resp, body := call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"`+name+`"}`); resp != 204 {
@@ -102,6 +107,21 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatalf("a device upload is not stamped with the token's scope: %+v %v", it.Uploader, err)
 	}
 	_, uploadURL := uploadAs(t, env, "", mediatest.NoiseWAV(40_003, 4), map[string]string{"source": "phone"})
+
+	// An incident opened by sgt.reyes with the body camera clip, inv.ortiz
+	// assigned, sgt.ward (202) named as involved: the investigator now
+	// reaches the clip through it and sgt.ward loses it.
+	env.RunJobs()
+	sup := callers[5].token
+	incA := createIncident(t, env, sup, "Traffic stop, 5th and Main")
+	for _, rq := range [][2]string{{"/evidence", `{"evidence_id":"` + police.ID + `"}`}, {"/staff", `{"user":"inv.ortiz"}`}, {"/officers", `{"badge":"202"}`}} {
+		if got, body := call(t, env, "POST", "/api/v1/incidents/"+incA+rq[0], sup, rq[1]); got != 204 {
+			t.Fatalf("%s: %d %s", rq[0], got, body)
+		}
+	}
+	env.WaitJob("thumbnails", police.ID)
+	env.WaitJob("poster", police.ID)
+	env.WaitJob("align", incA)
 
 	rc, err := env.Client().Receipt(t.Context(), civ.ID, civ.AccessToken)
 	if err != nil {
@@ -124,7 +144,10 @@ func TestAuthorizationTable(t *testing.T) {
 	// admin's, do not administer (sightline admin and sessions do).
 	notThroughTokens := [9]int{303, 403, 403, 403, 403, 403, 403, 403, 403}
 	onlyHolderAndSupervisor := [9]int{404, 200, 404, 404, 404, 200, 404, 404, 404}
-	policeReaders := [9]int{404, 404, 404, 404, 200, 200, 404, 404, 200}
+	policeReaders := [9]int{404, 404, 404, 404, 200, 200, 200, 404, 404}
+	incidentReaders := [9]int{404, 404, 404, 404, 404, 200, 200, 404, 404}
+	incidentEditors := func(sup, inv int) [9]int { return [9]int{404, 404, 404, 404, 404, sup, inv, 404, 404} }
+	inc := "/api/v1/incidents/" + incA
 	tests := map[string][]req{
 		"GET /{$}":                              {{"GET", "/", "", nil, all(200)}},
 		"GET /static/":                          {{"GET", "/static/app.js", "", nil, all(200)}},
@@ -147,6 +170,28 @@ func TestAuthorizationTable(t *testing.T) {
 		"POST /api/v1/evidence/{id}/shares":   {{"POST", civItem + "/shares", `{"user":"inv.ortiz"}`, nil, [9]int{404, 204, 404, 404, 404, 404, 404, 404, 404}}},
 		"POST /api/v1/evidence/{id}/involved": {{"POST", civItem + "/involved" + reason, `{"badge":"555"}`, nil, [9]int{404, 404, 404, 404, 404, 204, 404, 404, 404}}},
 		"GET /api/v1/me":                      {{"GET", "/api/v1/me", "", nil, [9]int{401, 403, 403, 403, 200, 200, 200, 200, 200}}},
+		"GET /api/v1/evidence/{id}/review": {
+			{"GET", civItem + "/review" + reason, "", nil, onlyHolderAndSupervisor},
+			{"GET", policeItem + "/review", "", nil, policeReaders},
+		},
+		"GET /api/v1/evidence/{id}/poster":     {{"GET", policeItem + "/poster", "", nil, policeReaders}},
+		"GET /api/v1/evidence/{id}/thumbnails": {{"GET", policeItem + "/thumbnails", "", nil, policeReaders}},
+
+		"POST /api/v1/incidents":                       {{"POST", "/api/v1/incidents", `{"title":"x"}`, nil, [9]int{401, 403, 403, 403, 403, 201, 201, 403, 201}}},
+		"GET /api/v1/incidents":                        {{"GET", "/api/v1/incidents", "", nil, [9]int{401, 403, 403, 403, 200, 200, 200, 200, 200}}},
+		"GET /api/v1/incidents/{incident}":             {{"GET", inc, "", nil, incidentReaders}},
+		"GET /api/v1/incidents/{incident}/timeline":    {{"GET", inc + "/timeline", "", nil, incidentReaders}},
+		"GET /api/v1/incidents/{incident}/suggestions": {{"GET", inc + "/suggestions", "", nil, incidentReaders}},
+		"GET /staff/incidents/{incident}":              {{"GET", "/staff/incidents/" + incA, "", nil, incidentReaders}},
+		// The supervisor may decide on and add the civilian's clip shared
+		// with them; the investigator finds it added already (409), then
+		// not there to remove (404) once the supervisor has removed it.
+		"POST /api/v1/incidents/{incident}/suggestions/{id}":     {{"POST", inc + "/suggestions/" + civ.ID, `{"accept":false}`, nil, incidentEditors(204, 204)}},
+		"POST /api/v1/incidents/{incident}/evidence":             {{"POST", inc + "/evidence", `{"evidence_id":"` + civ.ID + `"}`, nil, incidentEditors(204, 409)}},
+		"DELETE /api/v1/incidents/{incident}/evidence/{id}":      {{"DELETE", inc + "/evidence/" + civ.ID, "", nil, incidentEditors(204, 404)}},
+		"POST /api/v1/incidents/{incident}/evidence/{id}/offset": {{"POST", inc + "/evidence/" + police.ID + "/offset", `{"nudge_s":0.5}`, nil, incidentEditors(204, 204)}},
+		"POST /api/v1/incidents/{incident}/officers":             {{"POST", inc + "/officers", `{"badge":"777"}`, nil, incidentEditors(204, 204)}},
+		"POST /api/v1/incidents/{incident}/staff":                {{"POST", inc + "/staff", `{"user":"sgt.reyes"}`, nil, incidentEditors(204, 204)}},
 
 		"GET /signin":          {{"GET", "/signin", "", nil, all(200)}},
 		"POST /signin":         {{"POST", "/signin", "name=x&password=y", form, all(403)}}, // no form token
@@ -210,14 +255,14 @@ func TestAuthorizationTable(t *testing.T) {
 			t.Errorf("an allowed staff access without its reason: %+v", e)
 		}
 	}
-	// Per caller on the civilian item: 4 API reads, the staff page, share
-	// and involve = 7 decisions.
+	// Per caller on the civilian item: 5 API reads, the staff page, share
+	// and involve = 8 decisions.
 	for key, want := range map[string]int{
-		"anonymous denied": 7, "device denied": 7, "officer denied": 7, "investigator denied": 7, "admin denied": 7,
-		"civilian allowed":   4,         // two shares before, the original and a share here (record, receipt, custody and page are the holder's own)
-		"civilian denied":    8,         // the other civilian's token on all seven, and the holder recording involvement
-		"supervisor allowed": 4 + 1 + 1, // reads, the page and involve by sgt.reyes
-		"supervisor denied":  7 + 1 + 1, // sgt.ward (involved) on all seven, sgt.reyes's share and the reason-less read
+		"anonymous denied": 8, "device denied": 8, "officer denied": 8, "investigator denied": 8, "admin denied": 8,
+		"civilian allowed":   5,         // two shares before, the original, the review copy and a share here (record, receipt, custody and page are the holder's own)
+		"civilian denied":    9,         // the other civilian's token on all eight, and the holder recording involvement
+		"supervisor allowed": 5 + 1 + 1, // reads, the page and involve by sgt.reyes
+		"supervisor denied":  8 + 1 + 1, // sgt.ward (involved) on all eight, sgt.reyes's share and the reason-less read
 	} {
 		if count[key] != want {
 			t.Errorf("custody log has %d %q events, want %d (all: %v)", count[key], key, want, count)
@@ -229,6 +274,18 @@ func TestAuthorizationTable(t *testing.T) {
 	if err != nil || len(r.Problems) != 0 {
 		t.Errorf("audit: %v %v", err, r.Problems)
 	}
+}
+
+// createIncident opens an incident as the staff member with token and
+// returns its id.
+func createIncident(t *testing.T, env *servertest.Env, token, title string) string {
+	t.Helper()
+	got, body := call(t, env, "POST", "/api/v1/incidents", token, `{"title":"`+title+`"}`)
+	var out struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &out); got != 201 || err != nil || out.ID == "" {
+		t.Fatalf("create incident: %d %s", got, body)
+	}
+	return out.ID
 }
 
 func all(code int) [9]int {

@@ -121,6 +121,11 @@ func (s *server) original(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.serveOriginal(w, r, it)
+}
+
+// serveOriginal sends an item's original, with Range support.
+func (s *server) serveOriginal(w http.ResponseWriter, r *http.Request, it evidence.Item) {
 	f, err := s.Blobs.Open(r.Context(), it.SHA256)
 	if err != nil {
 		s.fail(w, r, err)

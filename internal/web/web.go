@@ -19,7 +19,9 @@ import (
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/incident"
 	"github.com/sightline/sightline/internal/ingest"
 	"github.com/sightline/sightline/internal/ledger"
 )
@@ -42,9 +44,13 @@ type Config struct {
 	Accounts *account.Service
 	// Facts are what access decisions need beyond evidence records.
 	Facts access.Store
-	// OnCase says whether an investigator is assigned to a case an item
-	// is linked to (cases come later; nil means none is).
-	OnCase func(userID string) bool
+	// Incidents keeps incidents and their timelines.
+	Incidents *incident.Service
+	// Grouping says which items are suggested for an incident.
+	Grouping incident.Grouping
+	// Derived records the files made from originals (posters, review
+	// copies).
+	Derived derive.Store
 	// FailureLimit is how many failed token guesses, and how many failed
 	// sign-ins, one client address may make in 10 minutes. Default 20.
 	FailureLimit int
@@ -109,7 +115,19 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /api/v1/evidence/{id}/custody", access.ReadCustody, h(s.custody))
 	s.handle(mux, "POST /api/v1/evidence/{id}/shares", access.ShareItem, h(s.share))
 	s.handle(mux, "POST /api/v1/evidence/{id}/involved", access.RecordInvolved, h(s.involve))
+	s.handle(mux, "GET /api/v1/evidence/{id}/review", access.ReadOriginal, h(s.review))
+	s.handle(mux, "GET /api/v1/evidence/{id}/poster", access.ReadItem, s.derived(derive.Poster))
+	s.handle(mux, "GET /api/v1/evidence/{id}/thumbnails", access.ReadItem, s.derived(derive.Thumbnails))
 	s.handle(mux, "GET /api/v1/me", access.StaffHome, h(s.me))
+
+	s.handle(mux, "POST /api/v1/incidents", access.CreateIncident, h(s.createIncident))
+	s.handle(mux, "GET /api/v1/incidents", access.StaffHome, h(s.incidents))
+	s.handle(mux, "GET /api/v1/incidents/{incident}", access.ReadIncident, h(s.incidentRecord))
+	s.handle(mux, "GET /api/v1/incidents/{incident}/timeline", access.ReadIncident, h(s.timeline))
+	s.handle(mux, "GET /api/v1/incidents/{incident}/suggestions", access.ReadIncident, h(s.suggestions))
+	for _, rt := range s.incidentEdits() {
+		s.handle(mux, rt.pattern, access.EditIncident, rt.handler)
+	}
 
 	s.handle(mux, "GET /signin", access.SignIn, h(s.signinForm))
 	s.handle(mux, "POST /signin", access.SignIn, h(s.signin))
@@ -118,6 +136,7 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "POST /setup/{secret}", access.SignIn, h(s.setup))
 	s.handle(mux, "GET /staff", access.StaffHome, h(s.staffHome))
 	s.handle(mux, "GET /staff/evidence/{id}", access.ReadItem, h(s.staffView))
+	s.handle(mux, "GET /staff/incidents/{incident}", access.ReadIncident, h(s.timelinePage))
 	s.handle(mux, "GET /admin", access.ManageAccounts, sessionOnly(s.adminHome))
 	s.handle(mux, "POST /admin/users", access.ManageAccounts, sessionOnly(s.adminCreateUser))
 	s.handle(mux, "POST /admin/device-tokens", access.ManageAccounts, sessionOnly(s.adminDeviceToken))

@@ -4,6 +4,7 @@ package servertest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/server"
 )
 
@@ -30,6 +32,36 @@ type Env struct {
 	Server *server.Server
 	Clock  *Clock
 	http   *httptest.Server
+	stop   func() // ends the background work started by RunJobs
+}
+
+// RunJobs runs the server's background work (media and alignment jobs)
+// until Stop.
+func (e *Env) RunJobs() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Server.Run(ctx); close(done) }()
+	e.stop = func() { cancel(); <-done }
+}
+
+// WaitJob waits (up to a minute) until the newest job of kind on subject
+// has ended, and returns it.
+func (e *Env) WaitJob(kind, subject string) jobs.Job {
+	e.T.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		j, ok, err := e.Server.Jobs().Latest(context.Background(), kind, subject)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		if ok && (j.State == jobs.Done || j.State == jobs.Failed) {
+			return j
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("job %s of %s did not end in a minute: %+v", kind, subject, j)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Clock is a settable clock for expiry tests.
@@ -70,6 +102,10 @@ func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
 
 // Stop shuts the server down; it is safe to call twice.
 func (e *Env) Stop() {
+	if e.stop != nil {
+		e.stop()
+		e.stop = nil
+	}
 	if e.http != nil {
 		e.http.CloseClientConnections()
 		e.http.Close()
