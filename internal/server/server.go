@@ -175,7 +175,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit,
-			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived()})
+			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())

@@ -11,7 +11,9 @@ import (
 
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/verify"
 )
@@ -32,12 +34,36 @@ func (s *server) uploadEvidence(w http.ResponseWriter, r *http.Request) {
 	}{it, evidence.AccessToken(upload)})
 }
 
+// evidence answers GET /api/v1/evidence/{id}: the item's record, and
+// where the files made from it stand ("derived": {"poster": "done",
+// "review": "running", …}; a failed one says why).
 func (s *server) evidence(w http.ResponseWriter, r *http.Request) {
 	it, _, ok := s.item(w, r, access.ReadItem, "")
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, it)
+	derived := map[string]string{}
+	for _, k := range derive.Kinds {
+		if !derive.Needed(it, k) {
+			continue
+		}
+		j, ok, err := s.Jobs.Latest(r.Context(), string(k), it.ID)
+		switch {
+		case err != nil:
+			s.fail(w, r, err)
+			return
+		case !ok:
+			derived[string(k)] = string(jobs.Queued)
+		case j.State == jobs.Failed:
+			derived[string(k)] = "failed: " + j.LastError
+		default:
+			derived[string(k)] = string(j.State)
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		evidence.Item
+		Derived map[string]string `json:"derived"`
+	}{it, derived})
 }
 
 // receipt answers GET /api/v1/evidence/{id}/receipt: the proof, checkable

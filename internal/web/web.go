@@ -23,6 +23,7 @@ import (
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
 	"github.com/sightline/sightline/internal/ingest"
+	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
 )
 
@@ -51,6 +52,8 @@ type Config struct {
 	// Derived records the files made from originals (posters, review
 	// copies).
 	Derived derive.Store
+	// Jobs says where each item's media jobs stand.
+	Jobs *jobs.Queue
 	// FailureLimit is how many failed token guesses, and how many failed
 	// sign-ins, one client address may make in 10 minutes. Default 20.
 	FailureLimit int
