@@ -95,7 +95,8 @@ func (s incidentStore) SetAnchor(ctx context.Context, id, evidenceID string) err
 }
 
 func (s incidentStore) AddClip(ctx context.Context, c incident.Clip) error {
-	_, err := s.d.exec(ctx, `INSERT INTO incident_clips (incident_id, evidence_id, added_by, added_at, status) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.d.exec(ctx, `INSERT INTO incident_clips (incident_id, evidence_id, seq, added_by, added_at, status)
+		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM incident_clips), ?, ?, ?)`,
 		c.Incident, c.Evidence, c.AddedBy, c.AddedAt.UTC(), string(c.Status))
 	if err != nil && isUniqueViolation(err) {
 		return incident.ErrExists
@@ -118,7 +119,7 @@ const clipColumns = `incident_id, evidence_id, added_by, added_at, offset_s, dri
 
 func (s incidentStore) Clips(ctx context.Context, id string) ([]incident.Clip, error) {
 	out := []incident.Clip{}
-	for c, err := range each(ctx, s.d, scanClip, `SELECT `+clipColumns+` FROM incident_clips WHERE incident_id = ? ORDER BY added_at, evidence_id`, id) {
+	for c, err := range each(ctx, s.d, scanClip, `SELECT `+clipColumns+` FROM incident_clips WHERE incident_id = ? ORDER BY seq`, id) {
 		if err != nil {
 			return nil, err
 		}

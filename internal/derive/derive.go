@@ -179,7 +179,12 @@ func (d *Deriver) make(ctx context.Context, parent string, k Kind) error {
 		return err
 	}
 	if size == 0 && k != Audio {
-		return fmt.Errorf("making the %s of %s: ffmpeg wrote nothing", k, parent)
+		return fmt.Errorf("making the %s of %s: ffmpeg wrote nothing (the %s cannot be decoded)", k, parent, it.MediaType)
+	}
+	// A sound track that decodes to much less than the clip's length is
+	// damaged: aligning by what is left would mislead.
+	if got := float64(size) / 4 / align.Rate; k == Audio && dur > 2 && got < dur/2 {
+		return fmt.Errorf("making the %s of %s: only %.1f s of %.1f s of sound could be decoded", k, parent, got, dur)
 	}
 	if err := d.store(ctx, ref, out); err != nil {
 		return err

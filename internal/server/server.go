@@ -264,7 +264,9 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 	if err != nil {
 		return err
 	}
-	s.jobs = jobs.New(jobs.Config{Store: s.db.Jobs(), Attempts: cfg.JobAttempts, Backoff: cfg.JobBackoff, Logger: cfg.Logger, Now: cfg.Now,
+	// Jobs keep real time even when a test sets the clock: a retry must
+	// come due.
+	s.jobs = jobs.New(jobs.Config{Store: s.db.Jobs(), Attempts: cfg.JobAttempts, Backoff: cfg.JobBackoff, Logger: cfg.Logger,
 		Failed: func(ctx context.Context, j jobs.Job) {
 			if j.Kind == string(derive.Audio) {
 				s.realignWith(ctx, j.Subject) // its clips are placed by metadata instead
@@ -369,3 +371,6 @@ func (s *Server) Close() error {
 	defer cancel()
 	return errors.Join(s.log.Close(ctx), s.db.Close(), s.lock.Close())
 }
+
+// Derived records the files made from originals, for tools and tests.
+func (s *Server) Derived() db.DerivedStore { return s.db.Derived() }

@@ -3,6 +3,7 @@
 package mediatest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,3 +98,25 @@ func NoiseWAV(size int, seed uint64) []byte {
 }
 
 func le32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
+
+// Scene makes a clip of one shared scene: a test-pattern video whose
+// sound is seconds of a pink-noise street scene (the same for every seed)
+// starting at start seconds into it, as name, with extra output options
+// (codecs, sample rate). Clips of one seed share their sound where their
+// spans overlap, as cameras at one encounter do.
+func Scene(t testing.TB, name string, seed int, start, seconds float64, opts ...string) string {
+	t.Helper()
+	args := []string{
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x240:rate=30:duration=%g", seconds),
+		"-f", "lavfi", "-i", fmt.Sprintf("anoisesrc=d=%g:c=pink:a=0.3:seed=%d,atrim=start=%g:duration=%g,asetpts=PTS-STARTPTS",
+			start+seconds+1, seed, start, seconds),
+		"-shortest",
+	}
+	if !hasCodec(opts, "-c:v") {
+		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+	}
+	if !hasCodec(opts, "-c:a") {
+		args = append(args, "-c:a", "aac")
+	}
+	return FFmpeg(t, name, append(args, opts...)...)
+}

@@ -50,6 +50,7 @@ CREATE INDEX incident_staff_user ON incident_staff (user_id);
 CREATE TABLE incident_clips (
     incident_id  TEXT NOT NULL REFERENCES incidents (id),
     evidence_id  TEXT NOT NULL,
+    seq          BIGINT NOT NULL,          -- the order clips were added in
     added_by     TEXT NOT NULL,
     added_at     TIMESTAMP NOT NULL,
     offset_s     DOUBLE PRECISION NOT NULL DEFAULT 0,
