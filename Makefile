@@ -15,7 +15,7 @@ FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/med
 	internal/media:FuzzProbeReport internal/evidence:FuzzParseEvent verify:FuzzReceipt verify:FuzzCheckpoint
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
-.PHONY: run test build bench fuzz assets deps test-deps clean
+.PHONY: run test build bench bench-sync fuzz assets deps test-deps clean
 
 run: deps assets
 	$(GO) run ./cmd/sightline serve --data $(DATA) --listen $(LISTEN)
@@ -42,6 +42,12 @@ fuzz:
 bench: deps assets
 	$(GO) run ./bench/upload
 	$(GO) run ./bench/ledger
+
+# Sound alignment: accuracy and speed on test incidents built from
+# espeak-ng speech and sox street noise (installed by scripts/deps.sh bench).
+bench-sync:
+	scripts/deps.sh bench
+	$(GO) run ./bench/sync
 
 # The browser's tus client comes from npm and is embedded in the binary.
 assets: $(VENDOR_JS)

@@ -167,7 +167,7 @@ func TestAlignPlacesBySoundElseByMetadataAndKeepsNudges(t *testing.T) {
 	b := e.item(t, t0.Add(3*time.Second), 30, nil) // scene 12.5-42.5 s; its clock says 3 s
 	quiet := e.item(t, t0.Add(20*time.Second), 10, nil)
 	e.sounds[a.ID] = incident.Sound{State: incident.SoundReady, Samples: scene[:40*align.Rate]}
-	e.sounds[b.ID] = incident.Sound{State: incident.SoundReady, Samples: scene[int(12.5*align.Rate) : int(42.5*align.Rate)]}
+	e.sounds[b.ID] = incident.Sound{State: incident.SoundReady, Samples: scene[int(12.5*align.Rate):int(42.5*align.Rate)]}
 	e.sounds[quiet.ID] = incident.Sound{State: incident.SoundReady, Samples: make([]float32, 10*align.Rate)}
 
 	inc, _ := e.svc.Create(t.Context(), sup, "x")

@@ -39,8 +39,11 @@ func (t *Tool) Thumbnails(ctx context.Context, in, out string, durationS float64
 }
 
 // Audio writes the first audio stream as mono 32-bit float PCM at rate Hz
-// (raw, little-endian), the form sound alignment reads. It starts at the
-// clip's first sample, so that sample i is at i/rate seconds into the clip.
+// (raw, little-endian), the form sound alignment reads, on the container's
+// clock: sample i is at i/rate seconds of the file's own timeline, the one
+// players show, so a track that starts late (or whose codec priming made
+// the muxer shift the timeline by a few milliseconds, as Opus in WebM and
+// AAC in Matroska do) is padded with silence at the start.
 func (t *Tool) Audio(ctx context.Context, in, out string, rate int) error {
 	return t.ffmpegTo(ctx, in, out, "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", strconv.Itoa(rate),
 		"-af", "aresample=async=1:first_pts=0", "-c:a", "pcm_f32le", "-f", "f32le")
