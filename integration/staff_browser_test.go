@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"os"
 	"regexp"
 	"strings"
@@ -40,35 +41,9 @@ func TestStaffViewsCivilianFootageWithAReason(t *testing.T) {
 	}
 
 	ctx := browser(t)
-	var secret string
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(link),
-		chromedp.WaitVisible(chromedp.ID("totp-secret")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	secret, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("totp-secret")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := func() string {
-		c, err := account.TOTPCode(strings.TrimSpace(secret), account.TOTPStep(time.Now()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	const password = "correct horse battery staple"
+	signInNew(t, ctx, link, "sgt.reyes")
 	const reason = "complaint 2026-114: use of force review"
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.ID("password"), password),
-		chromedp.SendKeys(chromedp.ID("code"), code()),
-		chromedp.Click(chromedp.ID("setup")),
-		chromedp.WaitVisible(chromedp.ID("signin")),
-		chromedp.SendKeys(chromedp.ID("name"), "sgt.reyes"),
-		chromedp.SendKeys(chromedp.ID("password"), password),
-		chromedp.SendKeys(chromedp.ID("code"), code()),
-		chromedp.Click(chromedp.ID("signin")),
 		chromedp.WaitVisible(chromedp.CSS("a.open")),
 		chromedp.Click(chromedp.CSS("a.open")),
 		chromedp.WaitVisible(chromedp.ID("reason")),
@@ -116,4 +91,43 @@ func TestStaffViewsCivilianFootageWithAReason(t *testing.T) {
 		t.Errorf("audit: %v %s", err, out)
 	}
 	os.Remove(clip)
+}
+
+// signInNew sets up a new staff account from its setup link in the
+// browser (a password and an authenticator code computed from the secret
+// the page shows), then signs in with them.
+func signInNew(t *testing.T, ctx context.Context, link, name string) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.ID("totp-secret")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("totp-secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func() string {
+		c, err := account.TOTPCode(strings.TrimSpace(secret), account.TOTPStep(time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	const password = "correct horse battery staple"
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.SendKeys(chromedp.ID("code"), code()),
+		chromedp.Click(chromedp.ID("setup")),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+		chromedp.SendKeys(chromedp.ID("name"), name),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.SendKeys(chromedp.ID("code"), code()),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("signout-button")),
+	); err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("%v\npage: %s", err, page)
+	}
 }

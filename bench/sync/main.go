@@ -176,7 +176,7 @@ func main() {
 			// show); where a codec's priming made the muxer start the sound
 			// a few milliseconds after the file's zero, the scene's start is
 			// that much later on it.
-			lead := float64(len(samples)-len(decodeAt(path, dir, align.Rate)))/align.Rate
+			lead := float64(len(samples)-len(decodeAt(path, dir, align.Rate))) / align.Rate
 			if cam.reference {
 				ref, refLead = samples, lead
 				continue

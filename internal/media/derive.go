@@ -59,9 +59,10 @@ func (t *Tool) ReviewCopy(ctx context.Context, in, out string) error {
 }
 
 // The codecs and containers browsers play (Chromium, Firefox and Safari
-// all do, for these).
+// all do, for these). Matroska is not among them: Chromium plays WebM, a
+// subset, but not every .mkv a camera writes.
 var (
-	browserContainers = []string{"mp4", "mov", "m4a", "webm", "matroska", "ogg", "mp3", "wav", "aac", "flac"}
+	browserContainers = []string{"mp4", "mov", "m4a", "webm", "ogg", "mp3", "wav", "aac", "flac"}
 	browserVideo      = []string{"h264", "vp8", "vp9", "av1"}
 	browserAudio      = []string{"aac", "mp3", "opus", "vorbis", "flac", "pcm_s16le", "pcm_f32le"}
 )

@@ -11,6 +11,7 @@ import (
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/incident"
 )
 
 // formCookie carries the double-submit token of the forms shown before a
@@ -177,11 +178,23 @@ func (s *server) staffHome(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	all, err := s.Incidents.Mine(r.Context(), c.User.ID, c.User.Unit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var incidents []incident.Incident
+	for _, inc := range all {
+		if access.Decide(c.Principal, access.ReadIncident, incidentFacts(inc)).Allowed {
+			incidents = append(incidents, inc)
+		}
+	}
 	s.render(w, http.StatusOK, "staff.html", struct {
-		User  account.User
-		Items []evidence.Item
-		CSRF  string
-	}{c.User, items, c.session.CSRF})
+		User      account.User
+		Items     []evidence.Item
+		Incidents []incident.Incident
+		CSRF      string
+	}{c.User, items, incidents, c.session.CSRF})
 }
 
 // staffView shows one item to a staff member. For a civilian's footage

@@ -4,7 +4,7 @@
 // The incident clock T is kept here (a wall clock while playing). A
 // clip's own time for T is (T - offset) / (1 + drift), and every frame
 // each video is steered to it: a small error is taken up by playing a
-// little faster or slower, a large one by seeking.
+// little faster or slower, a large one (over 0.25 s) by seeking.
 "use strict";
 (() => {
   const root = document.getElementById("timeline");
@@ -13,6 +13,7 @@
   const incident = root.dataset.incident, reason = root.dataset.reason, csrf = root.dataset.csrf;
   const maxAngles = 4;
   const frame = 1 / 30;
+  const startLead = 0.1; // seconds a video takes from play() to moving
 
   let clips = [];     // from the API, with .video for the angles shown
   let total = 1;      // incident length, seconds
@@ -154,9 +155,16 @@
       const lt = local(c, t);
       const inside = lt >= 0 && lt < c.duration_s;
       v.parentElement.classList.toggle("out", !inside);
+      if (lt < 0 && lt > -startLead) {
+        // About to start: a video takes a few frames to get going, so
+        // it is started that much early, from its first frame.
+        if (v.paused) { v.currentTime = 0; v.playbackRate = 1; v.play().catch(() => {}); }
+        continue;
+      }
       if (!inside) {
         if (!v.paused) v.pause();
-        v.currentTime = Math.min(Math.max(0, lt), c.duration_s);
+        const at = Math.min(Math.max(0, lt), c.duration_s);
+        if (Math.abs(v.currentTime - at) > 0.001) v.currentTime = at;
         continue;
       }
       const err = v.currentTime - lt;
@@ -165,7 +173,12 @@
         v.playbackRate = 1;
         if (v.paused) v.play().catch(() => {});
       } else {
-        v.playbackRate = 1 - Math.max(-0.15, Math.min(0.15, err * 4));
+        // A few steps of rate, changed only when needed: every change of
+        // rate costs the media pipeline a little.
+        let want = 1;
+        if (Math.abs(err) > 0.03) want = err > 0 ? 0.75 : 1.25;
+        else if (Math.abs(err) > 0.008) want = err > 0 ? 0.9 : 1.1;
+        if (v.playbackRate !== want) v.playbackRate = want;
       }
     }
     draw(t);
