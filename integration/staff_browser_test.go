@@ -23,11 +23,7 @@ import (
 func TestStaffViewsCivilianFootageWithAReason(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data, 0)
-	out, errOut, err := sightline(t, "admin", "create-user", "--data", data, "--role", "supervisor", "--name", "sgt.reyes", "--unit", "central", "--url", srv.URL)
-	if err != nil {
-		t.Fatalf("create-user: %v %s", err, errOut)
-	}
-	link := regexp.MustCompile(`http\S+/setup/\S+`).FindString(out)
+	link := createSupervisor(t, data, srv.URL, "sgt.reyes", "central")
 
 	// The civilian's clip, shared with the supervisor.
 	clip := mediatest.Clip(t, "encounter.webm", "3", "-c:v", "libvpx", "-b:v", "300k", "-c:a", "libopus")
@@ -130,4 +126,15 @@ func signInNew(t *testing.T, ctx context.Context, link, name string) {
 		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("%v\npage: %s", err, page)
 	}
+}
+
+// createSupervisor makes a supervisor account with `sightline admin` and
+// returns its setup link.
+func createSupervisor(t *testing.T, data, url, name, unit string) string {
+	t.Helper()
+	out, errOut, err := sightline(t, "admin", "create-user", "--data", data, "--role", "supervisor", "--name", name, "--unit", unit, "--url", url)
+	if err != nil {
+		t.Fatalf("create-user: %v %s", err, errOut)
+	}
+	return regexp.MustCompile(`http\S+/setup/\S+`).FindString(out)
 }

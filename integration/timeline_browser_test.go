@@ -24,11 +24,7 @@ import (
 func TestTimelinePlaysFourAnglesInStep(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data, 0)
-	out, errOut, err := sightline(t, "admin", "create-user", "--data", data, "--role", "supervisor", "--name", "sgt.reyes", "--unit", "central", "--url", srv.URL)
-	if err != nil {
-		t.Fatalf("create-user: %v %s", err, errOut)
-	}
-	link := regexp.MustCompile(`http\S+/setup/\S+`).FindString(out)
+	link := createSupervisor(t, data, srv.URL, "sgt.reyes", "central")
 	device := adminToken(t, data, "device-token", "--unit", "central", "--device", "dock-1")
 
 	// Four cameras of one scene, starting 0, 2.5, 4 and 1.2 s into it.
