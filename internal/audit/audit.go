@@ -139,6 +139,9 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		case !intact:
 			r.add(what, "its blob %s has changed", f.SHA256)
 		}
+		if !f.Logged {
+			continue // made before a crash; its job finishes it at the next start
+		}
 		e, ok := entries[f.LogIndex]
 		switch {
 		case !ok || e.Type != evidence.Derived || e.Evidence == nil || e.Evidence.ID != f.Parent:

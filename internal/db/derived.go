@@ -19,12 +19,20 @@ type DerivedStore struct{ d *DB }
 
 var _ derive.Store = DerivedStore{}
 
-const derivedColumns = `evidence_id, kind, sha256, size, mime, created_at, log_index`
+const derivedColumns = `evidence_id, kind, sha256, size, mime, created_at, log_from, log_index`
 
-// Put records f, once.
+// Put records f, not yet logged, replacing an unlogged earlier attempt.
 func (s DerivedStore) Put(ctx context.Context, f derive.File) error {
-	_, err := s.d.exec(ctx, `INSERT INTO derived (`+derivedColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		f.Parent, string(f.Kind), f.SHA256.String(), f.Size, f.MIME, f.CreatedAt.UTC(), int64(f.LogIndex))
+	_, err := s.d.exec(ctx, `INSERT INTO derived (`+derivedColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+		ON CONFLICT (evidence_id, kind) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, mime = excluded.mime,
+		created_at = excluded.created_at, log_from = excluded.log_from WHERE derived.log_index IS NULL`,
+		f.Parent, string(f.Kind), f.SHA256.String(), f.Size, f.MIME, f.CreatedAt.UTC(), int64(f.LogFrom))
+	return err
+}
+
+// SetLogged records where f's event is in the log.
+func (s DerivedStore) SetLogged(ctx context.Context, parent string, kind derive.Kind, index uint64) error {
+	_, err := s.d.exec(ctx, `UPDATE derived SET log_index = ? WHERE evidence_id = ? AND kind = ?`, int64(index), parent, string(kind))
 	return err
 }
 
@@ -41,15 +49,16 @@ func (s DerivedStore) All(ctx context.Context) iter.Seq2[derive.File, error] {
 func scanDerived(row scanner) (derive.File, error) {
 	var f derive.File
 	var ref string
-	var idx int64
-	err := row.Scan(&f.Parent, &f.Kind, &ref, &f.Size, &f.MIME, &f.CreatedAt, &idx)
+	var from int64
+	var idx sql.NullInt64
+	err := row.Scan(&f.Parent, &f.Kind, &ref, &f.Size, &f.MIME, &f.CreatedAt, &from, &idx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, derive.ErrNotFound
 	}
 	if err != nil {
 		return f, fmt.Errorf("db: %w", err)
 	}
-	f.LogIndex, f.CreatedAt = uint64(idx), f.CreatedAt.UTC()
+	f.LogFrom, f.LogIndex, f.Logged, f.CreatedAt = uint64(from), uint64(idx.Int64), idx.Valid, f.CreatedAt.UTC()
 	f.SHA256, err = blob.ParseRef(ref)
 	return f, err
 }

@@ -47,15 +47,27 @@ var Kinds = []Kind{Audio, Poster, Thumbnails, Review}
 var MIME = map[Kind]string{Poster: "image/jpeg", Thumbnails: "image/jpeg", Audio: "application/octet-stream", Review: "video/mp4"}
 
 // File is a derived file: which original it came from, and which blob
-// holds it.
+// holds it. It is recorded before its blob is stored and its event
+// logged, so that a crash in between leaves a record to finish from, not
+// a blob that belongs to nothing; until it is logged it is not served.
 type File struct {
 	Parent    string // evidence id
 	Kind      Kind
 	SHA256    blob.Ref
 	Size      int64
 	MIME      string
-	CreatedAt time.Time
-	LogIndex  uint64 // of its "derived" event
+	CreatedAt time.Time // also the time of its event
+	LogFrom   uint64    // the log's next index before its event was first appended
+	Logged    bool      // its "derived" event is in the log, at LogIndex
+	LogIndex  uint64
+}
+
+// event is the custody event that records f (the same bytes on every
+// attempt, so that a retry finds it in the log).
+func (f File) event(it evidence.Item) evidence.Event {
+	return evidence.Event{Type: evidence.Derived, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
+		Actor: "sightline", At: evidence.EventTime(f.CreatedAt),
+		Details: map[string]string{"kind": string(f.Kind), "sha256": f.SHA256.String(), "size": fmt.Sprint(f.Size), "mime": f.MIME}}
 }
 
 // ErrNotFound says a file has not been derived (yet, or ever).
@@ -63,8 +75,11 @@ var ErrNotFound = errors.New("derive: no such derived file")
 
 // Store keeps the record of derived files.
 type Store interface {
-	// Put records f; recording the same parent and kind again is a no-op.
+	// Put records f, not yet logged; it replaces an earlier record of the
+	// same parent and kind only if that one was not logged either.
 	Put(ctx context.Context, f File) error
+	// SetLogged records that f's event is in the log at index.
+	SetLogged(ctx context.Context, parent string, kind Kind, index uint64) error
 	// Get returns the parent's file of kind, or ErrNotFound.
 	Get(ctx context.Context, parent string, kind Kind) (File, error)
 }
@@ -77,7 +92,8 @@ type Config struct {
 	Evidence evidence.Store
 	Blobs    blob.Store
 	Files    Store
-	Record   func(context.Context, evidence.Event) (uint64, error)
+	Log      evidence.OnceLog
+	Index    evidence.CustodyIndex
 	// Media runs ffmpeg, with the time and memory limits of derivations.
 	Media *media.Tool
 	// Tmp holds files being made; on the blob store's file system so that
@@ -141,19 +157,45 @@ func (d *Deriver) make(ctx context.Context, parent string, k Kind) error {
 	if !Needed(it, k) {
 		return nil
 	}
-	if _, err := d.cfg.Files.Get(ctx, parent, k); err == nil {
+	f, err := d.cfg.Files.Get(ctx, parent, k)
+	switch {
+	case err == nil && f.Logged:
 		return nil
-	} else if !errors.Is(err, ErrNotFound) {
+	case err == nil && d.stored(ctx, f):
+		// Made before a crash, not yet logged: finish it.
+	case err == nil || errors.Is(err, ErrNotFound):
+		if f, err = d.makeFile(ctx, it, k); err != nil {
+			return err
+		}
+	default:
 		return err
 	}
-	in, cleanup, err := d.local(ctx, it.SHA256)
+	index, err := evidence.RecordOnce(ctx, d.cfg.Log, d.cfg.Index, f.event(it), f.LogFrom, true)
 	if err != nil {
 		return err
+	}
+	d.cfg.Logger.Info("derived", "evidence", parent, "kind", k, "size", f.Size)
+	return d.cfg.Files.SetLogged(ctx, parent, k, index)
+}
+
+// stored reports whether f's blob is in the store, whole.
+func (d *Deriver) stored(ctx context.Context, f File) bool {
+	size, err := d.cfg.Blobs.Stat(ctx, f.SHA256)
+	return err == nil && size == f.Size
+}
+
+// makeFile makes the file of kind from it's original, records it and
+// stores its blob.
+func (d *Deriver) makeFile(ctx context.Context, it evidence.Item, k Kind) (File, error) {
+	parent := it.ID
+	in, cleanup, err := d.local(ctx, it.SHA256)
+	if err != nil {
+		return File{}, err
 	}
 	defer cleanup()
 	dir, err := os.MkdirTemp(d.cfg.Tmp, string(k)+"-")
 	if err != nil {
-		return err
+		return File{}, err
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, string(k))
@@ -172,32 +214,29 @@ func (d *Deriver) make(ctx context.Context, parent string, k Kind) error {
 		err = d.cfg.Media.ReviewCopy(ctx, in, out)
 	}
 	if err != nil {
-		return fmt.Errorf("making the %s of %s: %w", k, parent, err)
+		return File{}, fmt.Errorf("making the %s of %s: %w", k, parent, err)
 	}
 	ref, size, err := hashFile(out)
 	if err != nil {
-		return err
+		return File{}, err
 	}
 	if size == 0 && k != Audio {
-		return fmt.Errorf("making the %s of %s: ffmpeg wrote nothing (the %s cannot be decoded)", k, parent, it.MediaType)
+		return File{}, fmt.Errorf("making the %s of %s: ffmpeg wrote nothing (the %s cannot be decoded)", k, parent, it.MediaType)
 	}
 	// A sound track that decodes to much less than the clip's length is
 	// damaged: aligning by what is left would mislead.
 	if got := float64(size) / 4 / align.Rate; k == Audio && dur > 2 && got < dur/2 {
-		return fmt.Errorf("making the %s of %s: only %.1f s of %.1f s of sound could be decoded", k, parent, got, dur)
+		return File{}, fmt.Errorf("making the %s of %s: only %.1f s of %.1f s of sound could be decoded", k, parent, got, dur)
 	}
-	if err := d.store(ctx, ref, out); err != nil {
-		return err
-	}
-	f := File{Parent: parent, Kind: k, SHA256: ref, Size: size, MIME: MIME[k], CreatedAt: d.cfg.Now().UTC()}
-	f.LogIndex, err = d.cfg.Record(ctx, evidence.Event{Type: evidence.Derived, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
-		Actor: "sightline", At: evidence.EventTime(f.CreatedAt),
-		Details: map[string]string{"kind": string(k), "sha256": ref.String(), "size": fmt.Sprint(size), "mime": f.MIME}})
+	from, err := d.cfg.Log.NextIndex(ctx)
 	if err != nil {
-		return err
+		return File{}, err
 	}
-	d.cfg.Logger.Info("derived", "evidence", parent, "kind", k, "size", size)
-	return d.cfg.Files.Put(ctx, f)
+	f := File{Parent: parent, Kind: k, SHA256: ref, Size: size, MIME: MIME[k], CreatedAt: d.cfg.Now().UTC().Truncate(time.Microsecond), LogFrom: from}
+	if err := d.cfg.Files.Put(ctx, f); err != nil {
+		return File{}, err
+	}
+	return f, d.store(ctx, ref, out)
 }
 
 // store puts the file at path into the blob store (linking when it can).
@@ -241,6 +280,9 @@ func (d *Deriver) local(ctx context.Context, ref blob.Ref) (string, func(), erro
 // none (yet).
 func (d *Deriver) ReadAudio(ctx context.Context, parent string) ([]float32, error) {
 	f, err := d.cfg.Files.Get(ctx, parent, Audio)
+	if err == nil && !f.Logged {
+		err = ErrNotFound // its job has not finished
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -157,3 +157,34 @@ func (r Recorder) Record(ctx context.Context, e Event) (uint64, error) {
 	}
 	return index, nil
 }
+
+// OnceLog is a custody log that can find an entry appended before a crash
+// (ledger.Log is one), so that an event is logged exactly once.
+type OnceLog interface {
+	Appender
+	// NextIndex is the index the next entry will get.
+	NextIndex(ctx context.Context) (uint64, error)
+	// Find looks for entry among the entries from index from on.
+	Find(ctx context.Context, entry []byte, from uint64) (uint64, bool, error)
+}
+
+// RecordOnce logs e exactly once across crashes and indexes it. from is
+// the log's NextIndex taken, and saved with e, before the first attempt;
+// retry says an earlier attempt may have appended it, so the log is
+// searched from there first.
+func RecordOnce(ctx context.Context, log OnceLog, index CustodyIndex, e Event, from uint64, retry bool) (uint64, error) {
+	entry := e.Canonical()
+	var at uint64
+	found := false
+	var err error
+	if retry {
+		at, found, err = log.Find(ctx, entry, from)
+	}
+	if err == nil && !found {
+		at, err = log.Append(ctx, entry)
+	}
+	if err == nil {
+		err = index.Add(ctx, at, e)
+	}
+	return at, err
+}

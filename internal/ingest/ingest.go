@@ -61,15 +61,9 @@ type Config struct {
 	Stored func(ctx context.Context, it evidence.Item)
 }
 
-// CustodyLog is what ingest needs of the custody log (ledger.Log).
-type CustodyLog interface {
-	// NextIndex is the index the next entry will get.
-	NextIndex(ctx context.Context) (uint64, error)
-	// Append durably sequences entry and returns its index.
-	Append(ctx context.Context, entry []byte) (uint64, error)
-	// Find looks for entry among the entries from index from on.
-	Find(ctx context.Context, entry []byte, from uint64) (uint64, bool, error)
-}
+// CustodyLog is what ingest needs of the custody log (ledger.Log): the
+// "received" event is logged exactly once.
+type CustodyLog = evidence.OnceLog
 
 // Service is the ingest endpoint and its upload store.
 type Service struct {
@@ -207,17 +201,7 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	if err := s.storeBlob(ctx, ref, path); err != nil {
 		return "", err
 	}
-	var index uint64
-	found := false
-	if retry {
-		index, found, err = s.custody.Find(ctx, u.st.Received, u.st.LogFrom)
-	}
-	if err == nil && !found {
-		index, err = s.custody.Append(ctx, u.st.Received)
-	}
-	if err == nil {
-		err = s.index.Add(ctx, index, event)
-	}
+	index, err := evidence.RecordOnce(ctx, s.custody, s.index, event, u.st.LogFrom, retry)
 	if err != nil {
 		return "", err
 	}

@@ -259,7 +259,7 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 		return err
 	}
 	var err error
-	s.deriver, err = derive.New(derive.Config{Evidence: s.evidence, Blobs: s.blobs, Files: s.db.Derived(), Record: recorder.Record,
+	s.deriver, err = derive.New(derive.Config{Evidence: s.evidence, Blobs: s.blobs, Files: s.db.Derived(), Log: s.log, Index: s.db.Custody(),
 		Media: &media.Tool{Timeout: timeout, Parallel: 1}, Tmp: work, Logger: cfg.Logger, Now: cfg.Now})
 	if err != nil {
 		return err

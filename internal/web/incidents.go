@@ -311,7 +311,7 @@ func (s *server) derived(k derive.Kind) http.HandlerFunc {
 
 func (s *server) serveDerived(w http.ResponseWriter, r *http.Request, it evidence.Item, k derive.Kind) {
 	f, err := s.Derived.Get(r.Context(), it.ID, k)
-	if errors.Is(err, derive.ErrNotFound) {
+	if errors.Is(err, derive.ErrNotFound) || err == nil && !f.Logged {
 		writeJSON(w, http.StatusNotFound, apiError{"not made (yet)"})
 		return
 	}

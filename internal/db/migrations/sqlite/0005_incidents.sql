@@ -27,7 +27,8 @@ CREATE TABLE derived (
     size        BIGINT NOT NULL,
     mime        TEXT NOT NULL,
     created_at  TIMESTAMP NOT NULL,
-    log_index   BIGINT NOT NULL,
+    log_from    BIGINT NOT NULL,         -- the log's next index before its event was first appended
+    log_index   BIGINT,                  -- of its "derived" event; NULL until logged
     PRIMARY KEY (evidence_id, kind)
 );
 
