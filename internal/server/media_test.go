@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
@@ -213,3 +214,62 @@ func TestCorruptFileJobsFailCleanly(t *testing.T) {
 		t.Errorf("work folder keeps %d entries: %v", len(ents), fmt.Sprint(ents))
 	}
 }
+
+// A crash can stop a media job after its file was recorded and stored, or
+// even after its event was logged, but before the record says so; the
+// job run again finishes it with one event, not two, and no orphan blob.
+func TestDerivedFileInterruptedByACrashIsFinishedOnce(t *testing.T) {
+	env := servertest.Start(t)
+	r := upload(t, env, mediatest.Scene(t, "a.mp4", 4, 0, 4), "phone")
+	it, _ := env.Server.Evidence().Get(t.Context(), r.ID)
+	for _, logged := range []bool{false, true} {
+		kind := derive.Poster
+		if logged {
+			kind = derive.Thumbnails
+		}
+		content := []byte("a picture made before the crash, " + string(kind))
+		from, _ := env.Server.Log().NextIndex(t.Context())
+		at := time.Now().UTC().Truncate(time.Microsecond)
+		f := derive.File{Parent: r.ID, Kind: kind, SHA256: blob.Sum(content), Size: int64(len(content)), MIME: "image/jpeg", CreatedAt: at, LogFrom: from}
+		if err := env.Server.Derived().Put(t.Context(), f); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Server.Blobs().Put(t.Context(), f.SHA256, bytes.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		if logged { // the event went in too
+			e := evidence.Event{Type: evidence.Derived, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}, Actor: "sightline",
+				At: evidence.EventTime(at), Details: map[string]string{"kind": string(kind), "sha256": f.SHA256.String(), "size": fmt.Sprint(f.Size), "mime": f.MIME}}
+			if _, err := env.Server.Log().Append(t.Context(), e.Canonical()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	env.RunJobs() // the start-up sweep queues the media jobs of the item
+	for _, k := range []derive.Kind{derive.Poster, derive.Thumbnails} {
+		if j := env.WaitJob(string(k), r.ID); j.State != jobs.Done {
+			t.Fatalf("%s job: %+v", k, j)
+		}
+		f, err := env.Server.Derived().Get(t.Context(), r.ID, k)
+		if err != nil || !f.Logged {
+			t.Fatalf("%s: %+v %v", k, f, err)
+		}
+	}
+	env.Stop()
+	rep, err := audit.Run(t.Context(), server.AuditPaths(env.Data))
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("audit: %v %v", err, rep.Problems)
+	}
+	env = servertest.StartIn(t, env.Data)
+	events, _ := env.Server.Custody().Events(t.Context(), r.ID)
+	count := map[string]int{}
+	for _, e := range events {
+		if e.Type == evidence.Derived {
+			count[e.Details["kind"]]++
+		}
+	}
+	if count["poster"] != 1 || count["thumbnails"] != 1 {
+		t.Errorf("derived events: %v, want one each", count)
+	}
+}
+
