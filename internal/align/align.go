@@ -73,40 +73,52 @@ func Pair(a, b []float32) (Result, error) {
 	if Silent(a) || Silent(b) {
 		return Result{}, ErrNoSound
 	}
-	r := coarsePass(decimate(a, coarse), decimate(b, coarse))
-	if r.PSR < MinPSR {
-		return r, ErrNoMatch
+	ca, cb := decimate(a, coarse), decimate(b, coarse)
+	chunk := min(len(cb), coarseChunk)
+	c := newCorrelator(ca, len(ca)+chunk, Rate/coarse, 100, 1000)
+	var best Result
+	tried := map[int]bool{}
+	for _, start := range []int{0, (len(cb) - chunk) / 2, len(cb) - chunk} {
+		if tried[start] {
+			continue
+		}
+		tried[start] = true
+		r := c.chunk(ca, cb, start, chunk)
+		if r.PSR > best.PSR {
+			best = r
+		}
+		if r.PSR < MinPSR {
+			continue
+		}
+		// A prominent peak, or one that windows all along b confirm at
+		// the full rate, ends the search; a weak lone peak does not.
+		refined := r
+		refine(a, b, &refined)
+		if r.PSR >= 2*MinPSR || refined.Windows >= confirmWindows {
+			return refined, nil
+		}
 	}
-	refine(a, b, &r)
-	return r, nil
+	if best.PSR < MinPSR {
+		return best, ErrNoMatch
+	}
+	refine(a, b, &best)
+	return best, nil
 }
+
+// confirmWindows is how many fine windows on one line confirm a coarse
+// peak that is not prominent on its own (a far camera, a drifting clock).
+const confirmWindows = 3
 
 // coarseChunk bounds the part of b the coarse pass correlates at once:
 // short enough that a clock drift of a few hundred ppm does not smear the
 // peak (60 s at 300 ppm is 18 ms), long enough to be unmistakable.
 const coarseChunk = 60 * Rate / coarse
 
-// coarsePass finds b's offset in a at the coarse rate: up to three chunks
-// of b (start, middle, end) are each correlated with the whole of a, and
-// the most prominent peak wins.
-func coarsePass(ca, cb []float64) Result {
-	chunk := min(len(cb), coarseChunk)
-	c := newCorrelator(ca, len(ca)+chunk, Rate/coarse, 100, 1000)
-	var best Result
-	for _, start := range []int{0, (len(cb) - chunk) / 2, len(cb) - chunk} {
-		if start > 0 && start == best.Windows { // the same chunk again
-			continue
-		}
-		lag, psr := c.lag(cb[start:start+chunk], -(chunk - 1), len(ca)+chunk-1)
-		if psr > best.PSR {
-			best = Result{Offset: (lag - float64(start)) / (Rate / coarse), PSR: psr, Confidence: confidence(psr), Windows: start}
-		}
-		if best.PSR >= 2*MinPSR { // unmistakable: no need to look further
-			break
-		}
-	}
-	best.Windows = 0
-	return best
+// chunk correlates the chunk of b's coarse signal cb from start with the
+// whole of a's (ca) and returns the offset it gives and its prominence.
+func (c *correlator) chunk(ca, cb []float64, start, n int) Result {
+	lag, psr := c.lag(cb[start:start+n], -(n - 1), len(ca)+n-1)
+	return Result{Offset: (lag - float64(start)) / (Rate / coarse), PSR: psr, Confidence: confidence(psr)}
 }
 
 func confidence(psr float64) float64 {

@@ -95,3 +95,17 @@ func TestNoSoundIsNotAGuess(t *testing.T) {
 		t.Errorf("a clip of another event: %v, %+v", err, r)
 	}
 }
+
+// BenchmarkTenMinutePair aligns two 10-minute clips, far and drifting
+// (the slow case of make bench-sync, where the coarse pass looks at every
+// chunk).
+func BenchmarkTenMinutePair(b *testing.B) {
+	s := scene(700, 8)
+	x := record(s, 0, 600, 1, 0.01, 0, 3)
+	y := record(s, 36.6, 600, 0.5, 0.02, -150, 4)
+	for b.Loop() {
+		if _, err := align.Pair(x, y); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
