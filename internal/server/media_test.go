@@ -272,4 +272,3 @@ func TestDerivedFileInterruptedByACrashIsFinishedOnce(t *testing.T) {
 		t.Errorf("derived events: %v, want one each", count)
 	}
 }
-
