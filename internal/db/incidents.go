@@ -41,7 +41,7 @@ func (s incidentStore) Get(ctx context.Context, id string) (incident.Incident, e
 	if err != nil {
 		return inc, err
 	}
-	f := Facts{s.d}
+	f := Facts(s)
 	if inc.Staff, err = f.strings(ctx, `SELECT user_id FROM incident_staff WHERE incident_id = ? ORDER BY user_id`, id); err != nil {
 		return inc, err
 	}
@@ -50,7 +50,7 @@ func (s incidentStore) Get(ctx context.Context, id string) (incident.Incident, e
 }
 
 func (s incidentStore) Mine(ctx context.Context, userID, unit string) ([]incident.Incident, error) {
-	ids, err := Facts{s.d}.strings(ctx, `SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM incident_staff WHERE user_id = ?)
+	ids, err := Facts(s).strings(ctx, `SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM incident_staff WHERE user_id = ?)
 		OR (unit <> '' AND unit = ?) ORDER BY created_at DESC LIMIT 200`, userID, unit)
 	if err != nil {
 		return nil, err
@@ -187,5 +187,5 @@ func (s incidentStore) CapturedBetween(ctx context.Context, from, to time.Time) 
 }
 
 func (s incidentStore) Containing(ctx context.Context, evidenceID string) ([]string, error) {
-	return Facts{s.d}.strings(ctx, `SELECT incident_id FROM incident_clips WHERE evidence_id = ? ORDER BY incident_id`, evidenceID)
+	return Facts(s).strings(ctx, `SELECT incident_id FROM incident_clips WHERE evidence_id = ? ORDER BY incident_id`, evidenceID)
 }
