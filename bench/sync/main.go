@@ -28,6 +28,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -421,12 +422,12 @@ func report(results []result, extract, baseline []time.Duration) {
 	slices.Sort(baseline)
 	slices.Sort(extract)
 	fmt.Printf("time per pair of 10-minute clips (%d pairs): median %.0f ms, max %.0f ms (target < 1000 ms)\n",
-		len(long), ms(pctD(long, 50)), ms(pctD(long, 100)))
+		len(long), ms(pct(long, 50)), ms(pct(long, 100)))
 	if len(baseline) > 0 {
 		fmt.Printf("  baseline, one plain FFT correlation of the same two signals: median %.0f ms; ratio %.2f\n",
-			ms(pctD(baseline, 50)), ms(pctD(long, 50))/ms(pctD(baseline, 50)))
+			ms(pct(baseline, 50)), ms(pct(long, 50))/ms(pct(baseline, 50)))
 	}
-	fmt.Printf("sound extraction (ffmpeg to 8 kHz mono), per clip: median %.0f ms, max %.0f ms\n", ms(pctD(extract, 50)), ms(pctD(extract, 100)))
+	fmt.Printf("sound extraction (ffmpeg to 8 kHz mono), per clip: median %.0f ms, max %.0f ms\n", ms(pct(extract, 50)), ms(pct(extract, 100)))
 }
 
 func reason(err error) string {
@@ -439,16 +440,11 @@ func reason(err error) string {
 	return err.Error()
 }
 
-func pct(x []float64, p float64) float64 {
+// pct is the p-th percentile of sorted x (zero if x is empty).
+func pct[T cmp.Ordered](x []T, p float64) T {
+	var zero T
 	if len(x) == 0 {
-		return math.NaN()
-	}
-	return x[min(len(x)-1, int(math.Ceil(p/100*float64(len(x))))-1)]
-}
-
-func pctD(x []time.Duration, p float64) time.Duration {
-	if len(x) == 0 {
-		return 0
+		return zero
 	}
 	return x[max(0, min(len(x)-1, int(math.Ceil(p/100*float64(len(x))))-1))]
 }

@@ -102,13 +102,7 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		r.Evidence++
 		what := "evidence " + it.ID
 		used[it.SHA256] = true
-		intact, stored := hashes[it.SHA256]
-		switch {
-		case !stored:
-			r.add(what, "its original %s is missing from the blob store", it.SHA256)
-		case !intact:
-			r.add(what, "its original %s has changed", it.SHA256)
-		}
+		r.checkBlob(hashes, what, "original", it.SHA256)
 		if fi, err := os.Stat(blobs.Path(it.SHA256)); err == nil && fi.Size() != it.Size {
 			r.add(what, "record says %d bytes, the original has %d", it.Size, fi.Size())
 		}
@@ -132,13 +126,7 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		r.Derived++
 		what := fmt.Sprintf("%s of evidence %s", f.Kind, f.Parent)
 		used[f.SHA256] = true
-		intact, stored := hashes[f.SHA256]
-		switch {
-		case !stored:
-			r.add(what, "its blob %s is missing from the blob store", f.SHA256)
-		case !intact:
-			r.add(what, "its blob %s has changed", f.SHA256)
-		}
+		r.checkBlob(hashes, what, "blob", f.SHA256)
 		if !f.Logged {
 			continue // made before a crash; its job finishes it at the next start
 		}
@@ -156,6 +144,18 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkBlob reports a record whose blob (its "original" or derived
+// "blob") is missing or no longer hashes to its name.
+func (r *Report) checkBlob(hashes map[blob.Ref]bool, what, noun string, ref blob.Ref) {
+	intact, stored := hashes[ref]
+	switch {
+	case !stored:
+		r.add(what, "its %s %s is missing from the blob store", noun, ref)
+	case !intact:
+		r.add(what, "its %s %s has changed", noun, ref)
+	}
 }
 
 // checkLog verifies the checkpoint's signature with the log's own key,

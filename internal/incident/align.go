@@ -18,7 +18,8 @@ var system = Actor{ID: "sightline"}
 // clip placed by sound), else by its capture time, marked as such. Clips
 // whose sound is still being extracted stay pending; the job runs again
 // when it is. It is the incident's alignment job, and idempotent: a clip
-// whose place does not change is not logged again.
+// whose place does not change is not logged again, and a clip placed by
+// sound is not aligned again.
 func (s *Service) Align(ctx context.Context, id string) error {
 	inc, err := s.cfg.Store.Get(ctx, id)
 	if err != nil {
@@ -51,7 +52,7 @@ func (s *Service) Align(ctx context.Context, id string) error {
 		}
 	}
 	placed := make([]bool, len(clips))
-	if c := &clips[anchor]; !c.Placed() || (c.Status != Confirmed && c.Offset != 0 && c.Method != ByAudio) {
+	if c := &clips[anchor]; !c.Placed() { // a placed clip keeps its place when it becomes the anchor
 		snd, err := a.sound(c.Evidence)
 		if err != nil {
 			return err
@@ -62,9 +63,7 @@ func (s *Service) Align(ctx context.Context, id string) error {
 		} else {
 			next.Method, next.Status, next.Confidence, next.Detail = ByMetadata, statusOf(snd), 0, "reference clip; "+snd.Detail
 		}
-		if !c.Placed() {
-			next.Offset = 0
-		}
+		next.Offset = 0
 		if err := s.place(ctx, id, a.items[c.Evidence], *c, next); err != nil {
 			return err
 		}
@@ -72,7 +71,11 @@ func (s *Service) Align(ctx context.Context, id string) error {
 	}
 	placed[anchor] = true
 	for i := range clips {
-		if i == anchor || clips[i].Status == Confirmed {
+		// A reviewer's place, and a place found by sound, stand: each is
+		// on the incident clock, which outlives any one clip. Only clips
+		// not placed yet, or placed by metadata (a new clip may share
+		// their sound), are looked at again.
+		if i == anchor || clips[i].Status == Confirmed || clips[i].Status == Aligned {
 			placed[i] = clips[i].Placed()
 			continue
 		}

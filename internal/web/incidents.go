@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -141,19 +142,29 @@ func (s *server) incidentItem(w http.ResponseWriter, r *http.Request, c caller, 
 		s.fail(w, r, err)
 		return it, false
 	}
-	if c.User.Role == account.Investigator {
-		return it, true
+	ok, err := s.mayBringIn(r.Context(), c, it)
+	if err == nil && !ok {
+		err = evidence.ErrNotFound
 	}
-	f, err := s.facts(r.Context(), it)
 	if err != nil {
 		s.fail(w, r, err)
 		return it, false
 	}
-	if !access.Decide(c.Principal, access.ReadItem, f).Allowed {
-		s.fail(w, r, evidence.ErrNotFound)
-		return it, false
-	}
 	return it, true
+}
+
+// mayBringIn reports whether c may put it into an incident (or be shown
+// it as a suggestion): an investigator any item, others what they may
+// read.
+func (s *server) mayBringIn(ctx context.Context, c caller, it evidence.Item) (bool, error) {
+	if c.User.Role == account.Investigator {
+		return true, nil
+	}
+	f, err := s.facts(ctx, it)
+	if err != nil {
+		return false, err
+	}
+	return access.Decide(c.Principal, access.ReadItem, f).Allowed, nil
 }
 
 // edit makes a handler of a change to an incident: it decides
@@ -283,17 +294,14 @@ func (s *server) suggestions(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []incident.Suggestion{}
 	for _, sg := range all {
-		if c.User.Role != account.Investigator {
-			f, err := s.facts(r.Context(), sg.Item)
-			if err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			if !access.Decide(c.Principal, access.ReadItem, f).Allowed {
-				continue
-			}
+		ok, err := s.mayBringIn(r.Context(), c, sg.Item)
+		if err != nil {
+			s.fail(w, r, err)
+			return
 		}
-		out = append(out, sg)
+		if ok {
+			out = append(out, sg)
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
