@@ -135,7 +135,8 @@ func (d *Deriver) Register(q *jobs.Queue, done func(ctx context.Context, parent 
 
 // Needed reports whether an item should have a file of kind: pictures
 // and review copies only for video, a review copy only when browsers
-// cannot play the original, audio when it has sound.
+// cannot play the original or cannot seek in it (a recording streamed from
+// a browser states no duration and no index), audio when it has sound.
 func Needed(it evidence.Item, k Kind) bool {
 	switch k {
 	case Poster, Thumbnails:
@@ -143,7 +144,7 @@ func Needed(it evidence.Item, k Kind) bool {
 	case Audio:
 		return it.Audio != nil
 	case Review:
-		return it.Video != nil && !media.BrowserPlays(it.Info)
+		return it.Video != nil && (!media.BrowserPlays(it.Info) || it.Unindexed)
 	}
 	return false
 }

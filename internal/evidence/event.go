@@ -40,6 +40,10 @@ const (
 	// IncidentEvent is a change to an incident (created, clip added or
 	// removed, officer named, offset found or set); its details say which.
 	IncidentEvent EventType = "incident"
+	// Partial records how much of a recording streamed while it is made
+	// has arrived: its details give the byte count, its subject the
+	// SHA-256 of those bytes and the id the evidence will have.
+	Partial EventType = "partial"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)

@@ -33,6 +33,9 @@ type Item struct {
 	Officer    string    `json:"officer"`
 	Note       string    `json:"note"`
 	ReceivedAt time.Time `json:"received_at"`
+	// Partial marks a recording streamed while it was made whose sender fell
+	// silent before finishing it: it holds every byte that arrived.
+	Partial bool `json:"partial"`
 	media.Info
 
 	// Uploader is who sent it, as the server established it: empty for a

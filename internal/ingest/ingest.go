@@ -10,6 +10,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -59,6 +61,12 @@ type Config struct {
 	// durable (the server queues its media jobs). It is not told again
 	// after a crash; whoever needs every item must also look at start-up.
 	Stored func(ctx context.Context, it evidence.Item)
+	// PartialEvery is how often, at least, a growing stream is logged
+	// ("partial" events). Default 10 s.
+	PartialEvery time.Duration
+	// PartialAfter is how long a stream may stay silent before it is
+	// finalized as partial evidence. Default 10 minutes.
+	PartialAfter time.Duration
 }
 
 // CustodyLog is what ingest needs of the custody log (ledger.Log): the
@@ -78,6 +86,10 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	stored  func(context.Context, evidence.Item)
+
+	partialEvery, partialAfter time.Duration
+	mu                         sync.Mutex
+	covered                    map[string]covered // by stream id: how far its partial events go
 }
 
 // New creates the service and the upload directory.
@@ -87,6 +99,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.ExpireAfter <= 0 {
 		cfg.ExpireAfter = 7 * 24 * time.Hour
+	}
+	if cfg.PartialEvery <= 0 {
+		cfg.PartialEvery = 10 * time.Second
+	}
+	if cfg.PartialAfter <= 0 {
+		cfg.PartialAfter = 10 * time.Minute
 	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = 64 << 20
@@ -101,15 +119,18 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	s := &Service{
-		locker:  memorylocker.New(),
-		blobs:   cfg.Blobs,
-		items:   cfg.Evidence,
-		media:   cfg.Media,
-		custody: cfg.Log,
-		index:   cfg.Custody,
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		stored:  cfg.Stored,
+		locker:       memorylocker.New(),
+		blobs:        cfg.Blobs,
+		items:        cfg.Evidence,
+		media:        cfg.Media,
+		custody:      cfg.Log,
+		index:        cfg.Custody,
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		stored:       cfg.Stored,
+		partialEvery: cfg.PartialEvery,
+		partialAfter: cfg.PartialAfter,
+		covered:      map[string]covered{},
 	}
 	s.uploads = &uploads{
 		dir:             cfg.Dir,
@@ -221,6 +242,7 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 		ReceivedIndex: index,
 		UploadDigest:  digest,
 		TokenDigest:   evidence.Digest(evidence.AccessToken(u.id())),
+		Partial:       u.st.Partial,
 	}
 	if err := s.items.Create(ctx, it); err != nil {
 		if errors.Is(err, evidence.ErrExists) {
@@ -246,16 +268,15 @@ func (s *Service) prepareReceived(ctx context.Context, u *upload, ref blob.Ref, 
 	if err != nil {
 		return err
 	}
-	actor := "uploader:" + evidence.Digest(evidence.AccessToken(u.id()))[:16]
-	if who := evidence.UploaderOf(u.st.Info.MetaData); who.Token != "" {
-		actor = "device:" + who.Token
-	}
 	e := evidence.Event{
 		Type:     evidence.Received,
-		Evidence: &evidence.EventSubject{ID: evidence.NewID(), SHA256: ref},
-		Actor:    actor,
+		Evidence: &evidence.EventSubject{ID: cmp.Or(u.st.EvidenceID, evidence.NewID()), SHA256: ref},
+		Actor:    u.actor(),
 		At:       evidence.EventTime(s.now()),
 		Details:  map[string]string{"size": strconv.FormatInt(u.st.Info.Size, 10), "source": string(sub.Source)},
+	}
+	if u.st.Partial {
+		e.Details["partial"] = "true"
 	}
 	u.st.Received, u.st.LogFrom = e.Canonical(), from
 	return u.save()

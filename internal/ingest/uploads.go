@@ -23,6 +23,7 @@ import (
 
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/durable"
+	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media"
 )
 
@@ -62,6 +63,8 @@ type uploads struct {
 	// must be idempotent: it runs again after a crash.
 	finish func(ctx context.Context, u *upload) (string, error)
 	now    func() time.Time
+	// streams are the streamed uploads not yet evidence.
+	streams streamSet
 }
 
 var (
@@ -86,6 +89,16 @@ type uploadState struct {
 	Expect  []byte    `json:"expect,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
+	// EvidenceID is the id the evidence will have, fixed at creation so that
+	// the partial events of a stream name it before it exists.
+	EvidenceID string `json:"evidence_id,omitempty"`
+	// Stream marks an upload created without a length (a recording sent
+	// while it is made): it is logged as it grows, and finalized as partial
+	// evidence if its sender falls silent (see stream.go).
+	Stream bool `json:"stream,omitempty"`
+	// Partial marks a stream finalized after a silence: its length is what
+	// arrived.
+	Partial bool `json:"partial,omitempty"`
 	// Evidence is set once the upload is evidence. The state then stays as
 	// a tombstone, so that a client asking again learns it is complete.
 	Evidence string `json:"evidence,omitempty"`
@@ -119,7 +132,7 @@ func (s *uploads) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 		return nil, err
 	}
 	now := s.now()
-	u := &upload{s: s, st: uploadState{Info: info, Hash: h, Created: now, Updated: now}}
+	u := &upload{s: s, st: uploadState{Info: info, Hash: h, Created: now, Updated: now, EvidenceID: evidence.NewID(), Stream: info.SizeIsDeferred}}
 	u.st.Expect, _ = ctx.Value(reprDigestKey{}).([]byte)
 	f, err := os.OpenFile(s.binPath(info.ID), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -133,6 +146,9 @@ func (s *uploads) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 	if err := u.save(); err != nil {
 		os.Remove(s.binPath(info.ID))
 		return nil, err
+	}
+	if u.st.Stream {
+		s.streams.add(info.ID)
 	}
 	return u, nil
 }
@@ -195,6 +211,9 @@ func (s *uploads) load(id string) (*upload, error) {
 			if err := os.Truncate(s.binPath(id), u.st.Info.Offset); err != nil {
 				return nil, err
 			}
+		}
+		if u.st.Stream {
+			s.streams.add(id)
 		}
 	}
 	return u, nil
@@ -463,11 +482,13 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	if err := u.save(); err != nil {
 		return err
 	}
+	u.s.streams.remove(u.id())
 	return durable.Remove(u.s.binPath(u.id()))
 }
 
 // Terminate forgets the upload and its bytes. Evidence made from it stays.
 func (u *upload) Terminate(ctx context.Context) error {
+	u.s.streams.remove(u.id())
 	if err := durable.Remove(u.s.statePath(u.id())); err != nil {
 		return err
 	}

@@ -83,6 +83,15 @@ func (t *Tool) Inspect(ctx context.Context, path string, f Format) (Info, error)
 	case f.Kind == Audio && info.Video != nil && facts.Duration > 0:
 		info.MediaType = Video
 	}
+	// A recording made in a browser (MediaRecorder WebM), or one cut off,
+	// states no duration: it is where its last packet ends.
+	if info.MediaType != Image && facts.Duration == 0 && err == nil {
+		if d, lerr := t.lastPacketEnd(ctx, path); lerr != nil {
+			return info, lerr
+		} else if d > 0 {
+			facts.Duration, info.Unindexed = d, true
+		}
+	}
 	if info.MediaType != Image && facts.Duration > 0 {
 		d := math.Round(facts.Duration*1000) / 1000
 		info.DurationS = &d
@@ -147,4 +156,30 @@ func firstTime(ts ...time.Time) *time.Time {
 		}
 	}
 	return nil
+}
+
+// lastPacketEnd reads every packet's time (demuxing, not decoding) and
+// returns where the last one ends, in seconds; 0 if none has a time.
+func (t *Tool) lastPacketEnd(ctx context.Context, path string) (float64, error) {
+	out, _, err := t.run(ctx, t.ffprobe(), "-hide_banner", "-v", "error", "-show_entries", "packet=pts_time,duration_time",
+		"-of", "csv=p=0", "-protocol_whitelist", "file", "file:"+path)
+	if err != nil && !isInputProblem(err) {
+		return 0, err
+	}
+	return packetsEnd(out), nil
+}
+
+// packetsEnd reads ffprobe's "pts_time,duration_time" lines and returns
+// the latest end among them. The lines come from an untrusted file.
+func packetsEnd(out []byte) float64 {
+	end := 0.0
+	for line := range strings.Lines(string(out)) {
+		pts, dur, _ := strings.Cut(strings.TrimSpace(line), ",")
+		p := seconds(pts)
+		if p == 0 {
+			continue
+		}
+		end = max(end, p+seconds(dur))
+	}
+	return math.Round(end*1000) / 1000
 }

@@ -33,6 +33,10 @@ type want struct {
 	model      string
 	software   string
 	damaged    string // a substring of media_error; "" means it must be empty
+	unindexed  bool   // no duration in the container: read from the packets
+	// durationAbout is a duration known only roughly (a file cut at a
+	// byte count), to within 1.5 s.
+	durationAbout float64
 }
 
 func TestInspect(t *testing.T) {
@@ -89,6 +93,17 @@ func TestInspect(t *testing.T) {
 			return mediatest.Truncate(t, p, fi.Size()/2)
 		}, want{kind: media.Video, container: "mp4", damaged: "moov atom not found"}},
 
+		// What a browser's MediaRecorder writes: WebM with no duration and no
+		// cues (ffmpeg's live mode writes the same); whole, and cut off
+		// mid-cluster as when a phone is taken while it streams.
+		{"webm streamed without duration", clip("live.webm", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"),
+			want{kind: media.Video, container: "webm", duration: 3, video: "vp8", audio: "opus", unindexed: true}},
+		{"webm streamed without duration, cut off", func(t *testing.T) string {
+			p := mediatest.Clip(t, "live.webm", "6", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1")
+			fi, _ := os.Stat(p)
+			return mediatest.Truncate(t, p, fi.Size()/2+333)
+		}, want{kind: media.Video, container: "webm", durationAbout: 3, video: "vp8", unindexed: true, damaged: "ended prematurely"}},
+
 		// Files from real cameras; see testdata/real-world/README.md.
 		{"GoPro MAX", file("testdata/real-world/gopro-max-heromode.mp4"),
 			want{kind: media.Video, container: "mp4", duration: 10.5, video: "h264", width: 848, height: 480, fps: 29.97, audio: "aac", sampleRate: 48000, channels: 2,
@@ -139,6 +154,12 @@ func check(t *testing.T, info media.Info, w want) {
 	}
 	if w.duration > 0 && (info.DurationS == nil || math.Abs(*info.DurationS-w.duration) > 0.1) {
 		t.Errorf("duration = %v, want %v", ptr(info.DurationS), w.duration)
+	}
+	if w.durationAbout > 0 && (info.DurationS == nil || math.Abs(*info.DurationS-w.durationAbout) > 1.5) {
+		t.Errorf("duration = %v, want about %v", ptr(info.DurationS), w.durationAbout)
+	}
+	if info.Unindexed != w.unindexed {
+		t.Errorf("unindexed = %v, want %v", info.Unindexed, w.unindexed)
 	}
 	if w.kind == media.Image && info.DurationS != nil {
 		t.Errorf("a still image has duration %v", *info.DurationS)

@@ -39,6 +39,11 @@ type Info struct {
 	CapturedAt *time.Time `json:"captured_at"`
 	Location   *Location  `json:"location"`
 	Camera     *Camera    `json:"camera"`
+	// Unindexed says the container states no duration and no index, as a
+	// recording streamed from a browser (MediaRecorder WebM): the duration
+	// is where its last packet ends, and players cannot seek in it, so
+	// reviewers get a review copy.
+	Unindexed bool `json:"unindexed,omitempty"`
 	// Error says what could not be read: a truncated recording, a damaged
 	// header, a codec this server cannot decode. Empty when all was read.
 	Error string `json:"media_error"`

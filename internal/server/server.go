@@ -49,6 +49,13 @@ type Config struct {
 	// UploadCheckpoint is how many bytes of one long PATCH may arrive between
 	// durable checkpoints of its progress. Default 64 MiB.
 	UploadCheckpoint int64
+	// PartialEvery is how often, at least, a recording streamed while it is
+	// made is logged as it grows ("partial" events). Default 10 s.
+	PartialEvery time.Duration
+	// PartialAfter is how long a streamed recording may stay silent before
+	// it is kept as evidence marked partial (its phone may have been taken).
+	// Default 10 minutes.
+	PartialAfter time.Duration
 	// LogOrigin names the custody log in its signed checkpoints; it should
 	// be the schema-less URL where the log is published, such as
 	// "evidence.example.org/log". It is fixed when the log's key is created
@@ -158,6 +165,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		MaxSize:         cfg.MaxSize,
 		ExpireAfter:     cfg.UploadExpiry,
 		CheckpointEvery: cfg.UploadCheckpoint,
+		PartialEvery:    cfg.PartialEvery,
+		PartialAfter:    cfg.PartialAfter,
 		Blobs:           s.blobs,
 		Evidence:        s.evidence,
 		Media:           &media.Tool{Timeout: cfg.MediaTimeout},
@@ -222,7 +231,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run does the server's background work until ctx ends: media and
 // alignment jobs (first queuing those a crash kept from being queued),
-// and expiring silent uploads.
+// expiring silent uploads, logging growing streams and finalizing silent
+// ones.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -241,6 +251,7 @@ func (s *Server) Run(ctx context.Context) {
 			s.cfg.Logger.Error("media jobs", "err", err)
 		}
 	})
+	wg.Go(func() { s.ingest.RunStreams(ctx) })
 	s.ingest.Run(ctx, time.Minute)
 	wg.Wait()
 }

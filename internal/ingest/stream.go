@@ -1,0 +1,201 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/evidence"
+)
+
+// A stream is an upload created without a length (tus's deferred length):
+// a recording sent while it is being made, as the capture page does. The
+// phone that sends it may be taken or broken at any moment, so
+//
+//   - while it grows, a "partial" event is logged at least every
+//     PartialEvery with the SHA-256 and byte count of what has arrived: the
+//     log proves the footage existed, and when, before it was finished;
+//   - if its sender falls silent for PartialAfter, the server finalizes it
+//     as evidence marked partial, whose receipt proves every byte that
+//     arrived.
+//
+// Bytes counted by a partial event are durable: the sweeper reads the
+// upload's saved state, which is written only after its data is fsynced.
+
+// streamSet is the set of streams not yet evidence, kept in memory: a
+// stream joins it when it is created or loaded (Recover loads every
+// upload at start-up) and leaves it when it is finished or terminated.
+type streamSet struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (s *streamSet) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[string]bool{}
+	}
+	s.ids[id] = true
+}
+
+func (s *streamSet) remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
+}
+
+func (s *streamSet) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.ids))
+	for id := range s.ids {
+		out = append(out, id)
+	}
+	return out
+}
+
+// actor names the sender of u in the custody log: the device token, or a
+// pseudonym of the upload's access token.
+func (u *upload) actor() string {
+	if who := evidence.UploaderOf(u.st.Info.MetaData); who.Token != "" {
+		return "device:" + who.Token
+	}
+	return "uploader:" + evidence.Digest(evidence.AccessToken(u.id()))[:16]
+}
+
+// covered is how far the partial events of one stream go.
+type covered struct {
+	bytes int64
+	at    time.Time
+}
+
+// streamTick is how often streams are looked at.
+const streamTick = time.Second
+
+// RunStreams logs the partial events of growing streams and finalizes
+// silent ones, every second until ctx ends.
+func (s *Service) RunStreams(ctx context.Context) {
+	t := time.NewTicker(streamTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.SweepStreams(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("streamed uploads", "err", err)
+			}
+		}
+	}
+}
+
+// SweepStreams looks at every stream once: it logs a partial event for
+// one whose bytes have grown past its last partial event (once
+// PartialEvery has nearly passed since, so that events come at least that
+// often while it grows), and finalizes one silent for PartialAfter.
+func (s *Service) SweepStreams(ctx context.Context) error {
+	var errs []error
+	for _, id := range s.uploads.streams.list() {
+		st, err := s.uploads.readState(id)
+		if errors.Is(err, tusd.ErrNotFound) {
+			s.uploads.streams.remove(id)
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st.Evidence != "" {
+			s.uploads.streams.remove(id)
+			continue
+		}
+		now := s.now()
+		s.mu.Lock()
+		last := s.covered[id]
+		s.mu.Unlock()
+		silent := now.Sub(st.Updated) >= s.partialAfter
+		if st.Info.Offset > last.bytes && (silent || now.Sub(last.at) >= s.partialEvery-streamTick) {
+			if err := s.logPartial(ctx, &upload{s: s.uploads, st: st}); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if silent {
+			if err := s.finalize(ctx, id); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// logPartial logs that the first Offset bytes of stream u, with their
+// SHA-256, have arrived.
+func (s *Service) logPartial(ctx context.Context, u *upload) error {
+	sum, err := u.sum()
+	if err != nil {
+		return err
+	}
+	e := evidence.Event{
+		Type:     evidence.Partial,
+		Evidence: &evidence.EventSubject{ID: u.st.EvidenceID, SHA256: blob.Ref(sum)},
+		Actor:    u.actor(),
+		At:       evidence.EventTime(s.now()),
+		Details:  map[string]string{"size": strconv.FormatInt(u.st.Info.Offset, 10)},
+	}
+	if _, err := (evidence.Recorder{Log: s.custody, Index: s.index}).Record(ctx, e); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.covered[u.id()] = covered{u.st.Info.Offset, s.now()}
+	s.mu.Unlock()
+	return nil
+}
+
+// finalize makes a silent stream evidence marked partial, its length what
+// arrived. A stream that brought nothing recognisable is discarded.
+func (s *Service) finalize(ctx context.Context, id string) error {
+	lock, err := s.locker.NewLock(id)
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(ctx, time.Second)
+	err = lock.Lock(lctx, func() {})
+	cancel()
+	if err != nil {
+		return nil // a request holds it: not silent after all
+	}
+	defer lock.Unlock()
+	u, err := s.uploads.load(id)
+	if err != nil || u.st.Evidence != "" || s.now().Sub(u.st.Updated) < s.partialAfter {
+		return err
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.covered, id)
+		s.mu.Unlock()
+	}()
+	if u.st.Info.Offset == 0 {
+		return u.Terminate(ctx)
+	}
+	u.st.Partial = true
+	u.st.Info.Size, u.st.Info.SizeIsDeferred = u.st.Info.Offset, false
+	if err := u.save(); err != nil {
+		return err
+	}
+	err = u.FinishUpload(ctx)
+	if errors.Is(err, errUnsupportedMedia) {
+		s.log.Info("silent stream discarded: not media", "upload", evidence.Digest(id)[:16], "bytes", u.st.Info.Offset)
+		return nil
+	}
+	if err == nil {
+		s.log.Info("silent stream kept as partial evidence", "evidence", u.st.Evidence, "bytes", u.st.Info.Offset)
+	}
+	return err
+}

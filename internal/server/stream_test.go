@@ -1,0 +1,180 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/derive"
+	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/jobs"
+	"github.com/sightline/sightline/internal/media/mediatest"
+	"github.com/sightline/sightline/internal/server/servertest"
+	"github.com/sightline/sightline/verify"
+)
+
+// createStream starts an upload without a length, as the capture page
+// does.
+func createStream(t *testing.T, env *servertest.Env) string {
+	t.Helper()
+	resp, body := env.Do("POST", "/api/v1/uploads/", map[string]string{"Upload-Defer-Length": "1",
+		"Upload-Metadata": client.EncodeMetadata(map[string]string{"source": "phone", "filename": "capture.webm"})}, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+func patchOK(t *testing.T, env *servertest.Env, url string, off int64, chunk []byte, extra ...string) {
+	t.Helper()
+	if resp, body := env.Patch(url, off, chunk, extra...); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH at %d: %d %s", off, resp.StatusCode, body)
+	}
+}
+
+func sweep(t *testing.T, env *servertest.Env) {
+	t.Helper()
+	if err := env.Server.Ingest().SweepStreams(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// partials lists the partial events about an evidence id.
+func partials(t *testing.T, env *servertest.Env, id string) []evidence.LoggedEvent {
+	t.Helper()
+	events, err := env.Server.Custody().Events(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []evidence.LoggedEvent
+	for _, e := range events {
+		if e.Type == evidence.Partial {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A recording streamed without a length is logged as it grows, at least
+// every 10 s, each "partial" event giving the SHA-256 and count of the
+// bytes then received. When its sender falls silent for the configured
+// time it becomes evidence marked partial holding exactly those bytes; its
+// WebM states no duration, which is read from its packets, and it gets a
+// review copy.
+func TestSilentStreamBecomesPartialEvidence(t *testing.T) {
+	env := servertest.Start(t)
+	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", "6", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := []int64{int64(len(data)) / 3, int64(len(data)) * 2 / 3}
+	url := createStream(t, env)
+
+	patchOK(t, env, url, 0, data[:cut[0]])
+	sweep(t, env) // the first bytes are logged at once
+	env.Clock.Advance(5 * time.Second)
+	patchOK(t, env, url, cut[0], data[cut[0]:cut[1]])
+	sweep(t, env) // 5 s later: not yet
+	env.Clock.Advance(5 * time.Second)
+	sweep(t, env) // 10 s after the first
+	env.Clock.Advance(5 * time.Second)
+	sweep(t, env) // nothing new arrived: nothing to log
+
+	// Silent for 10 minutes: the phone was taken.
+	env.Clock.Advance(10 * time.Minute)
+	sweep(t, env)
+
+	r := env.Receipt(url)
+	if !r.Partial || r.Size != cut[1] {
+		t.Fatalf("evidence partial=%v size=%d, want partial with %d bytes", r.Partial, r.Size, cut[1])
+	}
+	want := sha256.Sum256(data[:cut[1]])
+	if r.SHA256.String() != hex.EncodeToString(want[:]) {
+		t.Fatalf("evidence SHA-256 %s is not that of the bytes sent", r.SHA256)
+	}
+	if r.DurationS == nil || *r.DurationS < 3 || *r.DurationS > 5 || !r.Unindexed || r.Video == nil || r.Video.Codec != "vp8" {
+		t.Errorf("inspected as %+v (duration %v), want an unindexed VP8 of about 4 s", r.Info, r.DurationS)
+	}
+
+	ps := partials(t, env, r.ID)
+	if len(ps) != 2 {
+		t.Fatalf("%d partial events, want 2: %+v", len(ps), ps)
+	}
+	for i, p := range ps {
+		n, _ := strconv.ParseInt(p.Details["size"], 10, 64)
+		if n != cut[i] {
+			t.Errorf("partial event %d covers %d bytes, want %d", i, n, cut[i])
+		}
+		entry, err := env.Server.Log().Entry(t.Context(), p.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := evidence.ParseEvent(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(data[:n]); e.Evidence.SHA256.String() != hex.EncodeToString(sum[:]) {
+			t.Errorf("partial event %d: SHA-256 %s is not that of the first %d bytes", i, e.Evidence.SHA256, n)
+		}
+	}
+
+	// The receipt proves the bytes and says they are partial.
+	resp, body := env.Do("GET", "/api/v1/evidence/"+r.ID+"/receipt", map[string]string{"Authorization": "Bearer " + r.AccessToken}, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("receipt: %d %s", resp.StatusCode, body)
+	}
+	rc, err := verify.Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.Check(rc, env.Server.Log().VerifierKey()); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := evidence.ParseEvent([]byte(rc.Entry))
+	if e.Details["partial"] != "true" {
+		t.Errorf("received event %s does not say partial", rc.Entry)
+	}
+
+	// Its review copy is made (browsers cannot seek in it as it is).
+	env.RunJobs()
+	if j := env.WaitJob(string(derive.Review), r.ID); j.State != jobs.Done {
+		t.Fatalf("review copy: %+v", j)
+	}
+	if c := env.Contents(); len(c.UploadFiles) != 1 { // the tombstone
+		t.Errorf("uploads left: %v", c.UploadFiles)
+	}
+}
+
+// A stream its sender finishes (the length declared with the last bytes)
+// is ordinary evidence; a stream silent before any byte arrived leaves
+// nothing.
+func TestFinishedStreamIsWholeAndEmptyOneIsDropped(t *testing.T) {
+	env := servertest.Start(t)
+	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", "2", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := createStream(t, env)
+	half := int64(len(data) / 2)
+	patchOK(t, env, url, 0, data[:half])
+	patchOK(t, env, url, half, data[half:], "Upload-Length", strconv.Itoa(len(data)))
+	r := env.Receipt(url)
+	if r.Partial || r.Size != int64(len(data)) {
+		t.Errorf("finished stream: partial=%v size=%d, want whole %d", r.Partial, r.Size, len(data))
+	}
+
+	empty := createStream(t, env)
+	env.Clock.Advance(11 * time.Minute)
+	sweep(t, env)
+	if resp, _ := env.Do("HEAD", empty, nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("empty silent stream: HEAD %d, want 404", resp.StatusCode)
+	}
+	if c := env.Contents(); c.Evidence != 1 {
+		t.Errorf("%d evidence items, want 1", c.Evidence)
+	}
+}
