@@ -22,12 +22,12 @@ func (c custodyIndex) Add(ctx context.Context, index uint64, e evidence.Event) e
 	if err != nil {
 		return err
 	}
-	var evidenceID string
+	var evidenceID, sha string
 	if e.Evidence != nil {
-		evidenceID = e.Evidence.ID
+		evidenceID, sha = e.Evidence.ID, e.Evidence.SHA256.String()
 	}
-	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, incident_id, type, actor, at, details) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (log_index) DO NOTHING`, int64(index), evidenceID, e.Incident, string(e.Type), e.Actor, e.At, string(details))
+	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, incident_id, type, actor, at, details, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (log_index) DO NOTHING`, int64(index), evidenceID, e.Incident, string(e.Type), e.Actor, e.At, string(details), sha)
 	return err
 }
 
@@ -43,7 +43,7 @@ func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence
 }
 
 func (c custodyIndex) list(ctx context.Context, where string, arg string) ([]evidence.LoggedEvent, error) {
-	rows, err := c.d.query(ctx, `SELECT log_index, evidence_id, incident_id, type, actor, at, details FROM custody `+where+` ORDER BY log_index`, arg)
+	rows, err := c.d.query(ctx, `SELECT log_index, evidence_id, incident_id, type, actor, at, details, sha256 FROM custody `+where+` ORDER BY log_index`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("db: %w", err)
 	}
@@ -53,7 +53,7 @@ func (c custodyIndex) list(ctx context.Context, where string, arg string) ([]evi
 		var le evidence.LoggedEvent
 		var idx int64
 		var details string
-		if err := rows.Scan(&idx, &le.Evidence, &le.Incident, &le.Type, &le.Actor, &le.At, &details); err != nil {
+		if err := rows.Scan(&idx, &le.Evidence, &le.Incident, &le.Type, &le.Actor, &le.At, &details, &le.SHA256); err != nil {
 			return nil, fmt.Errorf("db: %w", err)
 		}
 		if err := json.Unmarshal([]byte(details), &le.Details); err != nil {

@@ -114,13 +114,16 @@ func ParseEvent(b []byte) (Event, error) {
 // LoggedEvent is an event as the custody index lists it: where it is in
 // the log, what it was, who and when.
 type LoggedEvent struct {
-	Index    uint64            `json:"index"`
-	Type     EventType         `json:"type"`
-	Evidence string            `json:"evidence,omitempty"` // in an incident's list
-	Incident string            `json:"incident,omitempty"` // in an item's list
-	Actor    string            `json:"actor"`
-	At       string            `json:"at"`
-	Details  map[string]string `json:"details,omitempty"`
+	Index    uint64    `json:"index"`
+	Type     EventType `json:"type"`
+	Evidence string    `json:"evidence,omitempty"` // in an incident's list
+	Incident string    `json:"incident,omitempty"` // in an item's list
+	// SHA256 is the file the event names: the item's, or for a partial
+	// event the hash of the bytes then received.
+	SHA256  string            `json:"sha256,omitempty"`
+	Actor   string            `json:"actor"`
+	At      string            `json:"at"`
+	Details map[string]string `json:"details,omitempty"`
 }
 
 // CustodyIndex finds the logged events about an item. The log is the

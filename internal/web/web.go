@@ -105,6 +105,9 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /static/", access.Public, http.StripPrefix("/static/", staticFiles(assets)))
 	s.handle(mux, "GET /log/", access.Public, http.StripPrefix("/log/", logFiles(cfg.Log.Dir())))
 	s.handle(mux, "POST /api/v1/receipts/refresh", access.Public, h(s.refreshReceipt))
+	s.handle(mux, "GET /capture", access.Public, h(s.capture))
+	s.handle(mux, "GET /sw.js", access.Public, rootAsset(assets, "sw.js", "text/javascript; charset=utf-8"))
+	s.handle(mux, "GET /manifest.webmanifest", access.Public, rootAsset(assets, "manifest.webmanifest", "application/manifest+json"))
 	s.handle(mux, "GET /healthz", access.Public, h(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
 
 	upload := s.uploads(cfg.Ingest.Handler())
@@ -186,6 +189,32 @@ func staticFiles(assets fs.FS) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// rootAsset serves one embedded asset at the site's root: a service
+// worker's scope is the folder it is served from, and the capture page's
+// must cover /capture.
+func rootAsset(assets fs.FS, name, contentType string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := fs.ReadFile(assets, name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(b)
+	})
+}
+
+// capture serves the capture page: record on a phone, streamed to the
+// server as it is made.
+func (s *server) capture(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	if err := s.pages.ExecuteTemplate(w, "capture.html", nil); err != nil {
+		s.Logger.Error("rendering capture page", "err", err)
+	}
 }
 
 func (s *server) index(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,10 @@
 ALTER TABLE evidence ADD COLUMN unindexed BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE evidence ADD COLUMN partial BOOLEAN NOT NULL DEFAULT FALSE;
 
+-- The SHA-256 an event names (a partial event's running hash), so that the
+-- person who filmed sees what each one proves.
+ALTER TABLE custody ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';
+
 -- Short codes a civilian reads to a supervisor: each lets one supervisor
 -- see one item. Only the code's digest is kept.
 CREATE TABLE share_codes (

@@ -1,0 +1,294 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/evidence"
+)
+
+// captureState is what the capture page says of its recording
+// (window.sightlineCapture.state()).
+type captureState struct {
+	UploadURL string `json:"uploadURL"`
+	Recorded  int64  `json:"recorded"`
+	Acked     int64  `json:"acked"`
+	Stopped   bool   `json:"stopped"`
+	Offline   bool   `json:"offline"`
+	Recording bool   `json:"recording"`
+	Pending   struct {
+		Chunks int   `json:"chunks"`
+		Bytes  int64 `json:"bytes"`
+	} `json:"pending"`
+	Evidence *struct {
+		ID      string `json:"id"`
+		Size    int64  `json:"size"`
+		Partial bool   `json:"partial"`
+	} `json:"evidence"`
+	Token string `json:"token"`
+	Error string `json:"error"`
+}
+
+func pageState(t *testing.T, ctx context.Context) captureState {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[captureState](`window.sightlineCapture.state()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startRecording opens the capture page in ctx, presses the record
+// button and waits until the server has acknowledged the first bytes. It
+// returns when the button was pressed.
+func startRecording(t *testing.T, ctx context.Context, base string) time.Time {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/capture"), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
+		t.Fatal(err)
+	}
+	pressed := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("record"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(window.sightlineCapture.state().acked || 0) > 0`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("no bytes acknowledged: %v\n%s", err, page)
+	}
+	return pressed
+}
+
+// setOffline cuts the page's network (requests fail, navigator.onLine is
+// false) or restores it.
+func setOffline(offline bool) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		if _, err := cdp.Call(ctx, t, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1}},
+		}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, t, network.OverrideNetworkState, network.OverrideNetworkStateParams{
+			Offline: offline, DownloadThroughput: -1, UploadThroughput: -1})
+		return chromedp.Void{}, err
+	}
+}
+
+// fetchEvidence downloads an item's original and its receipt with the
+// civilian's token into dir, as `sightline verify` expects them
+// (FILE and FILE.receipt.json), and returns the file's path.
+func fetchEvidence(t *testing.T, base, dir string, ev client.Receipt) string {
+	t.Helper()
+	file := filepath.Join(dir, ev.ID+".webm")
+	for _, f := range []struct{ path, to string }{{"original", file}, {"receipt", file + ".receipt.json"}} {
+		b, err := bearer("GET", base+"/api/v1/evidence/"+ev.ID+"/"+f.path, ev.AccessToken, "", http.StatusOK)
+		if err != nil {
+			t.Fatalf("%s: %v", f.path, err)
+		}
+		if err := os.WriteFile(f.to, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return file
+}
+
+// videoFrames decodes every video frame of the file and returns their
+// times in seconds.
+func videoFrames(t *testing.T, file string) []float64 {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0", file).Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	var ts []float64
+	for line := range strings.Lines(string(out)) {
+		if v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(line), ",")), 64); err == nil {
+			ts = append(ts, v)
+		}
+	}
+	return ts
+}
+
+// verifyOffline runs `sightline verify` on a file and its receipt with
+// the log's key.
+func verifyOffline(t *testing.T, data, file, sha string) {
+	t.Helper()
+	out, errOut, err := sightline(t, "verify", file, "--key", logKey(t, data))
+	if err != nil || !strings.HasPrefix(out, "OK: "+sha+" logged at index ") {
+		t.Fatalf("sightline verify: %v %q %q", err, out, errOut)
+	}
+}
+
+// A phone records on the capture page and is taken 8 s in: the page is
+// closed without stopping. After the server's silence limit (3 s here)
+// what arrived is evidence marked partial: at least 6 s of video that
+// decodes, whose receipt verifies offline, and whose partial events, at
+// most 10 s apart, each give the SHA-256 of the bytes received by then,
+// the last all of them.
+func TestSeizedPhoneKeepsWhatReachedTheServer(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0, "--partial-after", "3s")
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	tab, closeTab := chromedp.NewContext(ctx)
+	pressed := startRecording(t, tab, srv.URL)
+	time.Sleep(time.Until(pressed.Add(8 * time.Second)))
+	st := pageState(t, tab)
+	closeTab() // the phone is gone, mid-recording
+	if st.UploadURL == "" || !st.Recording {
+		t.Fatalf("page state before closing: %+v", st)
+	}
+
+	var ev client.Receipt
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := getJSON(st.UploadURL+"/evidence", "", &ev); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no partial evidence a minute after the page closed:\n%s", srv.logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !ev.Partial || ev.Size < st.Acked {
+		t.Fatalf("evidence partial=%v size=%d; want partial, at least the %d bytes the page saw acknowledged", ev.Partial, ev.Size, st.Acked)
+	}
+	if ev.DurationS == nil || *ev.DurationS < 6 || !ev.Unindexed {
+		t.Errorf("duration %v unindexed %v; want at least 6 s read from the packets", ev.DurationS, ev.Unindexed)
+	}
+
+	dir := t.TempDir()
+	file := fetchEvidence(t, srv.URL, dir, ev)
+	if got := fileSHA(t, file); got != ev.SHA256.String() {
+		t.Fatalf("original's SHA-256 %s, evidence says %s", got, ev.SHA256)
+	}
+	frames := videoFrames(t, file)
+	if len(frames) < 60 || frames[len(frames)-1]-frames[0] < 6 {
+		t.Errorf("%d frames decoded, last at %.2f s; want at least 6 s of playable video", len(frames), frames[len(frames)-1])
+	}
+	verifyOffline(t, data, file, ev.SHA256.String())
+
+	// The partial events prove the bytes as they arrived.
+	var custody struct {
+		Events []evidence.LoggedEvent `json:"events"`
+	}
+	if err := getJSON(srv.URL+"/api/v1/evidence/"+ev.ID+"/custody", ev.AccessToken, &custody); err != nil {
+		t.Fatal(err)
+	}
+	original, _ := os.ReadFile(file)
+	var sizes []int64
+	var last time.Time
+	for _, e := range custody.Events {
+		if e.Type != evidence.Partial {
+			continue
+		}
+		n, _ := strconv.ParseInt(e.Details["size"], 10, 64)
+		if n <= 0 || n > int64(len(original)) || (len(sizes) > 0 && n <= sizes[len(sizes)-1]) {
+			t.Fatalf("partial event sizes out of order: %v then %d", sizes, n)
+		}
+		if sum := sha256.Sum256(original[:n]); e.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("partial event at %d bytes names %s, not the SHA-256 of those bytes", n, e.SHA256)
+		}
+		at, _ := time.Parse(time.RFC3339Nano, e.At)
+		if !last.IsZero() && at.Sub(last) > 11*time.Second {
+			t.Errorf("partial events %v apart, want at most 10 s", at.Sub(last))
+		}
+		sizes, last = append(sizes, n), at
+	}
+	if len(sizes) < 2 || sizes[len(sizes)-1] != ev.Size {
+		t.Errorf("partial events cover %v bytes; want at least two, the last all %d", sizes, ev.Size)
+	}
+}
+
+// The network drops for 4 s in the middle of a 12-s recording: the page
+// says so and keeps the chunks, then sends them when it returns. The
+// evidence is whole: every byte recorded, no gap in the video, and the
+// receipt, token and evidence page link are on the page.
+func TestCaptureSurvivesANetworkDrop(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0)
+	ctx := browser(t)
+	pressed := startRecording(t, ctx, srv.URL)
+
+	time.Sleep(time.Until(pressed.Add(3 * time.Second)))
+	if err := chromedp.Do(ctx, setOffline(true)); err != nil {
+		t.Fatal(err)
+	}
+	before := pageState(t, ctx)
+	time.Sleep(4 * time.Second)
+	during := pageState(t, ctx)
+	if !during.Offline || during.Pending.Chunks < 2 || during.Recorded <= before.Recorded {
+		t.Errorf("4 s offline, the page says offline=%v with %d chunks waiting (recorded %d → %d)",
+			during.Offline, during.Pending.Chunks, before.Recorded, during.Recorded)
+	}
+	if during.Acked > before.Recorded {
+		t.Errorf("acknowledged %d bytes while offline, but only %d were recorded before", during.Acked, before.Recorded)
+	}
+	shown, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("waiting")))
+	if !strings.Contains(shown, "no connection") {
+		t.Errorf("the page says %q of what waits, want it to say there is no connection", shown)
+	}
+	if err := chromedp.Do(ctx, setOffline(false)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(pressed.Add(12 * time.Second)))
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("record"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!window.sightlineCapture.state().evidence`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("no evidence after stopping: %v\n%s", err, srv.logs)
+	}
+	st := pageState(t, ctx)
+	if st.Evidence.Partial || st.Evidence.Size != st.Recorded || st.Pending.Chunks != 0 {
+		t.Fatalf("evidence %+v, page recorded %d bytes with %d chunks waiting", st.Evidence, st.Recorded, st.Pending.Chunks)
+	}
+
+	var ev client.Receipt
+	if err := getJSON(st.UploadURL+"/evidence", "", &ev); err != nil {
+		t.Fatal(err)
+	}
+	file := fetchEvidence(t, srv.URL, t.TempDir(), ev)
+	frames := videoFrames(t, file)
+	if len(frames) < 100 || frames[len(frames)-1]-frames[0] < 11 {
+		t.Fatalf("%d frames over %.2f s; want about 12 s", len(frames), frames[len(frames)-1]-frames[0])
+	}
+	// (The camera's first frames come unevenly as it starts; from the
+	// first second on they come at its frame rate.)
+	for i := 1; i < len(frames); i++ {
+		if frames[i-1] < frames[0]+1 {
+			continue
+		}
+		if gap := frames[i] - frames[i-1]; gap > 0.25 {
+			t.Errorf("a %.2f s gap in the video at %.2f s", gap, frames[i-1])
+		}
+	}
+	verifyOffline(t, data, file, ev.SHA256.String())
+
+	// The receipt is on the page, with the token and the way back.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("receipt"))); err != nil {
+		t.Fatal(err)
+	}
+	token, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("r-token")))
+	href, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("r-page").href`))
+	saved, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("r-save").download`))
+	if token != ev.AccessToken || !strings.Contains(href, "/e/"+ev.ID+"#token=") || saved != ev.ID+".sightline.json" {
+		t.Errorf("receipt panel: token %q, page link %q, saved as %q", token, href, saved)
+	}
+}
