@@ -33,6 +33,7 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.Var(&c.maxSize, "max-size", "largest file accepted")
 	fs.DurationVar(&c.cfg.UploadExpiry, "upload-expiry", 7*24*time.Hour, "how long an unfinished upload may stay silent")
 	fs.DurationVar(&c.cfg.PartialAfter, "partial-after", 10*time.Minute, "how long a recording streamed from the capture page may stay silent before what arrived is kept as evidence marked partial")
+	fs.DurationVar(&c.cfg.ShareCodeTTL, "share-code-ttl", 30*time.Minute, "how long a civilian's share code may be used by a supervisor")
 	fs.StringVar(&c.cfg.LogOrigin, "log-origin", "", "name of the custody log in its checkpoints, fixed when its key is created (default "+server.DefaultLogOrigin+")")
 	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "longest wait from an acknowledged event to a signed checkpoint covering it (its receipt); at least 200ms")
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")

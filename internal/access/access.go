@@ -93,8 +93,11 @@ const (
 	RecordInvolved Action = "record-involved"
 	ManageAccounts Action = "manage-accounts"
 	CreateIncident Action = "create-incident"
-	ReadIncident   Action = "read-incident" // an incident, its timeline and suggestions
-	EditIncident   Action = "edit-incident" // add and remove clips, name officers, assign staff, decide suggestions, nudge offsets
+	ReadIncident   Action = "read-incident"    // an incident, its timeline and suggestions
+	EditIncident   Action = "edit-incident"    // add and remove clips, name officers, assign staff, decide suggestions, nudge offsets
+	ClaimCode      Action = "claim-share-code" // open an item with the short code its civilian read out
+	ReviewItem     Action = "review-item"      // write an on-scene review of an item
+	EditReview     Action = "edit-review"      // change a submitted review: nobody may
 )
 
 // Facts are what the table needs to know about one evidence item.

@@ -56,6 +56,15 @@ var Table = map[Action]map[string]Rule{
 	},
 	ReadIncident: incidentRules(),
 	EditIncident: incidentRules(),
+	ClaimCode: {
+		string(account.Supervisor): always("a civilian's code, before it expires, if no other supervisor used it"),
+	},
+	ReviewItem: {
+		string(account.Supervisor): notInvolved(sameUnitSharedOrOnCase),
+	},
+	// EditReview has no rule: a submitted review is never changed; a
+	// correction is a new review that refers to it.
+	EditReview: {},
 }
 
 // incidentRules are who may see and change an incident: supervisors,
@@ -193,7 +202,7 @@ var sameUnitSharedOrOnCase = Rule{sameUnitOrShared.Text + ", and what is in inci
 
 // Actions lists the table's rows in the order the docs show them.
 var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
-	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident}
+	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, ClaimCode, ReviewItem, EditReview}
 
 // Markdown renders the table as the docs show it: a row per action, a
 // column per role; "no" where the table has no rule.

@@ -44,6 +44,9 @@ const (
 	// has arrived: its details give the byte count, its subject the
 	// SHA-256 of those bytes and the id the evidence will have.
 	Partial EventType = "partial"
+	// Reviewed is a supervisor's on-scene review of an item: its details
+	// name the review and the SHA-256 of its document (package review).
+	Reviewed EventType = "reviewed"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)

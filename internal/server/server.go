@@ -27,6 +27,7 @@ import (
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/media"
+	"github.com/sightline/sightline/internal/review"
 	"github.com/sightline/sightline/internal/web"
 )
 
@@ -56,6 +57,9 @@ type Config struct {
 	// it is kept as evidence marked partial (its phone may have been taken).
 	// Default 10 minutes.
 	PartialAfter time.Duration
+	// ShareCodeTTL is how long a civilian's share code may be claimed by a
+	// supervisor. Default 30 minutes.
+	ShareCodeTTL time.Duration
 	// LogOrigin names the custody log in its signed checkpoints; it should
 	// be the schema-less URL where the log is published, such as
 	// "evidence.example.org/log". It is fixed when the log's key is created
@@ -100,6 +104,7 @@ type Server struct {
 	db        *db.DB
 	blobs     *blob.Local
 	ingest    *ingest.Service
+	reviews   *review.Service
 	handler   http.Handler
 	evidence  evidence.Store
 	log       *ledger.Log
@@ -181,10 +186,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	recorder := evidence.Recorder{Log: s.log, Index: s.db.Custody()}
 	s.accounts = account.NewService(account.Config{Store: s.db.Accounts(), Record: recorder.Record, Now: cfg.Now})
+	s.reviews = review.NewService(review.Config{Store: s.db.Reviews(), Log: s.log, Custody: s.db.Custody(), CodeTTL: cfg.ShareCodeTTL, Now: cfg.Now})
+	if err == nil {
+		err = s.reviews.Finish(ctx) // reviews a crash kept from being logged
+	}
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit,
-			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs})
+			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
@@ -343,6 +352,9 @@ func (s *Server) sound(ctx context.Context, id string) (incident.Sound, error) {
 	}
 	return incident.Sound{State: incident.SoundPending}, nil
 }
+
+// Reviews issues share codes and keeps on-scene reviews.
+func (s *Server) Reviews() *review.Service { return s.reviews }
 
 // Jobs is the media and alignment job queue, for tools and tests.
 func (s *Server) Jobs() *jobs.Queue { return s.jobs }

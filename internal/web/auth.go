@@ -45,6 +45,14 @@ func (s *server) principal(r *http.Request) (access.Principal, *account.Session,
 		}
 		return access.Principal{Kind: access.Staff, User: u, Token: t}, nil, nil
 	}
+	// A civilian's player cannot send a header: its token may come as
+	// ?access_token= on reads (RFC 6750 §2.3). Staff tokens may not.
+	if token := r.URL.Query().Get("access_token"); token != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if account.LooksLikeToken(token) {
+			return access.Principal{}, nil, errors.New("staff and device tokens go in the Authorization header")
+		}
+		return access.Principal{Kind: access.Civilian, Capability: token}, nil, nil
+	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		u, se, err := s.Accounts.SessionUser(r.Context(), c.Value)
 		if err == nil {
@@ -101,7 +109,7 @@ func callerOf(r *http.Request) caller {
 func itemAction(a access.Action) bool {
 	switch a {
 	case access.ReadItem, access.ReadOriginal, access.ReadReceipt, access.ReadCustody, access.ShareItem, access.RecordInvolved,
-		access.ReadIncident, access.EditIncident:
+		access.ReadIncident, access.EditIncident, access.ReviewItem, access.EditReview:
 		return true
 	}
 	return false
@@ -267,15 +275,21 @@ func (l *limiter) recent(addr string, now time.Time) []time.Time {
 	return ts
 }
 
-func (l *limiter) blocked(r *http.Request) bool {
+// blocked reports whether the request's client address has failed too
+// often; failed counts a failure against it.
+func (l *limiter) blocked(r *http.Request) bool { return l.blockedKey(clientAddr(r)) }
+func (l *limiter) failed(r *http.Request)       { l.failedKey(clientAddr(r)) }
+
+// blockedKey and failedKey do the same for any key (a staff id).
+func (l *limiter) blockedKey(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.recent(clientAddr(r), time.Now())) >= l.max
+	return len(l.recent(key, time.Now())) >= l.max
 }
 
-func (l *limiter) failed(r *http.Request) {
+func (l *limiter) failedKey(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	addr, now := clientAddr(r), time.Now()
-	l.seen[addr] = append(l.recent(addr, now), now)
+	now := time.Now()
+	l.seen[key] = append(l.recent(key, now), now)
 }

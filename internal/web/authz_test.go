@@ -148,6 +148,15 @@ func TestAuthorizationTable(t *testing.T) {
 	incidentReaders := [9]int{404, 404, 404, 404, 404, 200, 200, 404, 404}
 	incidentEditors := func(sup, inv int) [9]int { return [9]int{404, 404, 404, 404, 404, sup, inv, 404, 404} }
 	inc := "/api/v1/incidents/" + incA
+	got, body := call(t, env, "POST", civItem+"/reviews"+reason, sup, `{"seen":"a stop","outcome":"released"}`)
+	var rev struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &rev); got != 201 || err != nil {
+		t.Fatalf("review: %d %s", got, body)
+	}
+	reviewers := [9]int{404, 404, 404, 404, 404, 201, 404, 404, 404}
+	claimers := func(sup int) [9]int { return [9]int{401, 403, 403, 403, 403, sup, 403, 403, sup} }
+	claimPages := func(sup int) [9]int { return [9]int{303, 403, 403, 403, 403, sup, 403, 403, sup} }
+	editors := [9]int{404, 409, 404, 404, 404, 409, 404, 404, 404}
 	tests := map[string][]req{
 		"GET /{$}":                              {{"GET", "/", "", nil, all(200)}},
 		"GET /static/":                          {{"GET", "/static/app.js", "", nil, all(200)}},
@@ -206,6 +215,22 @@ func TestAuthorizationTable(t *testing.T) {
 			{"GET", "/staff/evidence/" + civ.ID + reason, "", nil, onlyHolderAndSupervisor},
 			{"GET", "/staff/evidence/" + police.ID, "", nil, policeReaders},
 		},
+		// On-scene review. A wrong code is 404 to supervisors; scripts
+		// (tokens) get the pages' 400 or a page with the refusal.
+		"POST /api/v1/evidence/{id}/share-codes":             {{"POST", civItem + "/share-codes", "", nil, [9]int{404, 201, 404, 404, 404, 404, 404, 404, 404}}},
+		"POST /api/v1/share-codes/claim":                     {{"POST", "/api/v1/share-codes/claim", `{"code":"000 000 000"}`, nil, claimers(404)}},
+		"POST /api/v1/evidence/{id}/reviews":                 {{"POST", civItem + "/reviews" + reason, `{"seen":"x","outcome":"no action"}`, nil, reviewers}},
+		"GET /api/v1/evidence/{id}/reviews":                  {{"GET", civItem + "/reviews" + reason, "", nil, onlyHolderAndSupervisor}},
+		"GET /api/v1/evidence/{id}/reviews/{review}/receipt": {{"GET", civItem + "/reviews/" + rev.ID + "/receipt" + reason, "", nil, onlyHolderAndSupervisor}},
+		"PUT /api/v1/evidence/{id}/reviews/{review}":         {{"PUT", civItem + "/reviews/" + rev.ID, `{"outcome":"detained"}`, nil, editors}},
+		"PATCH /api/v1/evidence/{id}/reviews/{review}":       {{"PATCH", civItem + "/reviews/" + rev.ID, `{"outcome":"detained"}`, nil, editors}},
+		"DELETE /api/v1/evidence/{id}/reviews/{review}":      {{"DELETE", civItem + "/reviews/" + rev.ID, "", nil, editors}},
+		"GET /e/{id}":                    {{"GET", "/e/" + civ.ID, "", nil, all(200)}},
+		"GET /c/{code}":                  {{"GET", "/c/000000000", "", nil, all(303)}},
+		"GET /staff/code":                {{"GET", "/staff/code", "", nil, claimPages(400)}},
+		"POST /staff/code":               {{"POST", "/staff/code", "code=000000000", form, claimPages(404)}},
+		"GET /staff/review/{id}":         {{"GET", "/staff/review/" + civ.ID, "", nil, [9]int{404, 404, 404, 404, 404, 400, 404, 404, 404}}},
+		"POST /staff/review/{id}":        {{"POST", "/staff/review/" + civ.ID, "seen=x&outcome=released", form, [9]int{404, 404, 404, 404, 404, 200, 404, 404, 404}}},
 		"GET /admin":                     {{"GET", "/admin", "", nil, notThroughTokens}},
 		"POST /admin/users":              {{"POST", "/admin/users", "name=x.y&role=officer&badge=1", form, notThroughTokens}},
 		"POST /admin/device-tokens":      {{"POST", "/admin/device-tokens", "unit=central", form, notThroughTokens}},
@@ -254,18 +279,22 @@ func TestAuthorizationTable(t *testing.T) {
 			continue
 		}
 		count[e.Details["role"]+" "+e.Details["outcome"]]++
-		if e.Details["role"] == "supervisor" && e.Details["outcome"] == "allowed" && e.Details["reason"] != "complaint review" {
+		reasonGiven := e.Details["reason"] == "complaint review" ||
+			e.Details["action"] == string(access.ReviewItem) && e.Details["reason"] == "on-scene review" // the review pages give it
+		if e.Details["role"] == "supervisor" && e.Details["outcome"] == "allowed" && !reasonGiven {
 			t.Errorf("an allowed staff access without its reason: %+v", e)
 		}
 	}
 	// Per caller on the civilian item: 5 API reads, the staff page, share
-	// and involve = 8 decisions.
+	// and involve = 8 decisions; and 9 of the on-scene review (a code,
+	// submitting, listing, a review's receipt, three edits, the review
+	// page and its form).
 	for key, want := range map[string]int{
-		"anonymous denied": 8, "device denied": 8, "officer denied": 8, "investigator denied": 8, "admin denied": 8,
-		"civilian allowed":   5,         // two shares before, the original, the review copy and a share here (record, receipt, custody and page are the holder's own)
-		"civilian denied":    9,         // the other civilian's token on all eight, and the holder recording involvement
-		"supervisor allowed": 5 + 1 + 1, // reads, the page and involve by sgt.reyes
-		"supervisor denied":  8 + 1 + 1, // sgt.ward (involved) on all eight, sgt.reyes's share and the reason-less read
+		"anonymous denied": 17, "device denied": 17, "officer denied": 17, "investigator denied": 17, "admin denied": 17,
+		"civilian allowed":   5 + 1,                 // two shares before, the original, the review copy and a share here (record, receipt, custody and page are the holder's own); a code
+		"civilian denied":    9 + 9 + 3 + 3,         // the other civilian's token on all seventeen, the holder recording involvement, reviewing (three) and editing a review (three)
+		"supervisor allowed": 5 + 1 + 1 + 6,         // reads, the page and involve by sgt.reyes; two reviews before and here, listing, a receipt, the review page
+		"supervisor denied":  8 + 1 + 1 + 9 + 1 + 3, // sgt.ward (involved) on all, sgt.reyes's share, the reason-less read, a code and three edits
 	} {
 		if count[key] != want {
 			t.Errorf("custody log has %d %q events, want %d (all: %v)", count[key], key, want, count)

@@ -14,6 +14,7 @@ import (
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
+	"github.com/sightline/sightline/internal/media"
 )
 
 // actor is the caller as the incident service logs them.
@@ -341,15 +342,21 @@ func (s *server) serveDerived(w http.ResponseWriter, r *http.Request, it evidenc
 
 // review answers GET /api/v1/evidence/{id}/review: what a browser plays,
 // the review copy when the original needed one, else the original; a
-// read of the footage, logged like one.
+// read of the footage, logged like one. An original browsers play but
+// cannot seek in (a recording streamed from a browser) is served as it is
+// until its review copy is made.
 func (s *server) review(w http.ResponseWriter, r *http.Request) {
 	it, _, ok := s.item(w, r, access.ReadOriginal, evidence.Viewed)
 	if !ok {
 		return
 	}
 	if derive.Needed(it, derive.Review) {
-		s.serveDerived(w, r, it, derive.Review)
-		return
+		f, err := s.Derived.Get(r.Context(), it.ID, derive.Review)
+		ready := err == nil && f.Logged
+		if ready || !media.BrowserPlays(it.Info) {
+			s.serveDerived(w, r, it, derive.Review)
+			return
+		}
 	}
 	s.serveOriginal(w, r, it)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -71,18 +72,28 @@ type signinPage struct {
 	CSRF, Error string
 	Ready       bool
 	LockFor     string
+	Next        string // where to go once signed in
+}
+
+// localPath returns p if it is a path on this site (so that a link
+// cannot send a staff member elsewhere after signing in), else "".
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return ""
+	}
+	return p
 }
 
 func (s *server) signinForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "signin.html", signinPage{CSRF: s.formToken(w, r), Ready: r.URL.Query().Has("ready"),
-		LockFor: s.Accounts.Policy().LockFor.String()})
+		LockFor: s.Accounts.Policy().LockFor.String(), Next: localPath(r.URL.Query().Get("next"))})
 }
 
 // signin checks a name, password and code and starts a session. Failures
 // say one thing whatever failed, and count against the client's address
 // as well as the account.
 func (s *server) signin(w http.ResponseWriter, r *http.Request) {
-	page := signinPage{CSRF: s.formToken(w, r), LockFor: s.Accounts.Policy().LockFor.String()}
+	page := signinPage{CSRF: s.formToken(w, r), LockFor: s.Accounts.Policy().LockFor.String(), Next: localPath(r.PostFormValue("next"))}
 	if !formTokenOK(r) {
 		page.Error = "The form expired; try again."
 		s.render(w, http.StatusForbidden, "signin.html", page)
@@ -105,7 +116,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, r, sessionCookie, secret, 0)
-	http.Redirect(w, r, "/staff", http.StatusSeeOther)
+	http.Redirect(w, r, cmp.Or(page.Next, "/staff"), http.StatusSeeOther)
 }
 
 func (s *server) signout(w http.ResponseWriter, r *http.Request) {

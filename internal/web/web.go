@@ -25,6 +25,7 @@ import (
 	"github.com/sightline/sightline/internal/ingest"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/review"
 )
 
 //go:embed assets templates
@@ -54,6 +55,8 @@ type Config struct {
 	Derived derive.Store
 	// Jobs says where each item's media jobs stand.
 	Jobs *jobs.Queue
+	// Reviews issues share codes and keeps on-scene reviews.
+	Reviews *review.Service
 	// FailureLimit is how many failed token guesses, and how many failed
 	// sign-ins, one client address may make in 10 minutes. Default 20.
 	FailureLimit int
@@ -63,8 +66,9 @@ type server struct {
 	Config
 	pages   *template.Template
 	routes  []Route
-	guesses *limiter // failed token guesses per address
-	logins  *limiter // failed sign-ins per address
+	guesses     *limiter // failed token guesses per address
+	logins      *limiter // failed sign-ins per address
+	codeGuesses *limiter // wrong share codes per supervisor
 }
 
 // Handler serves every route of the server.
@@ -94,7 +98,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.FailureLimit == 0 {
 		cfg.FailureLimit = 20
 	}
-	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute)}
+	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute),
+		codeGuesses: newLimiter(codeGuesses, 10*time.Minute)}
 	assets, err := fs.Sub(embedded, "assets")
 	if err != nil {
 		return nil, err
@@ -134,6 +139,21 @@ func New(cfg Config) (*Handler, error) {
 	for _, rt := range s.incidentEdits() {
 		s.handle(mux, rt.pattern, access.EditIncident, rt.handler)
 	}
+
+	s.handle(mux, "POST /api/v1/evidence/{id}/share-codes", access.ShareItem, h(s.issueCode))
+	s.handle(mux, "POST /api/v1/share-codes/claim", access.ClaimCode, h(s.claimCodeAPI))
+	s.handle(mux, "POST /api/v1/evidence/{id}/reviews", access.ReviewItem, h(s.submitReviewAPI))
+	s.handle(mux, "GET /api/v1/evidence/{id}/reviews", access.ReadItem, h(s.reviews))
+	s.handle(mux, "GET /api/v1/evidence/{id}/reviews/{review}/receipt", access.ReadReceipt, h(s.reviewReceipt))
+	for _, method := range []string{"PUT", "PATCH", "DELETE"} {
+		s.handle(mux, method+" /api/v1/evidence/{id}/reviews/{review}", access.EditReview, h(s.editReview))
+	}
+	s.handle(mux, "GET /e/{id}", access.Public, h(s.evidencePage))
+	s.handle(mux, "GET /c/{code}", access.Public, h(s.codeLink))
+	s.handle(mux, "GET /staff/code", access.ClaimCode, h(s.codeForm))
+	s.handle(mux, "POST /staff/code", access.ClaimCode, h(s.claimCodeForm))
+	s.handle(mux, "GET /staff/review/{id}", access.ReviewItem, h(s.reviewPage))
+	s.handle(mux, "POST /staff/review/{id}", access.ReviewItem, h(s.submitReviewForm))
 
 	s.handle(mux, "GET /signin", access.SignIn, h(s.signinForm))
 	s.handle(mux, "POST /signin", access.SignIn, h(s.signin))

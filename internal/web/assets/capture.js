@@ -350,6 +350,7 @@
     $("r-save").download = ev.id + ".sightline.json";
     $("r-page").href = pageURL(r);
     $("receipt").hidden = false;
+    window.sightlineShare($("share"), ev.id, r.token);
     listEarlier();
   }
 

@@ -5,7 +5,7 @@
 "use strict";
 
 const CACHE = "sightline-capture-v1";
-const SHELL = ["/capture", "/static/capture.js", "/static/style.css", "/static/icon.svg", "/manifest.webmanifest"];
+const SHELL = ["/capture", "/static/capture.js", "/static/share.js", "/static/style.css", "/static/icon.svg", "/manifest.webmanifest"];
 
 self.addEventListener("install", (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
