@@ -64,8 +64,8 @@ type Config struct {
 
 type server struct {
 	Config
-	pages   *template.Template
-	routes  []Route
+	pages       *template.Template
+	routes      []Route
 	guesses     *limiter // failed token guesses per address
 	logins      *limiter // failed sign-ins per address
 	codeGuesses *limiter // wrong share codes per supervisor
