@@ -12,7 +12,8 @@ LISTEN ?= 127.0.0.1:8080
 # turned CI red with nothing found. 150000 runs take 5-45 s per target here.
 FUZZTIME ?= 150000x
 FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/media:FuzzBMFF internal/media:FuzzEXIF \
-	internal/media:FuzzProbeReport internal/evidence:FuzzParseEvent verify:FuzzReceipt verify:FuzzCheckpoint
+	internal/media:FuzzProbeReport internal/media:FuzzPacketsEnd internal/evidence:FuzzParseEvent internal/review:FuzzNormalizeCode \
+	verify:FuzzReceipt verify:FuzzCheckpoint
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
 .PHONY: run test build bench bench-sync fuzz assets deps test-deps clean

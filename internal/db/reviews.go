@@ -83,11 +83,11 @@ func (s reviewStore) Get(ctx context.Context, id string) (review.Record, error) 
 }
 
 func (s reviewStore) ForEvidence(ctx context.Context, evidenceID string) ([]review.Record, error) {
-	return collect(each(ctx, s.d, scanReview, `SELECT `+reviewColumns+` FROM reviews WHERE evidence_id = ? ORDER BY created_at, id`, evidenceID))
+	return collect(each(ctx, s.d, scanReview, `SELECT `+reviewColumns+` FROM reviews WHERE evidence_id = ? ORDER BY created_at, log_from, id`, evidenceID))
 }
 
 func (s reviewStore) Unlogged(ctx context.Context) ([]review.Record, error) {
-	return collect(each(ctx, s.d, scanReview, `SELECT `+reviewColumns+` FROM reviews WHERE log_index IS NULL ORDER BY created_at, id`))
+	return collect(each(ctx, s.d, scanReview, `SELECT `+reviewColumns+` FROM reviews WHERE log_index IS NULL ORDER BY created_at, log_from, id`))
 }
 
 func scanReview(row scanner) (review.Record, error) {

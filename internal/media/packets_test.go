@@ -18,3 +18,15 @@ func TestPacketsEnd(t *testing.T) {
 		}
 	}
 }
+
+// ffprobe's packet list comes from an untrusted file: packetsEnd never
+// panics and never returns a negative or absurd end.
+func FuzzPacketsEnd(f *testing.F) {
+	f.Add([]byte("0.000000,0.020000\n4.950000,0.050000\n"))
+	f.Add([]byte("N/A,N/A\n1e309,1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if end := packetsEnd(b); end < 0 || end > 2e8 || end != end {
+			t.Fatalf("packetsEnd = %v", end)
+		}
+	})
+}

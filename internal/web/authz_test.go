@@ -22,30 +22,6 @@ import (
 	"github.com/sightline/sightline/internal/web"
 )
 
-// staffToken creates a set-up account and returns a personal API token
-// acting as it.
-func staffToken(t *testing.T, env *servertest.Env, name string, role account.Role, unit, badge string) string {
-	t.Helper()
-	acc := env.Server.Accounts()
-	u, link, err := acc.CreateUser(t.Context(), "test", account.User{Name: name, Role: role, Unit: unit, Badge: badge})
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := ""
-	if role.NeedsSecondFactor() {
-		secret = account.NewTOTPSecret()
-	}
-	code, _ := account.TOTPCode(secret, account.TOTPStep(env.Clock.Now()))
-	if _, err := acc.CompleteSetup(t.Context(), link, "a long enough password", secret, code); err != nil {
-		t.Fatal(err)
-	}
-	_, tok, err := acc.IssueToken(t.Context(), "test", account.Token{Kind: account.APIToken, UserID: u.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
 // uploadAs uploads data with the bearer token (none for a civilian) and
 // returns the evidence and its access token, and the upload's URL.
 func uploadAs(t *testing.T, env *servertest.Env, token string, data []byte, meta map[string]string) (client.Receipt, string) {
@@ -81,11 +57,11 @@ func TestAuthorizationTable(t *testing.T) {
 		{"civilian of this item", ""}, // filled below
 		{"civilian of another item", ""},
 		{"device", device},
-		{"officer", staffToken(t, env, "ofc.lane", account.Officer, "central", "101")},
-		{"supervisor", staffToken(t, env, "sgt.reyes", account.Supervisor, "central", "301")},
-		{"investigator", staffToken(t, env, "inv.ortiz", account.Investigator, "ia", "")},
-		{"admin", staffToken(t, env, "adm.chen", account.Admin, "it", "")},
-		{"involved officer", staffToken(t, env, "sgt.ward", account.Supervisor, "central", "202")},
+		{"officer", env.StaffToken("ofc.lane", account.Officer, "central", "101")},
+		{"supervisor", env.StaffToken("sgt.reyes", account.Supervisor, "central", "301")},
+		{"investigator", env.StaffToken("inv.ortiz", account.Investigator, "ia", "")},
+		{"admin", env.StaffToken("adm.chen", account.Admin, "it", "")},
+		{"involved officer", env.StaffToken("sgt.ward", account.Supervisor, "central", "202")},
 	}
 	// A civilian's clip naming officer 202, shared with both supervisors;
 	// another civilian's clip; a body camera clip of officer 101.
@@ -379,7 +355,7 @@ var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Reques
 // answer alike: same status, same body, on every item route.
 func TestNoResponseRevealsExistence(t *testing.T) {
 	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 1000 })
-	officer := staffToken(t, env, "ofc.lane", account.Officer, "central", "101")
+	officer := env.StaffToken("ofc.lane", account.Officer, "central", "101")
 	r, _ := uploadAs(t, env, "", mediatest.NoiseWAV(30_000, 8), map[string]string{"source": "phone"})
 	other, _ := uploadAs(t, env, "", mediatest.NoiseWAV(30_001, 9), map[string]string{"source": "phone"})
 	missing := evidence.NewID()
@@ -403,7 +379,7 @@ func TestNoResponseRevealsExistence(t *testing.T) {
 // logged as valid text.
 func TestLongReasonIsCutBetweenCharacters(t *testing.T) {
 	env := servertest.Start(t)
-	sup := staffToken(t, env, "sgt.reyes", account.Supervisor, "central", "")
+	sup := env.StaffToken("sgt.reyes", account.Supervisor, "central", "")
 	civ, _ := uploadAs(t, env, "", mediatest.NoiseWAV(20_000, 3), map[string]string{"source": "phone"})
 	call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"sgt.reyes"}`)
 	long := strings.Repeat("é", 600)

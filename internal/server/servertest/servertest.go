@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/server"
@@ -216,4 +217,29 @@ func (e *Env) Contents() Contents {
 		c.UploadFiles = append(c.UploadFiles, "blobs/tmp/"+ent.Name())
 	}
 	return c
+}
+
+// StaffToken creates a set-up account and returns a personal API token
+// acting as it.
+func (env *Env) StaffToken(name string, role account.Role, unit, badge string) string {
+	t := env.T
+	t.Helper()
+	acc := env.Server.Accounts()
+	u, link, err := acc.CreateUser(t.Context(), "test", account.User{Name: name, Role: role, Unit: unit, Badge: badge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := ""
+	if role.NeedsSecondFactor() {
+		secret = account.NewTOTPSecret()
+	}
+	code, _ := account.TOTPCode(secret, account.TOTPStep(env.Clock.Now()))
+	if _, err := acc.CompleteSetup(t.Context(), link, "a long enough password", secret, code); err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := acc.IssueToken(t.Context(), "test", account.Token{Kind: account.APIToken, UserID: u.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
