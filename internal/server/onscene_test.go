@@ -171,7 +171,7 @@ func TestShareCodeRefusalsAreLogged(t *testing.T) {
 		n     int
 		about string
 	}{
-		actorOf("sgt.avila") + " code expired":                   {1, civ.ID},
+		actorOf("sgt.avila") + " code expired":                     {1, civ.ID},
 		actorOf("sgt.brooks") + " code used by another supervisor": {1, civ.ID},
 		actorOf("sgt.brooks") + " no such code":                    {5, ""},
 	} {
