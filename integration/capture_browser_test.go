@@ -24,6 +24,7 @@ import (
 // captureState is what the capture page says of its recording
 // (window.sightlineCapture.state()).
 type captureState struct {
+	Started   int64  `json:"started"` // when the recorder started, in ms since 1970
 	UploadURL string `json:"uploadURL"`
 	Recorded  int64  `json:"recorded"`
 	Acked     int64  `json:"acked"`
@@ -54,13 +55,13 @@ func pageState(t *testing.T, ctx context.Context) captureState {
 
 // startRecording opens the capture page in ctx, presses the record
 // button and waits until the server has acknowledged the first bytes. It
-// returns when the button was pressed.
+// returns when the recorder started (the camera takes a moment after the
+// press, longer on a busy machine).
 func startRecording(t *testing.T, ctx context.Context, base string) time.Time {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/capture"), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
 		t.Fatal(err)
 	}
-	pressed := time.Now()
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("record"))); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func startRecording(t *testing.T, ctx context.Context, base string) time.Time {
 		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("no bytes acknowledged: %v\n%s", err, page)
 	}
-	return pressed
+	return time.UnixMilli(pageState(t, ctx).Started)
 }
 
 // setOffline cuts the page's network (requests fail, navigator.onLine is

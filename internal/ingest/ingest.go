@@ -7,6 +7,10 @@
 // crash at any moment leaves every upload either resumable or evidence,
 // never half of one. Files that are not video, audio or still images are
 // refused (415) at their first bytes and nothing of them is kept.
+//
+// An upload created without a length is a stream, a recording sent while
+// it is made: it is logged as it grows and kept as partial evidence if its
+// sender falls silent (stream.go).
 package ingest
 
 import (

@@ -115,6 +115,7 @@
       wakeLock = null;
     };
     recorder.start(TIMESLICE_MS);
+    rec.started = Date.now();
     if (navigator.wakeLock) navigator.wakeLock.request("screen").then((l) => { wakeLock = l; }, () => {});
     $("record").textContent = "Stop";
     $("record").setAttribute("aria-pressed", "true");
@@ -376,7 +377,7 @@
   // For tests and for anyone curious: where the current recording stands.
   window.sightlineCapture = {
     state: () => Object.assign({ pending: pending, offline: offline, recording: !!recorder },
-      current ? { uploadURL: current.uploadURL, recorded: current.recorded, acked: current.acked, stopped: current.stopped,
+      current ? { started: current.started || 0, uploadURL: current.uploadURL, recorded: current.recorded, acked: current.acked, stopped: current.stopped,
         evidence: current.evidence, token: current.token, receipt: current.receipt || null, error: current.error } : {}),
     stop: stop,
   };
