@@ -355,6 +355,17 @@ func (s *Service) Recover(ctx context.Context) error {
 // Run removes expired uploads (and the tombstones of old finished ones)
 // every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		if n, err := s.Expire(ctx); err != nil {
+			s.log.Error("expiring uploads", "err", err)
+		} else if n > 0 {
+			s.log.Info("expired uploads removed", "count", n)
+		}
+	})
+}
+
+// every runs f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -362,11 +373,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := s.Expire(ctx); err != nil {
-				s.log.Error("expiring uploads", "err", err)
-			} else if n > 0 {
-				s.log.Info("expired uploads removed", "count", n)
-			}
+			f()
 		}
 	}
 }

@@ -81,18 +81,11 @@ const streamTick = time.Second
 // RunStreams logs the partial events of growing streams and finalizes
 // silent ones, every second until ctx ends.
 func (s *Service) RunStreams(ctx context.Context) {
-	t := time.NewTicker(streamTick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.SweepStreams(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("streamed uploads", "err", err)
-			}
+	every(ctx, streamTick, func() {
+		if err := s.SweepStreams(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("streamed uploads", "err", err)
 		}
-	}
+	})
 }
 
 // SweepStreams looks at every stream once: it logs a partial event for

@@ -118,6 +118,8 @@ type Code struct {
 var (
 	ErrNotFound = errors.New("review: not found")
 	ErrInvalid  = errors.New("review: invalid")
+	// ErrExists is a code digest already stored.
+	ErrExists = errors.New("review: code exists")
 	// ErrNoCode is a code that was never issued (or mistyped).
 	ErrNoCode = errors.New("no such code")
 	// ErrExpired is a code whose time to be claimed has passed.

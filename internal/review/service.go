@@ -54,9 +54,6 @@ func (s *Service) IssueCode(ctx context.Context, evidenceID string) (string, tim
 	return "", time.Time{}, errors.New("review: no free share code after 5 tries")
 }
 
-// ErrExists is a code digest already stored.
-var ErrExists = errors.New("review: code exists")
-
 // ClaimCode lets userID see the item of code, unless the code is unknown
 // (ErrNoCode), expired before they claimed it (ErrExpired) or claimed by
 // another supervisor (ErrClaimed). It returns the item's id whenever the
