@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -92,8 +91,6 @@ type Service struct {
 	stored  func(context.Context, evidence.Item)
 
 	partialEvery, partialAfter time.Duration
-	mu                         sync.Mutex
-	covered                    map[string]covered // by stream id: how far its partial events go
 }
 
 // New creates the service and the upload directory.
@@ -134,7 +131,6 @@ func New(cfg Config) (*Service, error) {
 		stored:       cfg.Stored,
 		partialEvery: cfg.PartialEvery,
 		partialAfter: cfg.PartialAfter,
-		covered:      map[string]covered{},
 	}
 	s.uploads = &uploads{
 		dir:             cfg.Dir,
@@ -391,14 +387,11 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 		if err != nil || !s.now().After(st.Updated.Add(s.uploads.expireAfter)) {
 			continue
 		}
-		lock, err := s.locker.NewLock(id)
+		unlock, ok, err := s.lockSilent(ctx, id)
 		if err != nil {
 			return n, err
 		}
-		lctx, cancel := context.WithTimeout(ctx, time.Second)
-		err = lock.Lock(lctx, func() {})
-		cancel()
-		if err != nil {
+		if !ok {
 			continue // in use: not silent after all
 		}
 		u, err := s.uploads.load(id)
@@ -407,10 +400,27 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 				n++
 			}
 		}
-		lock.Unlock()
+		unlock()
 		if err != nil && !errors.Is(err, tusd.ErrNotFound) {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// lockSilent takes the lock of an upload that looks silent, for the
+// background work on it (expiry, finalizing a stream). If a request holds
+// the lock for more than a second, the upload is not silent after all:
+// ok is false.
+func (s *Service) lockSilent(ctx context.Context, id string) (unlock func(), ok bool, err error) {
+	lock, err := s.locker.NewLock(id)
+	if err != nil {
+		return nil, false, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := lock.Lock(lctx, func() {}); err != nil {
+		return nil, false, nil
+	}
+	return func() { lock.Unlock() }, true, nil
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -27,21 +28,30 @@ import (
 // Bytes counted by a partial event are durable: the sweeper reads the
 // upload's saved state, which is written only after its data is fsynced.
 
-// streamSet is the set of streams not yet evidence, kept in memory: a
-// stream joins it when it is created or loaded (Recover loads every
-// upload at start-up) and leaves it when it is finished or terminated.
+// streamSet is the set of streams not yet evidence, each with how far
+// its partial events go, kept in memory: a stream joins it when it is
+// created or loaded (Recover loads every upload at start-up) and leaves it,
+// with its coverage, when it is finished or terminated.
 type streamSet struct {
 	mu  sync.Mutex
-	ids map[string]bool
+	ids map[string]covered
+}
+
+// covered is how far the partial events of one stream go.
+type covered struct {
+	bytes int64
+	at    time.Time
 }
 
 func (s *streamSet) add(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ids == nil {
-		s.ids = map[string]bool{}
+		s.ids = map[string]covered{}
 	}
-	s.ids[id] = true
+	if _, ok := s.ids[id]; !ok {
+		s.ids[id] = covered{}
+	}
 }
 
 func (s *streamSet) remove(id string) {
@@ -50,14 +60,20 @@ func (s *streamSet) remove(id string) {
 	delete(s.ids, id)
 }
 
-func (s *streamSet) list() []string {
+// list returns the streams and their coverage.
+func (s *streamSet) list() map[string]covered {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.ids))
-	for id := range s.ids {
-		out = append(out, id)
+	return maps.Clone(s.ids)
+}
+
+// cover records a partial event of a stream still in the set.
+func (s *streamSet) cover(id string, c covered) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ids[id]; ok {
+		s.ids[id] = c
 	}
-	return out
 }
 
 // actor names the sender of u in the custody log: the device token, or a
@@ -67,12 +83,6 @@ func (u *upload) actor() string {
 		return "device:" + who.Token
 	}
 	return "uploader:" + evidence.Digest(evidence.AccessToken(u.id()))[:16]
-}
-
-// covered is how far the partial events of one stream go.
-type covered struct {
-	bytes int64
-	at    time.Time
 }
 
 // streamTick is how often streams are looked at.
@@ -94,7 +104,7 @@ func (s *Service) RunStreams(ctx context.Context) {
 // often while it grows), and finalizes one silent for PartialAfter.
 func (s *Service) SweepStreams(ctx context.Context) error {
 	var errs []error
-	for _, id := range s.uploads.streams.list() {
+	for id, last := range s.uploads.streams.list() {
 		st, err := s.uploads.readState(id)
 		if errors.Is(err, tusd.ErrNotFound) {
 			s.uploads.streams.remove(id)
@@ -109,9 +119,6 @@ func (s *Service) SweepStreams(ctx context.Context) error {
 			continue
 		}
 		now := s.now()
-		s.mu.Lock()
-		last := s.covered[id]
-		s.mu.Unlock()
 		silent := now.Sub(st.Updated) >= s.partialAfter
 		if st.Info.Offset > last.bytes && (silent || now.Sub(last.at) >= s.partialEvery-streamTick) {
 			if err := s.logPartial(ctx, &upload{s: s.uploads, st: st}); err != nil {
@@ -145,35 +152,22 @@ func (s *Service) logPartial(ctx context.Context, u *upload) error {
 	if _, err := (evidence.Recorder{Log: s.custody, Index: s.index}).Record(ctx, e); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.covered[u.id()] = covered{u.st.Info.Offset, s.now()}
-	s.mu.Unlock()
+	s.uploads.streams.cover(u.id(), covered{u.st.Info.Offset, s.now()})
 	return nil
 }
 
 // finalize makes a silent stream evidence marked partial, its length what
 // arrived. A stream that brought nothing recognisable is discarded.
 func (s *Service) finalize(ctx context.Context, id string) error {
-	lock, err := s.locker.NewLock(id)
-	if err != nil {
+	unlock, ok, err := s.lockSilent(ctx, id)
+	if err != nil || !ok {
 		return err
 	}
-	lctx, cancel := context.WithTimeout(ctx, time.Second)
-	err = lock.Lock(lctx, func() {})
-	cancel()
-	if err != nil {
-		return nil // a request holds it: not silent after all
-	}
-	defer lock.Unlock()
+	defer unlock()
 	u, err := s.uploads.load(id)
 	if err != nil || u.st.Evidence != "" || s.now().Sub(u.st.Updated) < s.partialAfter {
 		return err
 	}
-	defer func() {
-		s.mu.Lock()
-		delete(s.covered, id)
-		s.mu.Unlock()
-	}()
 	if u.st.Info.Offset == 0 {
 		return u.Terminate(ctx)
 	}

@@ -125,14 +125,13 @@ func (s *Service) Submit(ctx context.Context, it evidence.Item, by Author, in In
 // author, at its time, naming the review and its document's SHA-256
 // (the public log carries no words of it).
 func Event(rec Record) evidence.Event {
-	var sha evidence.EventSubject
-	sha.ID = rec.Evidence
-	_ = sha.SHA256.UnmarshalText([]byte(rec.EvidenceSHA256))
+	subject := evidence.EventSubject{ID: rec.Evidence}
+	_ = subject.SHA256.UnmarshalText([]byte(rec.EvidenceSHA256)) // written from the item's Ref
 	details := map[string]string{"review": rec.ID, "document_sha256": DocumentSHA256([]byte(rec.Document))}
 	if rec.Corrects != "" {
 		details["corrects"] = rec.Corrects
 	}
-	return evidence.Event{Type: evidence.Reviewed, Evidence: &sha, Actor: rec.Author, At: rec.At, Details: details}
+	return evidence.Event{Type: evidence.Reviewed, Evidence: &subject, Actor: rec.Author, At: rec.At, Details: details}
 }
 
 func (s *Service) log(ctx context.Context, rec Record, retry bool) (Record, error) {

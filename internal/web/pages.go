@@ -296,11 +296,7 @@ func (s *server) adminCreateUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	scheme := "http"
-	if secure(r) {
-		scheme = "https"
-	}
-	s.renderAdmin(w, r, http.StatusOK, adminPage{Link: scheme + "://" + r.Host + "/setup/" + secret, LinkFor: u.Name})
+	s.renderAdmin(w, r, http.StatusOK, adminPage{Link: origin(r) + "/setup/" + secret, LinkFor: u.Name})
 }
 
 func (s *server) adminDeviceToken(w http.ResponseWriter, r *http.Request) {
