@@ -110,6 +110,24 @@ func (s jobStore) Latest(ctx context.Context, kind, subject string) (jobs.Job, b
 	return j, err == nil, err
 }
 
+func (s jobStore) Counts(ctx context.Context) (map[jobs.State]int, error) {
+	rows, err := s.d.query(ctx, `SELECT state, COUNT(*) FROM jobs GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("db: %w", err)
+	}
+	defer rows.Close()
+	out := map[jobs.State]int{}
+	for rows.Next() {
+		var st jobs.State
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("db: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
 const jobColumns = `id, kind, subject, state, attempts, last_error`
 
 func scanJob(row scanner) (jobs.Job, error) {

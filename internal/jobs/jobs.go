@@ -61,6 +61,8 @@ type Store interface {
 	Requeue(ctx context.Context, now time.Time) (int, error)
 	// Latest returns the newest job of kind on subject; ok false if none.
 	Latest(ctx context.Context, kind, subject string) (j Job, ok bool, err error)
+	// Counts says how many jobs are in each state.
+	Counts(ctx context.Context) (map[State]int, error)
 }
 
 // Handler runs one job. Returning an error retries it.
@@ -141,6 +143,16 @@ func (q *Queue) Enqueue(ctx context.Context, kind, subject string) error {
 // Latest returns the newest job of kind on subject.
 func (q *Queue) Latest(ctx context.Context, kind, subject string) (Job, bool, error) {
 	return q.cfg.Store.Latest(ctx, kind, subject)
+}
+
+// Outstanding is how many jobs wait or run: 0 means every job asked for
+// so far has ended (done or failed).
+func (q *Queue) Outstanding(ctx context.Context) (int, error) {
+	n, err := q.cfg.Store.Counts(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: %w", err)
+	}
+	return n[Queued] + n[Running], nil
 }
 
 // Run queues again what a dead process left running, then runs jobs until

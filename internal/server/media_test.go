@@ -74,6 +74,9 @@ func TestIncidentClipsAreAlignedByTheirSound(t *testing.T) {
 		}
 	}
 	tl := waitAligned(t, env, inc.ID)
+	// Alignment can end before a clip's review copy, poster or
+	// thumbnails: what follows counts every file the jobs make.
+	env.WaitIdle()
 	for i, c := range tl.Clips {
 		want := clips[i]
 		if c.Evidence != ids[i] {
@@ -138,7 +141,7 @@ func videoStart(t *testing.T, path string) float64 {
 // waitAligned waits until no clip of the incident is pending.
 func waitAligned(t *testing.T, env *servertest.Env, id string) incident.Timeline {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		tl, err := env.Server.Incidents().Timeline(t.Context(), id)
 		if err != nil {
@@ -152,7 +155,7 @@ func waitAligned(t *testing.T, env *servertest.Env, id string) incident.Timeline
 			return tl
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("still pending after 2 minutes: %+v", tl.Clips)
+			t.Fatalf("still pending after 5 minutes: %+v", tl.Clips)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

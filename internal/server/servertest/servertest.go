@@ -45,11 +45,11 @@ func (e *Env) RunJobs() {
 	e.stop = func() { cancel(); <-done }
 }
 
-// WaitJob waits (up to a minute) until the newest job of kind on subject
+// WaitJob waits (up to three minutes) until the newest job of kind on subject
 // has ended, and returns it.
 func (e *Env) WaitJob(kind, subject string) jobs.Job {
 	e.T.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		j, ok, err := e.Server.Jobs().Latest(context.Background(), kind, subject)
 		if err != nil {
@@ -59,7 +59,28 @@ func (e *Env) WaitJob(kind, subject string) jobs.Job {
 			return j
 		}
 		if time.Now().After(deadline) {
-			e.T.Fatalf("job %s of %s did not end in a minute: %+v", kind, subject, j)
+			e.T.Fatalf("job %s of %s did not end in three minutes: %+v", kind, subject, j)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WaitIdle waits until every job asked for so far has ended (done or
+// failed): a test that counts what jobs made waits for this, not for one
+// job it happens to know of. Its deadline allows for a busy machine.
+func (e *Env) WaitIdle() {
+	e.T.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		n, err := e.Server.Jobs().Outstanding(context.Background())
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("%d jobs still waiting or running after 5 minutes", n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
