@@ -65,6 +65,7 @@ func TestStaffViewsCivilianFootageWithAReason(t *testing.T) {
 			Type    string            `json:"type"`
 			Actor   string            `json:"actor"`
 			Details map[string]string `json:"details"`
+			Words   map[string]string `json:"words"`
 		} `json:"events"`
 	}
 	if err := getJSON(srv.URL+"/api/v1/evidence/"+res.ID+"/custody", res.AccessToken, &custody); err != nil {
@@ -73,7 +74,7 @@ func TestStaffViewsCivilianFootageWithAReason(t *testing.T) {
 	var read, page bool
 	for _, e := range custody.Events {
 		d := e.Details
-		if d["role"] != "supervisor" || d["outcome"] != "allowed" || d["reason"] != reason || !strings.HasPrefix(e.Actor, "user:u_") || d["via"] != "session" {
+		if d["role"] != "supervisor" || d["outcome"] != "allowed" || e.Words["reason"] != reason || !strings.HasPrefix(e.Actor, "user:u_") || d["via"] != "session" {
 			continue
 		}
 		read = read || (d["action"] == "read-original" && (e.Type == "viewed" || e.Type == "downloaded"))

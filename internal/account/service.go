@@ -71,14 +71,16 @@ func (s *Service) Policy() Config { return s.cfg }
 // Actor names a staff member in custody events.
 func Actor(userID string) string { return "user:" + userID }
 
-// record logs an account event by actor about user.
-func (s *Service) record(ctx context.Context, actor, action string, details map[string]string) error {
+// record logs an account event by actor. The roster (names, roles,
+// units, badges, devices) is its words: sealed in the database, never in
+// the public log.
+func (s *Service) record(ctx context.Context, actor, action string, details, words map[string]string) error {
 	if details == nil {
 		details = map[string]string{}
 	}
 	details["action"] = action
 	_, err := s.cfg.Record(ctx, evidence.Event{
-		Type: evidence.AccountEvent, Actor: actor, At: evidence.EventTime(s.cfg.Now()), Details: details,
+		Type: evidence.AccountEvent, Actor: actor, At: evidence.EventTime(s.cfg.Now()), Details: details, Words: words,
 	})
 	return err
 }
@@ -102,7 +104,8 @@ func (s *Service) CreateUser(ctx context.Context, actor string, u User) (User, s
 	if err := s.cfg.Store.CreateUser(ctx, u, evidence.Digest(secret), u.CreatedAt.Add(s.cfg.SetupValidFor)); err != nil {
 		return u, "", err
 	}
-	if err := s.record(ctx, actor, "user-created", map[string]string{"user": u.ID, "role": string(u.Role), "unit": u.Unit, "badge": u.Badge}); err != nil {
+	if err := s.record(ctx, actor, "user-created", map[string]string{"user": u.ID},
+		map[string]string{"name": u.Name, "role": string(u.Role), "unit": u.Unit, "badge": u.Badge}); err != nil {
 		return u, "", err
 	}
 	return u, secret, nil
@@ -118,7 +121,7 @@ func (s *Service) ResetSetup(ctx context.Context, actor, userID string) (string,
 	if err := s.cfg.Store.DeleteSessions(ctx, userID); err != nil {
 		return "", err
 	}
-	return secret, s.record(ctx, actor, "setup-reset", map[string]string{"user": userID})
+	return secret, s.record(ctx, actor, "setup-reset", map[string]string{"user": userID}, nil)
 }
 
 // SetupUser returns the user a setup link is for, if it is unspent and
@@ -153,7 +156,7 @@ func (s *Service) CompleteSetup(ctx context.Context, secret, password, totpSecre
 		return u, err
 	}
 	u.PasswordHash, u.TOTPSecret = hash, totpSecret
-	return u, s.record(ctx, Actor(u.ID), "setup-completed", map[string]string{"user": u.ID, "second_factor": fmt.Sprint(totpSecret != "")})
+	return u, s.record(ctx, Actor(u.ID), "setup-completed", map[string]string{"user": u.ID, "second_factor": fmt.Sprint(totpSecret != "")}, nil)
 }
 
 // Login checks a name, password and (for roles that need it) TOTP code,
@@ -211,7 +214,7 @@ func (s *Service) failed(ctx context.Context, u User, now time.Time) error {
 		return err
 	}
 	if !until.IsZero() {
-		if err := s.record(ctx, "system", "locked", map[string]string{"user": u.ID, "failures": fmt.Sprint(n), "until": evidence.EventTime(until)}); err != nil {
+		if err := s.record(ctx, "system", "locked", map[string]string{"user": u.ID, "failures": fmt.Sprint(n), "until": evidence.EventTime(until)}, nil); err != nil {
 			return err
 		}
 	}
@@ -282,11 +285,12 @@ func (s *Service) IssueToken(ctx context.Context, actor string, t Token) (Token,
 	if err := s.cfg.Store.CreateToken(ctx, t); err != nil {
 		return t, "", err
 	}
-	details := map[string]string{"token": t.ID, "kind": string(t.Kind), "user": t.UserID, "unit": t.Unit, "device": t.Device, "badge": t.Badge}
+	details := map[string]string{"token": t.ID, "kind": string(t.Kind), "user": t.UserID}
 	if !t.ExpiresAt.IsZero() {
 		details["expires"] = evidence.EventTime(t.ExpiresAt)
 	}
-	return t, secret, s.record(ctx, actor, "token-issued", details)
+	return t, secret, s.record(ctx, actor, "token-issued", details,
+		map[string]string{"name": t.Name, "unit": t.Unit, "device": t.Device, "badge": t.Badge})
 }
 
 // RevokeToken revokes a token for good and logs it.
@@ -294,7 +298,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor, id string) error {
 	if err := s.cfg.Store.RevokeToken(ctx, id, s.cfg.Now()); err != nil {
 		return err
 	}
-	return s.record(ctx, actor, "token-revoked", map[string]string{"token": id})
+	return s.record(ctx, actor, "token-revoked", map[string]string{"token": id}, nil)
 }
 
 // LooksLikeToken reports whether a bearer secret is a device or API token
@@ -332,7 +336,8 @@ func (s *Service) ChangeRole(ctx context.Context, actor, userID string, role Rol
 	if err := s.cfg.Store.DeleteSessions(ctx, userID); err != nil {
 		return err
 	}
-	return s.record(ctx, actor, "role-changed", map[string]string{"user": userID, "role": string(role), "unit": unit, "badge": badge})
+	return s.record(ctx, actor, "role-changed", map[string]string{"user": userID},
+		map[string]string{"role": string(role), "unit": unit, "badge": badge})
 }
 
 // Users lists every account.

@@ -26,24 +26,30 @@ func (c custodyIndex) Add(ctx context.Context, index uint64, e evidence.Event) e
 	if e.Evidence != nil {
 		evidenceID, sha = e.Evidence.ID, e.Evidence.SHA256.String()
 	}
-	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, incident_id, type, actor, at, details, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (log_index) DO NOTHING`, int64(index), evidenceID, e.Incident, string(e.Type), e.Actor, e.At, string(details), sha)
+	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, incident_id, type, actor, at, details, sha256, words_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (log_index) DO NOTHING`, int64(index), evidenceID, e.Incident, string(e.Type), e.Actor, e.At, string(details), sha, e.Details[evidence.WordsKey])
+	return err
+}
+
+func (c custodyIndex) AddWords(ctx context.Context, s evidence.Sealed) error {
+	_, err := c.d.exec(ctx, `INSERT INTO event_words (sha256, document) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`, s.SHA256, string(s.Document))
 	return err
 }
 
 func (c custodyIndex) IncidentEvents(ctx context.Context, incidentID string) ([]evidence.LoggedEvent, error) {
-	return c.list(ctx, `WHERE incident_id = ?`, incidentID)
+	return c.list(ctx, `WHERE c.incident_id = ?`, incidentID)
 }
 
 func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence.LoggedEvent, error) {
 	if evidenceID == "" {
 		return nil, nil
 	}
-	return c.list(ctx, `WHERE evidence_id = ?`, evidenceID)
+	return c.list(ctx, `WHERE c.evidence_id = ?`, evidenceID)
 }
 
 func (c custodyIndex) list(ctx context.Context, where string, arg string) ([]evidence.LoggedEvent, error) {
-	rows, err := c.d.query(ctx, `SELECT log_index, evidence_id, incident_id, type, actor, at, details, sha256 FROM custody `+where+` ORDER BY log_index`, arg)
+	rows, err := c.d.query(ctx, `SELECT c.log_index, c.evidence_id, c.incident_id, c.type, c.actor, c.at, c.details, c.sha256, c.words_sha256, COALESCE(w.document, '')
+		FROM custody c LEFT JOIN event_words w ON w.sha256 = c.words_sha256 `+where+` ORDER BY c.log_index`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("db: %w", err)
 	}
@@ -52,12 +58,17 @@ func (c custodyIndex) list(ctx context.Context, where string, arg string) ([]evi
 	for rows.Next() {
 		var le evidence.LoggedEvent
 		var idx int64
-		var details string
-		if err := rows.Scan(&idx, &le.Evidence, &le.Incident, &le.Type, &le.Actor, &le.At, &details, &le.SHA256); err != nil {
+		var details, wordsSum string
+		if err := rows.Scan(&idx, &le.Evidence, &le.Incident, &le.Type, &le.Actor, &le.At, &details, &le.SHA256, &wordsSum, &le.Sealed); err != nil {
 			return nil, fmt.Errorf("db: %w", err)
 		}
 		if err := json.Unmarshal([]byte(details), &le.Details); err != nil {
 			return nil, fmt.Errorf("db: custody %d: %w", idx, err)
+		}
+		if wordsSum != "" {
+			if le.Words, err = evidence.OpenSealed(wordsSum, []byte(le.Sealed)); err != nil {
+				return nil, fmt.Errorf("db: custody %d: %w", idx, err)
+			}
 		}
 		le.Index = uint64(idx)
 		out = append(out, le)

@@ -61,6 +61,10 @@ type Event struct {
 	Actor    string            `json:"actor"`              // a pseudonymous id, never a raw token
 	At       string            `json:"at"`
 	Details  map[string]string `json:"details,omitempty"`
+	// Words are the event's free text (a reason, a title, a badge): never
+	// in the log; the Recorder seals them into the database and the entry
+	// names them by hash (see words.go).
+	Words map[string]string `json:"-"`
 }
 
 // EventSubject names the evidence an event is about.
@@ -127,6 +131,11 @@ type LoggedEvent struct {
 	Actor   string            `json:"actor"`
 	At      string            `json:"at"`
 	Details map[string]string `json:"details,omitempty"`
+	// Words are the event's sealed words, for those who may read the
+	// list; Sealed is their document, whose SHA-256 the entry names
+	// (details.words_sha256), so that anyone holding it can check them.
+	Words  map[string]string `json:"words,omitempty"`
+	Sealed string            `json:"sealed,omitempty"`
 }
 
 // CustodyIndex finds the logged events about an item. The log is the
@@ -136,6 +145,10 @@ type LoggedEvent struct {
 // item's events in log order.
 type CustodyIndex interface {
 	Add(ctx context.Context, index uint64, e Event) error
+	// AddWords keeps an event's sealed words; durable on return and
+	// idempotent. The Recorder calls it before the entry naming them is
+	// appended, so that no entry names words the database lacks.
+	AddWords(ctx context.Context, s Sealed) error
 	Events(ctx context.Context, evidenceID string) ([]LoggedEvent, error)
 	// IncidentEvents lists an incident's events in log order.
 	IncidentEvents(ctx context.Context, incidentID string) ([]LoggedEvent, error)
@@ -154,8 +167,18 @@ type Recorder struct {
 	Index CustodyIndex
 }
 
-// Record logs e and returns its index in the log.
+// Record logs e and returns its index in the log: its words are sealed
+// into the database, and only its public part enters the log.
 func (r Recorder) Record(ctx context.Context, e Event) (uint64, error) {
+	e, sealed := e.withWords()
+	if err := e.CheckPublic(); err != nil {
+		return 0, err
+	}
+	if sealed != nil {
+		if err := r.Index.AddWords(ctx, *sealed); err != nil {
+			return 0, err
+		}
+	}
 	index, err := r.Log.Append(ctx, e.Canonical())
 	if err != nil {
 		return 0, err
@@ -182,7 +205,15 @@ type OnceLog interface {
 // the log's NextIndex taken, and saved with e, before the first attempt;
 // retry says an earlier attempt may have appended it, so the log is
 // searched from there first.
+// Such an event carries no words: it is saved before it is logged, and
+// sealing would give each attempt another hash.
 func RecordOnce(ctx context.Context, log OnceLog, index CustodyIndex, e Event, from uint64, retry bool) (uint64, error) {
+	if len(e.Words) > 0 {
+		return 0, fmt.Errorf("%w: an event logged exactly once carries no words", ErrWords)
+	}
+	if err := e.CheckPublic(); err != nil {
+		return 0, err
+	}
 	entry := e.Canonical()
 	var at uint64
 	found := false

@@ -81,7 +81,13 @@ func (s *Service) Mine(ctx context.Context, userID, unit string) ([]Incident, er
 
 // record logs an incident event, about an item when it is not nil.
 func (s *Service) record(ctx context.Context, inc string, it *evidence.Item, by Actor, details map[string]string) error {
-	e := evidence.Event{Type: evidence.IncidentEvent, Incident: inc, Actor: by.ID, At: evidence.EventTime(s.cfg.Now()), Details: details}
+	return s.recordWords(ctx, inc, it, by, details, nil)
+}
+
+// recordWords logs an incident event with words (a title, a badge): sealed
+// in the database, never in the public log.
+func (s *Service) recordWords(ctx context.Context, inc string, it *evidence.Item, by Actor, details, words map[string]string) error {
+	e := evidence.Event{Type: evidence.IncidentEvent, Incident: inc, Actor: by.ID, At: evidence.EventTime(s.cfg.Now()), Details: details, Words: words}
 	if by.Role != "" {
 		details["role"] = by.Role
 	}
@@ -105,7 +111,7 @@ func (s *Service) Create(ctx context.Context, by Actor, title string) (Incident,
 	if err := s.cfg.Store.Create(ctx, inc); err != nil {
 		return inc, err
 	}
-	return inc, s.record(ctx, inc.ID, nil, by, map[string]string{"action": "created", "title": title})
+	return inc, s.recordWords(ctx, inc.ID, nil, by, map[string]string{"action": "created"}, map[string]string{"title": title})
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
@@ -147,7 +153,7 @@ func (s *Service) NameOfficer(ctx context.Context, by Actor, inc, badge string) 
 	if err := s.cfg.Store.AddOfficer(ctx, inc, badge); err != nil {
 		return err
 	}
-	return s.record(ctx, inc, nil, by, map[string]string{"action": "officer-named", "badge": badge})
+	return s.recordWords(ctx, inc, nil, by, map[string]string{"action": "officer-named"}, map[string]string{"badge": badge})
 }
 
 // Assign adds a staff member to the incident.

@@ -3,8 +3,8 @@ package web
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -142,30 +142,28 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Acti
 	return it, c, ok
 }
 
-// decideItem is item, also returning the details of the decision for a
-// handler that logs it with what it changed.
-func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action access.Action, logAs evidence.EventType) (evidence.Item, caller, map[string]string, bool) {
+// decideItem is item, also returning the event of the decision (its
+// details and words) for a handler that logs it with what it changed.
+func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action access.Action, logAs evidence.EventType) (evidence.Item, caller, evidence.Event, bool) {
 	c := callerOf(r)
-	if c.Kind != access.Staff && s.guesses.blocked(r) {
-		writeJSON(w, http.StatusTooManyRequests, apiError{"too many failed attempts; wait and try again"})
-		return evidence.Item{}, c, nil, false
-	}
 	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, evidence.ErrNotFound) {
-		if c.Kind != access.Staff {
-			s.guesses.failed(r)
+		if s.overLimit(r, c) {
+			s.tooMany(w)
+			return it, c, evidence.Event{}, false
 		}
+		s.failedAttempt(r, c)
 		s.fail(w, r, err)
-		return it, c, nil, false
+		return it, c, evidence.Event{}, false
 	}
 	if err != nil {
 		s.fail(w, r, err)
-		return it, c, nil, false
+		return it, c, evidence.Event{}, false
 	}
 	facts, err := s.facts(r.Context(), it)
 	if err != nil {
 		s.fail(w, r, err)
-		return it, c, nil, false
+		return it, c, evidence.Event{}, false
 	}
 	d := access.Decide(c.Principal, action, facts)
 	reason := strings.TrimSpace(strings.ToValidUTF8(r.URL.Query().Get("reason"), "\uFFFD"))
@@ -182,6 +180,17 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 	// An allowed change (share, involve) is logged by its handler, with
 	// what changed.
 	change := d.Allowed && (action == access.ShareItem || action == access.RecordInvolved)
+	// A refusal of a caller without a staff account counts against their
+	// address; past the limit it is answered 429 and not logged, so that
+	// nobody fills the log by being refused. An allowed request is never
+	// refused for it: a valid credential works whatever others sent.
+	if !d.Allowed && c.Kind != access.Staff {
+		if s.overLimit(r, c) {
+			s.tooMany(w)
+			return it, c, evidence.Event{}, false
+		}
+		s.failedAttempt(r, c)
+	}
 	if !own && !change {
 		typ := logAs
 		switch {
@@ -190,23 +199,41 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 		case typ == "":
 			typ = evidence.Accessed
 		}
-		if err := s.recordAbout(r.Context(), it, typ, c.Actor(), decisionDetails(c, action, d, reason)); err != nil {
+		e := decisionEvent(c, action, d, reason)
+		e.Type = typ
+		if err := s.recordAbout(r.Context(), it, e); err != nil {
 			s.fail(w, r, err)
-			return it, c, nil, false
+			return it, c, evidence.Event{}, false
 		}
 	}
 	switch {
 	case noReason:
 		writeJSON(w, http.StatusBadRequest, apiError{"opening a civilian's footage needs a reason: add ?reason=..."})
-		return it, c, nil, false
+		return it, c, evidence.Event{}, false
 	case !d.Allowed:
-		if c.Kind != access.Staff {
-			s.guesses.failed(r)
-		}
 		s.fail(w, r, evidence.ErrNotFound)
-		return it, c, nil, false
+		return it, c, evidence.Event{}, false
 	}
-	return it, c, decisionDetails(c, action, d, reason), true
+	return it, c, decisionEvent(c, action, d, reason), true
+}
+
+// overLimit reports whether a caller without a staff account has failed
+// too often from their address (FailureLimit in 10 minutes); failedAttempt
+// counts one more failure. Staff act under their own name and are not
+// limited by address.
+func (s *server) overLimit(r *http.Request, c caller) bool {
+	return c.Kind != access.Staff && s.guesses.blocked(s.clientAddr(r))
+}
+
+func (s *server) failedAttempt(r *http.Request, c caller) {
+	if c.Kind != access.Staff {
+		s.guesses.failed(s.clientAddr(r))
+	}
+}
+
+func (s *server) tooMany(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "600")
+	writeJSON(w, http.StatusTooManyRequests, apiError{"too many failed attempts from your address; wait and try again"})
 }
 
 // facts gathers what the table needs to know about it.
@@ -225,18 +252,20 @@ func (s *server) facts(ctx context.Context, it evidence.Item) (*access.Facts, er
 	return f, err
 }
 
-// decisionDetails are what the log says of a decision: the action, the
-// caller's role and how they acted, the rule that decided, the outcome
-// and the reason given.
-func decisionDetails(c caller, action access.Action, d access.Decision, reason string) map[string]string {
-	details := map[string]string{"action": string(action), "role": c.Role(), "via": c.Via(), "rule": d.Rule, "outcome": "allowed"}
+// decisionEvent is what the log says of a decision, by the caller: the
+// action, the caller's role and how they acted, the rule that decided and
+// the outcome; the reason given is its words, kept out of the public log.
+// The caller sets its type.
+func decisionEvent(c caller, action access.Action, d access.Decision, reason string) evidence.Event {
+	e := evidence.Event{Actor: c.Actor(), Details: map[string]string{"action": string(action), "role": c.Role(), "via": c.Via(), "rule": d.Rule, "outcome": "allowed"},
+		Words: map[string]string{}}
 	if !d.Allowed {
-		details["outcome"] = "denied"
+		e.Details["outcome"] = "denied"
 	}
 	if reason != "" {
-		details["reason"] = reason
+		e.Words["reason"] = reason
 	}
-	return details
+	return e
 }
 
 // limiter counts failures per client address in a sliding window and
@@ -252,12 +281,40 @@ func newLimiter(max int, window time.Duration) *limiter {
 	return &limiter{max: max, window: window, seen: map[string][]time.Time{}}
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientAddr is the address a request comes from: the peer, or, when the
+// peer is a trusted proxy (--trusted-proxy), the nearest address in
+// X-Forwarded-For that is not one. Off by default: a client could
+// otherwise name any address and escape its limits.
+func (s *server) clientAddr(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	return host
+	addr := peer.Addr().Unmap()
+	if !s.trusted(addr) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed hop: trust nothing before it
+		}
+		addr = hop.Unmap()
+		if !s.trusted(addr) {
+			break
+		}
+	}
+	return addr.String()
+}
+
+func (s *server) trusted(a netip.Addr) bool {
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *limiter) recent(addr string, now time.Time) []time.Time {
@@ -275,19 +332,15 @@ func (l *limiter) recent(addr string, now time.Time) []time.Time {
 	return ts
 }
 
-// blocked reports whether the request's client address has failed too
-// often; failed counts a failure against it.
-func (l *limiter) blocked(r *http.Request) bool { return l.blockedKey(clientAddr(r)) }
-func (l *limiter) failed(r *http.Request)       { l.failedKey(clientAddr(r)) }
-
-// blockedKey and failedKey do the same for any key (a staff id).
-func (l *limiter) blockedKey(key string) bool {
+// blocked reports whether key (a client address, a staff id) has failed
+// too often; failed counts a failure against it.
+func (l *limiter) blocked(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.recent(key, time.Now())) >= l.max
 }
 
-func (l *limiter) failedKey(key string) {
+func (l *limiter) failed(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()

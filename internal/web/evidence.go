@@ -174,7 +174,7 @@ func (s *server) serveOriginal(w http.ResponseWriter, r *http.Request, it eviden
 // share answers POST /api/v1/evidence/{id}/shares {"user": "<staff name>"}:
 // the civilian who holds the item's token lets one staff member see it.
 func (s *server) share(w http.ResponseWriter, r *http.Request) {
-	it, c, details, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
+	it, _, ev, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
 	if !ok {
 		return
 	}
@@ -194,8 +194,9 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	details["with"], details["with_role"] = account.Actor(u.ID), string(u.Role)
-	if err := s.recordAbout(r.Context(), it, evidence.Shared, c.Actor(), details); err != nil {
+	ev.Type = evidence.Shared
+	ev.Details["with"], ev.Details["with_role"] = account.Actor(u.ID), string(u.Role)
+	if err := s.recordAbout(r.Context(), it, ev); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -205,7 +206,7 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 // involve answers POST /api/v1/evidence/{id}/involved {"badge": "…"}: an
 // officer is recorded as involved in the item and loses access to it.
 func (s *server) involve(w http.ResponseWriter, r *http.Request) {
-	it, c, details, ok := s.decideItem(w, r, access.RecordInvolved, evidence.Involved)
+	it, _, ev, ok := s.decideItem(w, r, access.RecordInvolved, evidence.Involved)
 	if !ok {
 		return
 	}
@@ -220,8 +221,9 @@ func (s *server) involve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	details["badge"] = in.Badge
-	if err := s.recordAbout(r.Context(), it, evidence.Involved, c.Actor(), details); err != nil {
+	ev.Type = evidence.Involved
+	ev.Words["badge"] = in.Badge
+	if err := s.recordAbout(r.Context(), it, ev); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -268,9 +270,9 @@ func (s *server) visible(ctx context.Context, p access.Principal) ([]evidence.It
 	return out, nil
 }
 
-// recordAbout logs an event of type typ about it by actor, now.
-func (s *server) recordAbout(ctx context.Context, it evidence.Item, typ evidence.EventType, actor string, details map[string]string) error {
-	_, err := s.record(ctx, evidence.Event{Type: typ, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
-		Actor: actor, At: evidence.EventTime(time.Now()), Details: details})
+// recordAbout logs e about it, now.
+func (s *server) recordAbout(ctx context.Context, it evidence.Item, e evidence.Event) error {
+	e.Evidence, e.At = &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}, evidence.EventTime(time.Now())
+	_, err := s.record(ctx, e)
 	return err
 }

@@ -31,15 +31,24 @@ func incidentFacts(inc incident.Incident) *access.Facts {
 // A refusal is logged and answered like a missing incident (404).
 func (s *server) incident(w http.ResponseWriter, r *http.Request, action access.Action) (incident.Incident, caller, bool) {
 	c := callerOf(r)
+	if s.overLimit(r, c) {
+		s.tooMany(w)
+		return incident.Incident{}, c, false
+	}
 	inc, err := s.Incidents.Get(r.Context(), r.PathValue("incident"))
 	if err != nil {
+		if errors.Is(err, incident.ErrNotFound) {
+			s.failedAttempt(r, c)
+		}
 		s.failIncident(w, r, err)
 		return inc, c, false
 	}
 	d := access.Decide(c.Principal, action, incidentFacts(inc))
 	if !d.Allowed {
-		_, err := s.record(r.Context(), evidence.Event{Type: evidence.Denied, Incident: inc.ID, Actor: c.Actor(),
-			At: evidence.EventTime(time.Now()), Details: decisionDetails(c, action, d, "")})
+		s.failedAttempt(r, c)
+		e := decisionEvent(c, action, d, "")
+		e.Type, e.Incident, e.At = evidence.Denied, inc.ID, evidence.EventTime(time.Now())
+		_, err := s.record(r.Context(), e)
 		if err != nil {
 			s.fail(w, r, err)
 			return inc, c, false

@@ -42,7 +42,7 @@ const codeGuesses = 5
 // issueCode answers POST /api/v1/evidence/{id}/share-codes: a code the
 // civilian reads out, a link holding it and its QR code, and its expiry.
 func (s *server) issueCode(w http.ResponseWriter, r *http.Request) {
-	it, c, details, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
+	it, _, ev, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
 	if !ok {
 		return
 	}
@@ -51,8 +51,9 @@ func (s *server) issueCode(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	details["via"], details["expires_at"] = "share code", expires.Format(time.RFC3339)
-	if err := s.recordAbout(r.Context(), it, evidence.Shared, c.Actor(), details); err != nil {
+	ev.Type = evidence.Shared
+	ev.Details["via"], ev.Details["expires_at"] = "share code", expires.Format(time.RFC3339)
+	if err := s.recordAbout(r.Context(), it, ev); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -150,7 +151,7 @@ func (s *server) claimCodeAPI(w http.ResponseWriter, r *http.Request) {
 // every code is refused with 429.
 func (s *server) claim(r *http.Request, c caller, code string) (string, int, string) {
 	ctx := r.Context()
-	if s.codeGuesses.blockedKey(c.User.ID) {
+	if s.codeGuesses.blocked(c.User.ID) {
 		return "", http.StatusTooManyRequests, "Too many wrong codes; wait a few minutes."
 	}
 	id, err := s.Reviews.ClaimCode(ctx, code, c.User.ID)
@@ -171,7 +172,7 @@ func (s *server) claim(r *http.Request, c caller, code string) (string, int, str
 	}
 	switch {
 	case errors.Is(err, review.ErrNoCode):
-		s.codeGuesses.failedKey(c.User.ID)
+		s.codeGuesses.failed(c.User.ID)
 		return deny("no such code", http.StatusNotFound, "No footage has this code. Check it with the person showing it.")
 	case errors.Is(err, review.ErrExpired):
 		return deny("code expired", http.StatusGone, "This code has expired. Ask for a new one.")
@@ -188,7 +189,7 @@ func (s *server) claim(r *http.Request, c caller, code string) (string, int, str
 	if err == nil {
 		details["outcome"], details["rule"] = "allowed", "holds the civilian's code"
 		details["with"], details["with_role"] = c.Actor(), c.Role()
-		err = s.recordAbout(ctx, it, evidence.Shared, c.Actor(), details)
+		err = s.recordAbout(ctx, it, evidence.Event{Type: evidence.Shared, Actor: c.Actor(), Details: details})
 	}
 	if err != nil {
 		s.Logger.Error("claiming a share code", "err", err)
@@ -439,11 +440,25 @@ func (s *server) reviewReceipt(w http.ResponseWriter, r *http.Request) {
 }
 
 // editReview answers any attempt to change or delete a submitted review:
-// refused (409 for those who may read the item, else 404) and logged.
+// refused (409 for those who may read the item, else 404) and logged. The
+// review must exist on the item: an attempt on nothing is a 404 and not
+// logged, and the path's text never reaches the log.
 func (s *server) editReview(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
+	if s.overLimit(r, c) {
+		s.tooMany(w)
+		return
+	}
 	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
+	var rec review.Record
+	if err == nil {
+		rec, err = s.Reviews.Get(r.Context(), r.PathValue("review"))
+	}
+	if errors.Is(err, review.ErrNotFound) || err == nil && rec.Evidence != it.ID {
+		err = evidence.ErrNotFound
+	}
 	if err != nil {
+		s.failedAttempt(r, c)
 		s.fail(w, r, err)
 		return
 	}
@@ -454,13 +469,15 @@ func (s *server) editReview(w http.ResponseWriter, r *http.Request) {
 	}
 	reader := access.Decide(c.Principal, access.ReadItem, f).Allowed
 	d := access.Decide(c.Principal, access.EditReview, f)
-	details := decisionDetails(c, access.EditReview, d, "")
-	details["review"], details["method"] = r.PathValue("review"), r.Method
-	if err := s.recordAbout(r.Context(), it, evidence.Denied, c.Actor(), details); err != nil {
+	e := decisionEvent(c, access.EditReview, d, "")
+	e.Type = evidence.Denied
+	e.Details["review"], e.Details["method"] = rec.ID, r.Method
+	if err := s.recordAbout(r.Context(), it, e); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if !reader {
+		s.failedAttempt(r, c)
 		s.fail(w, r, evidence.ErrNotFound)
 		return
 	}

@@ -127,7 +127,12 @@
       tr.appendChild(el("td", (d.role ? d.role + " " : "") + e.actor));
       const more = [];
       if (e.type === "partial") more.push(size(Number(d.size)) + " had arrived, SHA-256 " + e.sha256);
-      if (d.reason) more.push("reason: " + d.reason);
+      // Words (a reason, a badge) are not in the public log: the server
+      // shows them to those who may read this list, with the sealed
+      // document whose SHA-256 the log entry names.
+      const w = e.words || {};
+      if (w.reason) more.push("reason: " + w.reason);
+      if (w.badge) more.push("badge " + w.badge);
       if (d.rule) more.push(d.outcome + ": " + d.rule);
       if (d.via) more.push("via " + d.via);
       if (d.with) more.push("with " + (d.with_role ? d.with_role + " " : "") + d.with);

@@ -1,0 +1,14 @@
+-- The words of custody events (reasons, titles, badges), sealed with a
+-- nonce; the public log names each document by its SHA-256 only.
+CREATE TABLE event_words (
+    sha256   TEXT PRIMARY KEY,
+    document TEXT NOT NULL
+);
+
+ALTER TABLE custody ADD COLUMN words_sha256 TEXT NOT NULL DEFAULT '';
+
+-- Sealed words are never changed or removed.
+CREATE TRIGGER event_words_no_update BEFORE UPDATE ON event_words
+BEGIN SELECT RAISE(ABORT, 'event words are immutable'); END;
+CREATE TRIGGER event_words_no_delete BEFORE DELETE ON event_words
+BEGIN SELECT RAISE(ABORT, 'event words are immutable'); END;
