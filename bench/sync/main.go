@@ -34,6 +34,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	"math/rand/v2"
@@ -168,7 +169,7 @@ func main() {
 			encode(scene, cam, inc*100+ci, path)
 			t0 := time.Now()
 			pcm := filepath.Join(dir, fmt.Sprintf("inc%d-cam%d.f32", inc, ci))
-			if err := tool.Audio(ctx, path, pcm, align.Rate); err != nil {
+			if err := tool.Audio(ctx, sniffed(path), pcm, align.Rate); err != nil {
 				log.Fatalf("extracting %s: %v", path, err)
 			}
 			extract = append(extract, time.Since(t0))
@@ -450,3 +451,20 @@ func pct[T cmp.Ordered](x []T, p float64) T {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// sniffed is the file at path as the server would take it in: its
+// container decided by its first bytes.
+func sniffed(path string) media.Source {
+	f, err := os.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	head := make([]byte, media.SniffLen)
+	n, _ := io.ReadFull(f, head)
+	format, ok := media.Sniff(head[:n])
+	if !ok {
+		log.Fatalf("%s: not media", path)
+	}
+	return media.Source{Path: path, Container: format.Container}
+}

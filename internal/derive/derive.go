@@ -189,11 +189,12 @@ func (d *Deriver) stored(ctx context.Context, f File) bool {
 // stores its blob.
 func (d *Deriver) makeFile(ctx context.Context, it evidence.Item, k Kind) (File, error) {
 	parent := it.ID
-	in, cleanup, err := d.local(ctx, it.SHA256)
+	path, cleanup, err := d.local(ctx, it.SHA256)
 	if err != nil {
 		return File{}, err
 	}
 	defer cleanup()
+	in := media.Source{Path: path, Container: it.Container}
 	dir, err := os.MkdirTemp(d.cfg.Tmp, string(k)+"-")
 	if err != nil {
 		return File{}, err

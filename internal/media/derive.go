@@ -9,19 +9,24 @@ import (
 
 // The derivations below each write one new file (out) from an original
 // (in); the original is only read. Each runs ffmpeg under the Tool's time
-// and memory limits, reading nothing but the local file.
+// and memory limits, reading nothing but the local file, with its
+// demuxer pinned to the container it was accepted as.
 
 // ffmpegTo runs ffmpeg on in with args writing out.
-func (t *Tool) ffmpegTo(ctx context.Context, in, out string, args ...string) error {
-	argv := append([]string{"-nostdin", "-v", "error", "-protocol_whitelist", "file", "-i", in}, args...)
+func (t *Tool) ffmpegTo(ctx context.Context, in Source, out string, args ...string) error {
+	input, err := in.input()
+	if err != nil {
+		return err
+	}
+	argv := append(append([]string{"-nostdin", "-v", "error"}, input...), args...)
 	argv = append(argv, "-y", out)
-	_, _, err := t.run(ctx, t.ffmpeg(), argv...)
+	_, _, err = t.run(ctx, t.ffmpeg(), argv...)
 	return err
 }
 
 // Poster writes a JPEG of one frame, taken a second in (or from the start
 // of a shorter clip), at most 1280 pixels wide.
-func (t *Tool) Poster(ctx context.Context, in, out string, durationS float64) error {
+func (t *Tool) Poster(ctx context.Context, in Source, out string, durationS float64) error {
 	at := min(1, durationS/2)
 	return t.ffmpegTo(ctx, in, out, "-ss", strconv.FormatFloat(max(at, 0), 'f', 3, 64),
 		"-map", "0:v:0", "-frames:v", "1", "-vf", "scale='min(1280,iw)':-2", "-q:v", "3", "-f", "image2", "-c:v", "mjpeg")
@@ -29,7 +34,7 @@ func (t *Tool) Poster(ctx context.Context, in, out string, durationS float64) er
 
 // Thumbnails writes one JPEG strip of n frames spread evenly over the
 // clip, each 160 pixels wide, side by side.
-func (t *Tool) Thumbnails(ctx context.Context, in, out string, durationS float64, n int) error {
+func (t *Tool) Thumbnails(ctx context.Context, in Source, out string, durationS float64, n int) error {
 	if durationS <= 0 || n <= 0 {
 		return fmt.Errorf("media: thumbnails need a duration")
 	}
@@ -44,7 +49,7 @@ func (t *Tool) Thumbnails(ctx context.Context, in, out string, durationS float64
 // players show, so a track that starts late (or whose codec priming made
 // the muxer shift the timeline by a few milliseconds, as Opus in WebM and
 // AAC in Matroska do) is padded with silence at the start.
-func (t *Tool) Audio(ctx context.Context, in, out string, rate int) error {
+func (t *Tool) Audio(ctx context.Context, in Source, out string, rate int) error {
 	return t.ffmpegTo(ctx, in, out, "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", strconv.Itoa(rate),
 		"-af", "aresample=async=1:first_pts=0", "-c:a", "pcm_f32le", "-f", "f32le")
 }
@@ -52,7 +57,7 @@ func (t *Tool) Audio(ctx context.Context, in, out string, rate int) error {
 // ReviewCopy writes an H.264/AAC MP4 that every browser plays, at most
 // 1280 pixels wide, with the original's timing (frames are neither dropped
 // nor duplicated, so a moment has the same time in both).
-func (t *Tool) ReviewCopy(ctx context.Context, in, out string) error {
+func (t *Tool) ReviewCopy(ctx context.Context, in Source, out string) error {
 	return t.ffmpegTo(ctx, in, out, "-map", "0:v:0", "-map", "0:a:0?", "-fps_mode", "passthrough",
 		"-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-vf", "scale='min(1280,iw)':-2",
 		"-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", "-f", "mp4")

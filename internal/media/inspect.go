@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -37,6 +38,11 @@ func (t *Tool) Inspect(ctx context.Context, path string, f Format) (Info, error)
 	}
 	file.Close()
 
+	src := Source{path, f.Container}
+	in, err := src.input()
+	if err != nil {
+		return info, err
+	}
 	var problems []string
 	if tags.Damage != "" {
 		problems = append(problems, tags.Damage)
@@ -49,10 +55,9 @@ func (t *Tool) Inspect(ctx context.Context, path string, f Format) (Info, error)
 		checkMsg           string
 	)
 	wg.Go(func() {
-		out, _, probeErr = t.run(ctx, t.ffprobe(), "-hide_banner", "-v", "error", "-show_format", "-show_streams", "-of", "json",
-			"-protocol_whitelist", "file", "file:"+path)
+		out, _, probeErr = t.run(ctx, t.ffprobe(), append([]string{"-hide_banner", "-v", "error", "-show_entries", probeEntries, "-of", "json"}, in...)...)
 	})
-	wg.Go(func() { checkMsg, checkErr = t.decodeCheck(ctx, path, f.Kind) })
+	wg.Go(func() { checkMsg, checkErr = t.decodeCheck(ctx, in, f.Kind) })
 	wg.Wait()
 	var facts streamFacts
 	err = probeErr
@@ -86,7 +91,7 @@ func (t *Tool) Inspect(ctx context.Context, path string, f Format) (Info, error)
 	// A recording made in a browser (MediaRecorder WebM), or one cut off,
 	// states no duration: it is where its last packet ends.
 	if info.MediaType != Image && facts.Duration == 0 && err == nil {
-		if d, lerr := t.lastPacketEnd(ctx, path); lerr != nil {
+		if d, lerr := t.lastPacketEnd(ctx, in); lerr != nil {
 			return info, lerr
 		} else if d > 0 {
 			facts.Duration, info.Unindexed = d, true
@@ -118,14 +123,15 @@ func (t *Tool) Inspect(ctx context.Context, path string, f Format) (Info, error)
 // recordings fail at the end; files with broken headers fail at once. One
 // ffmpeg reads the file twice, as two inputs, so the cost does not grow with
 // the length of the recording and only one process starts.
-func (t *Tool) decodeCheck(ctx context.Context, path string, k Kind) (string, error) {
-	src := "file:" + path
-	args := []string{"-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file"}
+func (t *Tool) decodeCheck(ctx context.Context, in []string, k Kind) (string, error) {
+	args := []string{"-nostdin", "-hide_banner", "-v", "error"}
 	if k == Image {
-		args = append(args, "-i", src, "-frames:v", "1")
+		args = append(append(args, in...), "-frames:v", "1")
 	} else {
 		// For recordings under two seconds the end is the whole again.
-		args = append(args, "-t", "2", "-i", src, "-sseof", "-2", "-i", src, "-map", "0", "-map", "1")
+		args = append(append(args, "-t", "2"), in...)
+		args = append(append(args, "-sseof", "-2"), in...)
+		args = append(args, "-map", "0", "-map", "1")
 	}
 	_, stderr, err := t.run(ctx, t.ffmpeg(), append(args, "-f", "null", "-")...)
 	if err != nil && !isInputProblem(err) {
@@ -159,27 +165,73 @@ func firstTime(ts ...time.Time) *time.Time {
 }
 
 // lastPacketEnd reads every packet's time (demuxing, not decoding) and
-// returns where the last one ends, in seconds; 0 if none has a time.
-func (t *Tool) lastPacketEnd(ctx context.Context, path string) (float64, error) {
-	out, _, err := t.run(ctx, t.ffprobe(), "-hide_banner", "-v", "error", "-show_entries", "packet=pts_time,duration_time",
-		"-of", "csv=p=0", "-protocol_whitelist", "file", "file:"+path)
+// returns where the last one ends, in seconds; 0 if none has a time. The
+// packet list of a long recording is long: it is read as it comes, in
+// constant memory.
+func (t *Tool) lastPacketEnd(ctx context.Context, in []string) (float64, error) {
+	var ends packetEnds
+	_, err := t.runTo(ctx, &ends, t.ffprobe(), append([]string{"-hide_banner", "-v", "error", "-show_entries", "packet=pts_time,duration_time",
+		"-of", "csv=p=0"}, in...)...)
 	if err != nil && !isInputProblem(err) {
 		return 0, err
 	}
-	return packetsEnd(out), nil
+	return ends.End(), nil
 }
 
 // packetsEnd reads ffprobe's "pts_time,duration_time" lines and returns
 // the latest end among them. The lines come from an untrusted file.
 func packetsEnd(out []byte) float64 {
-	end := 0.0
-	for line := range strings.Lines(string(out)) {
-		pts, dur, _ := strings.Cut(strings.TrimSpace(line), ",")
-		p := seconds(pts)
-		if p == 0 {
-			continue
+	var ends packetEnds
+	ends.Write(out)
+	return ends.End()
+}
+
+// packetEnds takes ffprobe's packet lines as they are written and keeps
+// the latest end. A line longer than any packet line is skipped.
+type packetEnds struct {
+	end  float64
+	line []byte
+	long bool // the line being read is too long and is skipped
+}
+
+func (p *packetEnds) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		chunk := b
+		if i >= 0 {
+			chunk = b[:i]
 		}
-		end = max(end, p+seconds(dur))
+		if !p.long {
+			if len(p.line)+len(chunk) > 128 {
+				p.long, p.line = true, p.line[:0]
+			} else {
+				p.line = append(p.line, chunk...)
+			}
+		}
+		if i < 0 {
+			break
+		}
+		if !p.long {
+			p.add(string(p.line))
+		}
+		p.line, p.long, b = p.line[:0], false, b[i+1:]
 	}
-	return math.Round(end*1000) / 1000
+	return n, nil
+}
+
+func (p *packetEnds) add(line string) {
+	pts, dur, _ := strings.Cut(strings.TrimSpace(line), ",")
+	if s := seconds(pts); s != 0 {
+		p.end = max(p.end, s+seconds(dur))
+	}
+}
+
+// End is the latest end seen, in seconds to the millisecond.
+func (p *packetEnds) End() float64 {
+	if !p.long && len(p.line) > 0 {
+		p.add(string(p.line))
+		p.line = p.line[:0]
+	}
+	return math.Round(p.end*1000) / 1000
 }

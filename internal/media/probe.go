@@ -8,8 +8,17 @@ import (
 	"time"
 )
 
-// probeOutput is the part of `ffprobe -show_format -show_streams -of json`
-// that Sightline reads.
+// probeEntries asks ffprobe for only what probeOutput reads: the tags a
+// file may carry in any size (a 48 MiB comment) are never printed, so the
+// report stays small whatever the file holds.
+const probeEntries = "format=format_name,duration:format_tags=creation_time,location,com.apple.quicktime.location.ISO6709," +
+	"com.apple.quicktime.make,com.android.manufacturer,make,com.apple.quicktime.model,com.android.model,model," +
+	"com.apple.quicktime.software,com.android.version,firmware,software:" +
+	"stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,sample_rate,channels,duration:" +
+	"stream_tags=creation_time:stream_disposition=attached_pic"
+
+// probeOutput is the part of ffprobe's JSON report that Sightline reads
+// (probeEntries).
 type probeOutput struct {
 	Streams []struct {
 		CodecType    string            `json:"codec_type"`

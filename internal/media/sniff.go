@@ -16,6 +16,9 @@ func Sniff(head []byte) (Format, bool) {
 	if len(head) > SniffLen {
 		head = head[:SniffLen]
 	}
+	if isPlaylist(head) {
+		return Format{}, false
+	}
 	for _, s := range sniffers {
 		if f, ok := s(head); ok {
 			return f, true
@@ -30,6 +33,7 @@ var sniffers = []func([]byte) (Format, bool){
 	sniffEBML,
 	sniffRIFF,
 	sniffMagic,
+	sniffID3,
 	sniffMPEGTS,
 	sniffOgg,
 	sniffBMP,
@@ -57,7 +61,50 @@ var magics = []magic{
 	{"fLaC", Format{Audio, "flac", "audio/flac"}},
 	{"#!AMR", Format{Audio, "amr", "audio/amr"}},
 	{"caff", Format{Audio, "caf", "audio/x-caf"}},
-	{"ID3", Format{Audio, "mp3", "audio/mpeg"}},
+}
+
+// playlistMarks are the texts that make ffmpeg read a file as a list of
+// other files (HLS playlists, concat scripts). Found anywhere in the
+// first bytes, behind whatever header, the file is refused: footage does
+// not hold them, and a tool that read the list would open files on the
+// server. (Every tool run also pins its demuxer; this refuses them at the
+// door as well.)
+var playlistMarks = [][]byte{[]byte("#EXTM3U"), []byte("#EXT-X-"), []byte("#EXTINF"), []byte("ffconcat version")}
+
+func isPlaylist(head []byte) bool {
+	for _, m := range playlistMarks {
+		if bytes.Contains(head, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// sniffID3 recognises MP3 (and ADTS AAC) behind an ID3v2 tag. Where the
+// tag ends within the prefix, an audio frame must follow it (after any
+// padding): a tag in front of anything else is not audio.
+func sniffID3(b []byte) (Format, bool) {
+	if len(b) < 10 || string(b[:3]) != "ID3" || b[3] == 0xff || b[4] == 0xff || b[6]|b[7]|b[8]|b[9] >= 0x80 {
+		return Format{}, false
+	}
+	size := 10 + (int(b[6])<<21 | int(b[7])<<14 | int(b[8])<<7 | int(b[9]))
+	if b[5]&0x10 != 0 { // a footer follows the tag
+		size += 10
+	}
+	if size >= len(b) {
+		return Format{Audio, "mp3", "audio/mpeg"}, true
+	}
+	rest := bytes.TrimLeft(b[size:], "\x00")
+	if len(rest) == 0 {
+		return Format{Audio, "mp3", "audio/mpeg"}, true
+	}
+	if bytes.HasPrefix(rest, []byte("ID3")) {
+		return sniffID3(rest)
+	}
+	if _, f, ok := mpegAudioFrame(rest); ok {
+		return f, true
+	}
+	return Format{}, false
 }
 
 func sniffMagic(b []byte) (Format, bool) {

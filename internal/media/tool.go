@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -51,10 +52,27 @@ func (t *Tool) timeout() time.Duration {
 	return 60 * time.Second
 }
 
-// run executes name with args and returns its standard output and error.
-// An error of type *runError means the tool rejected the input; any other
-// error means it could not be run at all.
+// maxReport bounds what a tool may print on its standard output when it is
+// kept in memory (ffprobe's JSON report); a tool that prints more is
+// stopped and the file reported as unreadable.
+const maxReport = 1 << 20
+
+// errOutputTooLarge is a tool's output past its bound.
+var errOutputTooLarge = errors.New("output too large")
+
+// run executes name with args and returns its standard output (at most
+// maxReport bytes) and error output (at most 64 KiB). An error of type
+// *runError means the tool rejected the input; any other error means it
+// could not be run at all.
 func (t *Tool) run(parent context.Context, name string, args ...string) (stdout, stderr []byte, err error) {
+	out := &cappedBuffer{max: maxReport}
+	stderr, err = t.runTo(parent, out, name, args...)
+	return out.Bytes(), stderr, err
+}
+
+// runTo is run with the standard output written to w, which may stop the
+// tool by returning an error (errOutputTooLarge, for a bound).
+func (t *Tool) runTo(parent context.Context, w io.Writer, name string, args ...string) (stderr []byte, err error) {
 	t.once.Do(func() {
 		n := t.Parallel
 		if n <= 0 {
@@ -66,7 +84,7 @@ func (t *Tool) run(parent context.Context, name string, args ...string) (stdout,
 	case t.sem <- struct{}{}:
 		defer func() { <-t.sem }()
 	case <-parent.Done():
-		return nil, nil, parent.Err()
+		return nil, parent.Err()
 	}
 	ctx, cancel := context.WithTimeout(parent, t.timeout())
 	defer cancel()
@@ -81,23 +99,59 @@ func (t *Tool) run(parent context.Context, name string, args ...string) (stdout,
 		}
 	}
 	if _, err := exec.LookPath(name); err != nil {
-		return nil, nil, fmt.Errorf("media: %s is not installed: %w", name, err)
+		return nil, fmt.Errorf("media: %s is not installed: %w", name, err)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &limitedBuffer{buf: &errb, max: 64 << 10}
+	var errb bytes.Buffer
+	sink := &stopWriter{w: w}
+	cmd.Stdout, cmd.Stderr = sink, &limitedBuffer{buf: &errb, max: 64 << 10}
 	err = cmd.Run()
 	if err := parent.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if ctx.Err() != nil {
-		return out.Bytes(), errb.Bytes(), fmt.Errorf("%s after %v: %w", name, t.timeout(), ErrTimeout)
+		return errb.Bytes(), fmt.Errorf("%s after %v: %w", name, t.timeout(), ErrTimeout)
+	}
+	if sink.err != nil {
+		// The writer refused more: the tool was stopped (its pipe closed)
+		// because of what the file made it print.
+		return errb.Bytes(), &runError{tool: name, msg: sink.err.Error()}
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		return out.Bytes(), errb.Bytes(), &runError{tool: name, msg: summarize(errb.Bytes(), exit.String())}
+		return errb.Bytes(), &runError{tool: name, msg: summarize(errb.Bytes(), exit.String())}
 	}
-	return out.Bytes(), errb.Bytes(), err
+	return errb.Bytes(), err
+}
+
+// stopWriter passes a tool's output on until its writer refuses more,
+// and remembers why.
+type stopWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stopWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
+}
+
+// cappedBuffer keeps what is written to it up to max bytes, and refuses
+// the write that would pass it.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > c.max {
+		return 0, fmt.Errorf("%w: over %d bytes", errOutputTooLarge, c.max)
+	}
+	return c.Buffer.Write(p)
 }
 
 func (t *Tool) ffprobe() string { return or(t.FFprobe, "ffprobe") }
