@@ -94,7 +94,8 @@ const (
 	ManageAccounts Action = "manage-accounts"
 	CreateIncident Action = "create-incident"
 	ReadIncident   Action = "read-incident"    // an incident, its timeline and suggestions
-	EditIncident   Action = "edit-incident"    // add and remove clips, name officers, assign staff, decide suggestions, nudge offsets
+	EditIncident   Action = "edit-incident"    // add and remove clips, name officers, decide suggestions, nudge offsets
+	AssignStaff    Action = "assign-staff"     // assign a supervisor or investigator to an incident
 	ClaimCode      Action = "claim-share-code" // open an item with the short code its civilian read out
 	ReviewItem     Action = "review-item"      // write an on-scene review of an item
 	EditReview     Action = "edit-review"      // change a submitted review: nobody may
@@ -116,6 +117,7 @@ type Facts struct {
 
 // IncidentFacts are what the table needs to know about an incident.
 type IncidentFacts struct {
+	Owner    string   // the staff id of who opened it
 	Unit     string   // of who opened it
 	Staff    []string // ids of staff assigned to it
 	Officers []string // badges of officers involved in it

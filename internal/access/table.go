@@ -56,6 +56,12 @@ var Table = map[Action]map[string]Rule{
 	},
 	ReadIncident: incidentRules(),
 	EditIncident: incidentRules(),
+	// Adding staff widens who reads every clip of an incident: only its
+	// owner, or an investigator on it, may do it.
+	AssignStaff: {
+		string(account.Supervisor):   notInvolvedIn(owner),
+		string(account.Investigator): notInvolvedIn(assigned),
+	},
 	ClaimCode: {
 		string(account.Supervisor): always("a civilian's code, before it expires, if no other supervisor used it"),
 	},
@@ -95,6 +101,13 @@ var assigned = Rule{"incidents they are assigned to", func(p Principal, f *Facts
 		return allow("assigned to the incident")
 	}
 	return deny("not assigned to the incident")
+}}
+
+var owner = Rule{"incidents they opened", func(p Principal, f *Facts) Decision {
+	if p.User.ID != "" && f.Incident.Owner == p.User.ID {
+		return allow("opened the incident")
+	}
+	return deny("did not open the incident")
 }}
 
 var unitOrAssigned = Rule{"their unit's incidents and those they are assigned to", func(p Principal, f *Facts) Decision {
@@ -147,8 +160,11 @@ func staffOnly(r Rule) map[string]Rule {
 	return m
 }
 
-var holder = Rule{"their own item", func(p Principal, f *Facts) Decision {
-	if f != nil && f.Item.Authorize(p.Capability) {
+// holder is the civilian who submitted an item. Police footage (sent with
+// a device token) has no holder: it follows police rules only, so no
+// token can read, share or show it.
+var holder = Rule{"their own item (not police camera footage)", func(p Principal, f *Facts) Decision {
+	if f != nil && f.Civilian() && f.Item.Authorize(p.Capability) {
 		return allow("holds the item's token")
 	}
 	return deny("not the item's token")
@@ -202,7 +218,7 @@ var sameUnitSharedOrOnCase = Rule{sameUnitOrShared.Text + ", and what is in inci
 
 // Actions lists the table's rows in the order the docs show them.
 var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
-	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, ClaimCode, ReviewItem, EditReview}
+	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, AssignStaff, ClaimCode, ReviewItem, EditReview}
 
 // Markdown renders the table as the docs show it: a row per action, a
 // column per role; "no" where the table has no rule.

@@ -109,7 +109,7 @@ func callerOf(r *http.Request) caller {
 func itemAction(a access.Action) bool {
 	switch a {
 	case access.ReadItem, access.ReadOriginal, access.ReadReceipt, access.ReadCustody, access.ShareItem, access.RecordInvolved,
-		access.ReadIncident, access.EditIncident, access.ReviewItem, access.EditReview:
+		access.ReadIncident, access.EditIncident, access.AssignStaff, access.ReviewItem, access.EditReview:
 		return true
 	}
 	return false

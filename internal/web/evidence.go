@@ -15,6 +15,7 @@ import (
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/verify"
 )
 
@@ -28,10 +29,16 @@ func (s *server) uploadEvidence(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// Police footage (sent with a device token) follows police rules
+	// only: it has no civilian's token.
+	token := evidence.AccessToken(upload)
+	if it.Uploader.Token != "" {
+		token = ""
+	}
 	writeJSON(w, http.StatusOK, struct {
 		evidence.Item
-		AccessToken string `json:"access_token"`
-	}{it, evidence.AccessToken(upload)})
+		AccessToken string `json:"access_token,omitempty"`
+	}{it, token})
 }
 
 // evidence answers GET /api/v1/evidence/{id}: the item's record, and
@@ -231,7 +238,10 @@ func (s *server) involve(w http.ResponseWriter, r *http.Request) {
 }
 
 // me answers GET /api/v1/me: the signed-in staff member, and the items
-// they may see.
+// they may see, listed: a list is not an access to footage, so it says no
+// more than the staff home page (when, what kind, from whom), and nothing
+// a civilian wrote or their file says (note, file name, device, officer,
+// place). Those come with the record, opened with a reason and logged.
 func (s *server) me(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	items, err := s.visible(r.Context(), c.Principal)
@@ -239,10 +249,34 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	listed := make([]listing, 0, len(items))
+	for _, it := range items {
+		l := listing{ID: it.ID, Source: it.Source, MediaType: it.MediaType, ReceivedAt: it.ReceivedAt, DurationS: it.DurationS,
+			Partial: it.Partial, Civilian: it.Uploader.Token == ""}
+		if !l.Civilian {
+			l.Unit, l.Device = it.Uploader.Unit, it.Uploader.Device
+		}
+		listed = append(listed, l)
+	}
 	writeJSON(w, http.StatusOK, struct {
-		User     account.User    `json:"user"`
-		Evidence []evidence.Item `json:"evidence"`
-	}{c.User, items})
+		User     account.User `json:"user"`
+		Evidence []listing    `json:"evidence"`
+	}{c.User, listed})
+}
+
+// listing is an item as a list of footage shows it.
+type listing struct {
+	ID         string          `json:"id"`
+	Source     evidence.Source `json:"source"`
+	MediaType  media.Kind      `json:"media_type"`
+	ReceivedAt time.Time       `json:"received_at"`
+	DurationS  *float64        `json:"duration_s,omitempty"`
+	Partial    bool            `json:"partial,omitempty"`
+	// Civilian says a civilian submitted it; police footage names its
+	// unit and device.
+	Civilian bool   `json:"civilian"`
+	Unit     string `json:"unit,omitempty"`
+	Device   string `json:"device,omitempty"`
 }
 
 // visible lists the items p may read, newest first: candidates from the

@@ -24,7 +24,7 @@ func (c caller) actor() incident.Actor {
 
 // incidentFacts are the table's facts about inc.
 func incidentFacts(inc incident.Incident) *access.Facts {
-	return &access.Facts{Incident: &access.IncidentFacts{Unit: inc.Unit, Staff: inc.Staff, Officers: inc.Officers}}
+	return &access.Facts{Incident: &access.IncidentFacts{Owner: inc.CreatedBy, Unit: inc.Unit, Staff: inc.Staff, Officers: inc.Officers}}
 }
 
 // incident loads the incident named in the path and decides action on it.
@@ -182,8 +182,14 @@ func (s *server) mayBringIn(ctx context.Context, c caller, it evidence.Item) (bo
 // if it cannot, or if valid says no), runs change and answers 204.
 func edit[In any](s *server, usage string, valid func(*In) bool,
 	change func(w http.ResponseWriter, r *http.Request, inc incident.Incident, c caller, in *In) error) http.HandlerFunc {
+	return editAs(s, access.EditIncident, usage, valid, change)
+}
+
+// editAs is edit, decided as action.
+func editAs[In any](s *server, action access.Action, usage string, valid func(*In) bool,
+	change func(w http.ResponseWriter, r *http.Request, inc incident.Incident, c caller, in *In) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		inc, c, ok := s.incident(w, r, access.EditIncident)
+		inc, c, ok := s.incident(w, r, action)
 		if !ok {
 			return
 		}
@@ -257,15 +263,6 @@ func (s *server) incidentEdits() []route {
 			func(w http.ResponseWriter, r *http.Request, inc incident.Incident, c caller, in *badgeIn) error {
 				return s.Incidents.NameOfficer(r.Context(), c.actor(), inc.ID, in.Badge)
 			})},
-		// {"user": name} assigns a supervisor or investigator.
-		{"POST /api/v1/incidents/{incident}/staff", edit(s, `send {"user": "<staff name>"}`, func(*userIn) bool { return true },
-			func(w http.ResponseWriter, r *http.Request, inc incident.Incident, c caller, in *userIn) error {
-				u, err := s.Accounts.UserByName(r.Context(), in.User)
-				if err != nil || (u.Role != account.Supervisor && u.Role != account.Investigator) {
-					return fmt.Errorf("%w: no supervisor or investigator has that name", incident.ErrInvalid)
-				}
-				return s.Incidents.Assign(r.Context(), c.actor(), inc.ID, u.ID, account.Actor(u.ID))
-			})},
 		// {"accept": true|false} decides on a suggested clip.
 		{"POST /api/v1/incidents/{incident}/suggestions/{id}", edit(s, `send {"accept": true} or {"accept": false}`, func(in *decideIn) bool { return in.Accept != nil },
 			func(w http.ResponseWriter, r *http.Request, inc incident.Incident, c caller, in *decideIn) error {
@@ -287,6 +284,20 @@ func (s *server) incidentEdits() []route {
 				return s.Incidents.Nudge(r.Context(), c.actor(), inc.ID, it, *in.Nudge)
 			})},
 	}
+}
+
+// assignStaff answers POST /api/v1/incidents/{incident}/staff {"user":
+// name}: a supervisor or investigator is assigned to the incident and
+// reads every clip of it. Only its owner, or an investigator on it, may.
+func (s *server) assignStaff() http.HandlerFunc {
+	return editAs(s, access.AssignStaff, `send {"user": "<staff name>"}`, func(*userIn) bool { return true },
+		func(w http.ResponseWriter, r *http.Request, inc incident.Incident, c caller, in *userIn) error {
+			u, err := s.Accounts.UserByName(r.Context(), in.User)
+			if err != nil || (u.Role != account.Supervisor && u.Role != account.Investigator) {
+				return fmt.Errorf("%w: no supervisor or investigator has that name", incident.ErrInvalid)
+			}
+			return s.Incidents.Assign(r.Context(), c.actor(), inc.ID, u.ID, account.Actor(u.ID))
+		})
 }
 
 // suggestions answers GET /api/v1/incidents/{incident}/suggestions:

@@ -143,6 +143,7 @@ func New(cfg Config) (*Handler, error) {
 	for _, rt := range s.incidentEdits() {
 		s.handle(mux, rt.pattern, access.EditIncident, rt.handler)
 	}
+	s.handle(mux, "POST /api/v1/incidents/{incident}/staff", access.AssignStaff, s.assignStaff())
 
 	s.handle(mux, "POST /api/v1/evidence/{id}/share-codes", access.ShareItem, h(s.issueCode))
 	s.handle(mux, "POST /api/v1/share-codes/claim", access.ClaimCode, h(s.claimCodeAPI))
