@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -38,6 +40,21 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "longest wait from an acknowledged event to a signed checkpoint covering it (its receipt); at least 200ms")
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Func("trusted-proxy", "a reverse proxy (address or CIDR; repeat or separate by commas) whose X-Forwarded-For names the client for per-address limits; none by default", func(v string) error {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				a, aerr := netip.ParseAddr(part)
+				if aerr != nil {
+					return fmt.Errorf("%q is neither an address nor a CIDR prefix", part)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			c.cfg.TrustedProxies = append(c.cfg.TrustedProxies, p.Masked())
+		}
+		return nil
+	})
 	return fs
 }
 

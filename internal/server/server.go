@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/http"
 	"os"
 	"os/exec"
@@ -77,6 +78,13 @@ type Config struct {
 	// sign-ins, one client address may make in 10 minutes before it is
 	// refused with 429. Default 20.
 	FailureLimit int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for per-address limits (--trusted-proxy). None by
+	// default: the peer is the client.
+	TrustedProxies []netip.Prefix
+	// BodyTimeout is how long a request body other than an upload's may
+	// take to arrive. Default 30 s.
+	BodyTimeout time.Duration
 	// JobTimeout bounds each ffmpeg run of a media job (posters, sound,
 	// review copies). Default 30 minutes.
 	JobTimeout time.Duration
@@ -192,7 +200,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
-			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit,
+			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout,
 			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews})
 	}
 	if err != nil {

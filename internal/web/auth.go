@@ -68,6 +68,12 @@ func (s *server) principal(r *http.Request) (access.Principal, *account.Session,
 func (s *server) handle(mux *http.ServeMux, pattern string, action access.Action, h http.Handler) {
 	s.routes = append(s.routes, Route{pattern, action})
 	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Outside uploads a body is small and must arrive promptly: a
+		// client trickling bytes cannot hold a connection open.
+		if action != access.Upload && r.Body != nil && r.Body != http.NoBody {
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.BodyTimeout))
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
 		p, se, err := s.principal(r)
 		if err != nil {
 			writeJSON(w, http.StatusUnauthorized, apiError{err.Error()})
@@ -92,6 +98,9 @@ func (s *server) handle(mux *http.ServeMux, pattern string, action access.Action
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, caller{p, se})))
 	}))
 }
+
+// maxBody bounds a request body outside uploads: forms and JSON.
+const maxBody = 1 << 20
 
 // caller is the principal of a request and, for a browser, its session.
 type caller struct {

@@ -64,6 +64,9 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (--trusted-proxy); none by default.
 	TrustedProxies []netip.Prefix
+	// BodyTimeout is how long a request body may take to arrive, outside
+	// uploads (whose reads tusd bounds one by one). Default 30 s.
+	BodyTimeout time.Duration
 }
 
 type server struct {
@@ -101,6 +104,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.FailureLimit == 0 {
 		cfg.FailureLimit = 20
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
 	}
 	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute),
 		codeGuesses: newLimiter(codeGuesses, 10*time.Minute)}
