@@ -193,7 +193,7 @@ func (c *uploadCmd) uploadOne(ctx context.Context, cl *client.Client, j *client.
 		fmt.Fprintf(c.Stdout, "%s\n", b)
 		return fmt.Errorf("stored as evidence %s, but the record could not be saved beside the file (%v); it is printed above", res.ID, err)
 	}
-	rc, err := cl.Receipt(ctx, res.ID, res.AccessToken)
+	rc, err := cl.UploadReceipt(ctx, res.UploadURL)
 	if err == nil {
 		b, _ := json.MarshalIndent(rc, "", "  ")
 		err = durable.WriteFile(logReceiptPath(file), append(b, '\n'), 0o600)

@@ -305,6 +305,15 @@ func (c *Client) Receipt(ctx context.Context, id, token string) (verify.Receipt,
 	return r, err
 }
 
+// UploadReceipt fetches the receipt of the evidence an upload became, by
+// the upload's URL (its sender's capability): how a camera dock, which
+// holds no token that reads its footage, gets its receipts.
+func (c *Client) UploadReceipt(ctx context.Context, uploadURL string) (verify.Receipt, error) {
+	var r verify.Receipt
+	err := c.getJSON(ctx, strings.TrimSuffix(uploadURL, "/")+"/receipt", "", &r)
+	return r, err
+}
+
 // Refresh asks the server to bring a receipt up to the log's latest
 // checkpoint, with consistency proofs from the checkpoints it held. The
 // answer is not checked here: verify it (verify.Check) before trusting it.

@@ -72,7 +72,8 @@ type Progress func(sent, total int64)
 // Result is the outcome of UploadFile.
 type Result struct {
 	Receipt
-	ResumedAt int64 // the offset a resumed upload continued from; 0 if new
+	UploadURL string // the upload's URL: its sender's capability
+	ResumedAt int64  // the offset a resumed upload continued from; 0 if new
 }
 
 // ErrHashMismatch means the server stored bytes other than the file's.
@@ -153,6 +154,7 @@ func (c *Client) UploadFile(ctx context.Context, path string, meta map[string]st
 	if err != nil {
 		return res, err
 	}
+	res.UploadURL = uploadURL
 	res.Receipt, err = c.UploadEvidence(ctx, uploadURL)
 	if err != nil {
 		return res, err

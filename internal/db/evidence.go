@@ -24,7 +24,7 @@ const evidenceColumns = `id, upload_digest, token_digest, sha256, size, filename
 	received_at, media_type, mime_type, container, duration_s,
 	video_codec, video_width, video_height, video_fps, audio_codec, audio_rate, audio_channels,
 	captured_at, lat, lon, alt, camera_make, camera_model, camera_software, media_error, received_index,
-	uploader_token, uploader_unit, uploader_device, uploader_badge, unindexed, partial`
+	uploader_token, uploader_unit, uploader_device, uploader_badge, unindexed, partial, continues`
 
 func (s evidenceStore) Create(ctx context.Context, it evidence.Item) error {
 	args := []any{it.ID, it.UploadDigest, it.TokenDigest, it.SHA256.String(), it.Size, it.Filename, string(it.Source),
@@ -54,7 +54,7 @@ func (s evidenceStore) Create(ctx context.Context, it evidence.Item) error {
 	} else {
 		args = append(args, nil, nil, nil)
 	}
-	args = append(args, it.Error, int64(it.ReceivedIndex), it.Uploader.Token, it.Uploader.Unit, it.Uploader.Device, it.Uploader.Badge, it.Unindexed, it.Partial)
+	args = append(args, it.Error, int64(it.ReceivedIndex), it.Uploader.Token, it.Uploader.Unit, it.Uploader.Device, it.Uploader.Badge, it.Unindexed, it.Partial, it.Continues)
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
 	_, err := s.d.exec(ctx, `INSERT INTO evidence (`+evidenceColumns+`) VALUES (`+marks+`)`, args...)
 	if err != nil && isUniqueViolation(err) {
@@ -92,7 +92,7 @@ func scanEvidence(row scanner) (evidence.Item, error) {
 		&received, &mediaType, &it.MIME, &it.Container, &duration,
 		&vcodec, &width, &height, &fps, &acodec, &rate, &channels,
 		&captured, &lat, &lon, &alt, &mk, &model, &sw, &it.Error, &receivedIndex,
-		&it.Uploader.Token, &it.Uploader.Unit, &it.Uploader.Device, &it.Uploader.Badge, &it.Unindexed, &it.Partial)
+		&it.Uploader.Token, &it.Uploader.Unit, &it.Uploader.Device, &it.Uploader.Badge, &it.Unindexed, &it.Partial, &it.Continues)
 	if errors.Is(err, sql.ErrNoRows) {
 		return it, evidence.ErrNotFound
 	}

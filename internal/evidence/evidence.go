@@ -36,6 +36,10 @@ type Item struct {
 	// Partial marks a recording streamed while it was made whose sender fell
 	// silent before finishing it: it holds every byte that arrived.
 	Partial bool `json:"partial"`
+	// Continues names the partial item whose recording this one goes on
+	// with: its phone came back after the first part was kept. The two
+	// files joined, in order, are every byte recorded.
+	Continues string `json:"continues,omitempty"`
 	media.Info
 
 	// Uploader is who sent it, as the server established it: empty for a

@@ -215,8 +215,14 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 		return "", fmt.Errorf("ingest: upload %s: saved event: %w", u.id(), err)
 	}
 	path := s.uploads.binPath(u.id())
-	info, err := s.media.Inspect(ctx, path, *u.st.Format)
-	if err != nil {
+	var info media.Info
+	if u.st.Continues != "" {
+		// The middle and end of a recording: no header of its own for a
+		// tool to read. It plays joined to the part it continues.
+		f := *u.st.Format
+		info = media.Info{MediaType: f.Kind, MIME: f.MIME, Container: f.Container,
+			Error: "the rest of a recording: it continues " + u.st.Continues + " and plays joined to it"}
+	} else if info, err = s.media.Inspect(ctx, path, *u.st.Format); err != nil {
 		return "", fmt.Errorf("ingest: inspect upload %s: %w", u.id(), err)
 	}
 	if err := s.storeBlob(ctx, ref, path); err != nil {
@@ -243,6 +249,7 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 		UploadDigest:  digest,
 		TokenDigest:   evidence.Digest(evidence.AccessToken(u.id())),
 		Partial:       u.st.Partial,
+		Continues:     u.st.Continues,
 	}
 	if err := s.items.Create(ctx, it); err != nil {
 		if errors.Is(err, evidence.ErrExists) {
@@ -277,6 +284,9 @@ func (s *Service) prepareReceived(ctx context.Context, u *upload, ref blob.Ref, 
 	}
 	if u.st.Partial {
 		e.Details["partial"] = "true"
+	}
+	if u.st.Continues != "" {
+		e.Details["continues"] = u.st.Continues
 	}
 	u.st.Received, u.st.LogFrom = e.Canonical(), from
 	return u.save()

@@ -8,6 +8,8 @@ import (
 	"hash"
 	"net/http"
 	"strings"
+
+	tusd "github.com/tus/tusd/v2/pkg/handler"
 )
 
 // tusd implements the core protocol and the creation, termination and
@@ -25,6 +27,7 @@ const checksumAlgorithmList = "sha1,sha256"
 type (
 	checksumKey   struct{}
 	reprDigestKey struct{}
+	continuesKey  struct{}
 )
 
 // checksum is a PATCH's Upload-Checksum, handed to the store through the
@@ -95,8 +98,43 @@ func (s *Service) protocolExtensions(next http.Handler) http.Handler {
 				r = r.WithContext(context.WithValue(r.Context(), reprDigestKey{}, d))
 			}
 		}
+		switch r.Method {
+		case http.MethodPatch:
+			// tusd answers 204 to bytes for an upload it holds whole; a
+			// stream kept as partial is whole only because its phone fell
+			// silent, and what the phone sends now must not be lost.
+			if st, err := s.uploads.readState(uploadID(r)); err == nil && st.Partial && st.Evidence != "" {
+				writeTusError(w, errKeptPartial)
+				return
+			}
+		case http.MethodPost:
+			if v := r.Header.Get("Upload-Continues"); v != "" {
+				st, err := s.uploads.readState(v)
+				if err != nil || !st.Partial || st.Evidence == "" || st.Format == nil {
+					w.Header().Set("Tus-Resumable", "1.0.0")
+					http.Error(w, "ERR_INVALID_CONTINUES: Upload-Continues names no upload kept as partial evidence", http.StatusBadRequest)
+					return
+				}
+				r = r.WithContext(context.WithValue(r.Context(), continuesKey{}, st))
+			}
+		}
 		next.ServeHTTP(&headerWriter{ResponseWriter: w, r: r, s: s}, r)
 	})
+}
+
+// uploadID is the upload a PATCH or HEAD is about: the last segment of
+// its path.
+func uploadID(r *http.Request) string {
+	id := strings.TrimSuffix(r.URL.Path, "/")
+	return id[strings.LastIndex(id, "/")+1:]
+}
+
+// writeTusError answers with one of tusd's errors, as tusd would.
+func writeTusError(w http.ResponseWriter, e tusd.Error) {
+	w.Header().Set("Tus-Resumable", "1.0.0")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(e.HTTPResponse.StatusCode)
+	w.Write([]byte(e.ErrorCode + ": " + e.Message + "\n"))
 }
 
 // headerWriter adds headers just before tusd writes its response's.
@@ -138,8 +176,7 @@ func (h *headerWriter) addHeaders() {
 			id = loc[strings.LastIndex(loc, "/")+1:]
 		}
 	case http.MethodPatch, http.MethodHead:
-		id = strings.TrimSuffix(h.r.URL.Path, "/")
-		id = id[strings.LastIndex(id, "/")+1:]
+		id = uploadID(h.r)
 	}
 	if id == "" {
 		return

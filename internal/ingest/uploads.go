@@ -37,6 +37,11 @@ var (
 		"the upload's SHA-256 differs from its Repr-Digest; nothing was stored, upload the file again", 460)
 	errExpired = tusd.NewError("ERR_UPLOAD_EXPIRED",
 		"this upload expired after a long silence; start a new one", http.StatusGone)
+	// errKeptPartial answers bytes for a stream that fell silent and was
+	// kept as partial evidence: they are not thrown away in silence; the
+	// client sends the rest as a new upload that continues it.
+	errKeptPartial = tusd.NewError("ERR_KEPT_AS_PARTIAL",
+		"this recording fell silent and was kept as partial evidence with what had arrived; send the rest as a new upload with the header Upload-Continues: <this upload's id>", http.StatusGone)
 )
 
 // uploads is the tusd data store: it keeps each upload in progress in two
@@ -99,6 +104,10 @@ type uploadState struct {
 	// Partial marks a stream finalized after a silence: its length is what
 	// arrived.
 	Partial bool `json:"partial,omitempty"`
+	// Continues is the partial evidence whose recording this upload goes
+	// on with (Upload-Continues at creation); its format is that one's,
+	// for its first bytes are the middle of a recording.
+	Continues string `json:"continues,omitempty"`
 	// Evidence is set once the upload is evidence. The state then stays as
 	// a tombstone, so that a client asking again learns it is complete.
 	Evidence string `json:"evidence,omitempty"`
@@ -134,6 +143,9 @@ func (s *uploads) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 	now := s.now()
 	u := &upload{s: s, st: uploadState{Info: info, Hash: h, Created: now, Updated: now, EvidenceID: evidence.NewID(), Stream: info.SizeIsDeferred}}
 	u.st.Expect, _ = ctx.Value(reprDigestKey{}).([]byte)
+	if c, ok := ctx.Value(continuesKey{}).(uploadState); ok {
+		u.st.Continues, u.st.Format = c.Evidence, c.Format
+	}
 	f, err := os.OpenFile(s.binPath(info.ID), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)

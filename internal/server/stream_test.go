@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,5 +177,74 @@ func TestFinishedStreamIsWholeAndEmptyOneIsDropped(t *testing.T) {
 	}
 	if c := env.Contents(); c.Evidence != 1 {
 		t.Errorf("%d evidence items, want 1", c.Evidence)
+	}
+}
+
+// A phone that comes back after its stream was kept as partial evidence
+// is told so (410, ERR_KEPT_AS_PARTIAL) rather than answered 204 for
+// bytes thrown away. It sends the rest as a new upload that continues the
+// partial one; the two items, joined in order, are every byte, and the
+// new item's received event names the one it continues.
+func TestLatePhoneContinuesItsPartialRecording(t *testing.T) {
+	env := servertest.Start(t)
+	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", "4", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := int64(len(data)) / 2
+	url := createStream(t, env)
+	patchOK(t, env, url, 0, data[:cut])
+	env.Clock.Advance(11 * time.Minute)
+	sweep(t, env)
+	first := env.Receipt(url)
+	if !first.Partial || first.Size != cut {
+		t.Fatalf("first part: partial=%v size %d", first.Partial, first.Size)
+	}
+
+	// The phone is back, sending where it stopped.
+	resp, body := env.Patch(url, cut, data[cut:])
+	if resp.StatusCode != http.StatusGone || !strings.Contains(body, "ERR_KEPT_AS_PARTIAL") {
+		t.Fatalf("late PATCH: %d %s, want 410 ERR_KEPT_AS_PARTIAL", resp.StatusCode, body)
+	}
+	// Only a stream kept as partial can be continued.
+	for _, bad := range []string{"0123456789abcdef0123456789abcdef", "../x", createStream(t, env)[len(env.URL)+len("/api/v1/uploads/"):]} {
+		resp, body := env.Do("POST", "/api/v1/uploads/", map[string]string{"Upload-Defer-Length": "1", "Upload-Continues": bad,
+			"Upload-Metadata": client.EncodeMetadata(map[string]string{"source": "phone"})}, nil)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("continuing %q: %d %s", bad, resp.StatusCode, body)
+		}
+	}
+	id := url[strings.LastIndex(url, "/")+1:]
+	resp, body = env.Do("POST", "/api/v1/uploads/", map[string]string{"Upload-Defer-Length": "1", "Upload-Continues": id,
+		"Upload-Metadata": client.EncodeMetadata(map[string]string{"source": "phone"})}, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("continuation: %d %s", resp.StatusCode, body)
+	}
+	next := resp.Header.Get("Location")
+	patchOK(t, env, next, 0, data[cut:], "Upload-Length", strconv.Itoa(len(data)-int(cut)))
+	rest := env.Receipt(next)
+	if rest.Continues != first.ID || rest.Partial {
+		t.Fatalf("the rest: continues %q partial %v, want it to continue %s", rest.Continues, rest.Partial, first.ID)
+	}
+	joined := sha256.Sum256(data)
+	var both []byte
+	for _, r := range []client.Receipt{first, rest} {
+		resp, b := env.Do("GET", "/api/v1/evidence/"+r.ID+"/original", map[string]string{"Authorization": "Bearer " + r.AccessToken}, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("original of %s: %d", r.ID, resp.StatusCode)
+		}
+		both = append(both, b...)
+	}
+	if sha256.Sum256(both) != joined {
+		t.Errorf("the two parts joined (%d bytes) are not the recording (%d bytes)", len(both), len(data))
+	}
+	var received []evidence.Event
+	for _, e := range logged(t, env) {
+		if e.Type == evidence.Received && e.Evidence.ID == rest.ID {
+			received = append(received, e)
+		}
+	}
+	if len(received) != 1 || received[0].Details["continues"] != first.ID {
+		t.Errorf("the rest's received events: %+v", received)
 	}
 }

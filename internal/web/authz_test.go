@@ -145,6 +145,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"/api/v1/uploads":                       {{"POST", "/api/v1/uploads", "", tusCreate, all(201)}},
 		"/api/v1/uploads/":                      {{"POST", "/api/v1/uploads/", "", tusCreate, all(201)}},
 		"GET /api/v1/uploads/{upload}/evidence": {{"GET", strings.TrimPrefix(uploadURL, env.URL) + "/evidence", "", nil, all(200)}},
+		"GET /api/v1/uploads/{upload}/receipt":  {{"GET", strings.TrimPrefix(uploadURL, env.URL) + "/receipt", "", nil, all(200)}},
 		"GET /api/v1/evidence/{id}": {
 			{"GET", civItem + reason, "", nil, onlyHolderAndSupervisor},
 			{"GET", policeItem, "", nil, policeReaders},

@@ -41,6 +41,23 @@ func (s *server) uploadEvidence(w http.ResponseWriter, r *http.Request) {
 	}{it, token})
 }
 
+// uploadReceipt answers GET /api/v1/uploads/{upload}/receipt: the receipt
+// of the evidence the upload became, for whoever sent it (a camera dock
+// holds no token that reads its footage, but keeps its receipts).
+func (s *server) uploadReceipt(w http.ResponseWriter, r *http.Request) {
+	it, err := s.Ingest.Evidence(r.Context(), r.PathValue("upload"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rc, err := s.Log.Receipt(r.Context(), it.ReceivedIndex, it.SHA256.String(), it.Size)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rc)
+}
+
 // evidence answers GET /api/v1/evidence/{id}: the item's record, and
 // where the files made from it stand ("derived": {"poster": "done",
 // "review": "running", …}; a failed one says why).

@@ -129,6 +129,7 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "/api/v1/uploads", access.Upload, upload)
 	s.handle(mux, ingest.BasePath, access.Upload, upload)
 	s.handle(mux, "GET /api/v1/uploads/{upload}/evidence", access.UploadReadBack, h(s.uploadEvidence))
+	s.handle(mux, "GET /api/v1/uploads/{upload}/receipt", access.UploadReadBack, h(s.uploadReceipt))
 
 	s.handle(mux, "GET /api/v1/evidence/{id}", access.ReadItem, h(s.evidence))
 	s.handle(mux, "GET /api/v1/evidence/{id}/original", access.ReadOriginal, h(s.original))

@@ -87,7 +87,7 @@
     current = {
       id: now.getTime().toString(36) + Math.random().toString(36).slice(2, 8),
       created: now.getTime(), mime: mime, filename: "capture-" + stamp(now) + ext,
-      uploadURL: null, recorded: 0, acked: 0, safeMs: 0, stopped: false, lastSeq: -1,
+      uploadURL: null, base: 0, parts: [], recorded: 0, acked: 0, safeMs: 0, stopped: false, lastSeq: -1,
       declared: false, evidence: null, token: null, error: null,
     };
     await put("recordings", current);
@@ -190,12 +190,21 @@
 
   // send brings one recording's upload up to date. A failed request throws
   // (the pump retries); a refusal by the server is kept in r.error.
+  //
+  // r.acked and chunk offsets count bytes of the whole recording; the
+  // upload holds those from r.base on. A recording that fell silent for
+  // long (the phone was offline) is kept by the server as partial
+  // evidence; the rest then goes as a new upload that continues it, and
+  // r.parts keeps the earlier parts' evidence and tokens.
   async function send(r) {
+    const base = r.base || 0;
     if (!r.uploadURL) {
-      const res = await tus("POST", UPLOADS, {
+      const h = {
         "Upload-Defer-Length": "1",
         "Upload-Metadata": "filename " + b64(r.filename) + ",source " + b64("phone"),
-      });
+      };
+      if (r.continues) h["Upload-Continues"] = r.continues;
+      const res = await tus("POST", UPLOADS, h);
       if (res.status !== 201) return refused(r, res);
       r.uploadURL = new URL(res.headers.get("Location"), location.href).href;
       await put("recordings", r);
@@ -212,8 +221,8 @@
         continue;
       }
       const last = r.stopped && c.seq === r.lastSeq;
-      const headers = { "Upload-Offset": String(r.acked), "Content-Type": "application/offset+octet-stream" };
-      if (last) headers["Upload-Length"] = String(r.recorded);
+      const headers = { "Upload-Offset": String(r.acked - base), "Content-Type": "application/offset+octet-stream" };
+      if (last) headers["Upload-Length"] = String(r.recorded - base);
       let res;
       try {
         res = await tus("PATCH", r.uploadURL, headers, c.blob.slice(r.acked - c.offset));
@@ -226,8 +235,9 @@
         again = true;
         return;
       }
+      if (await keptAsPartial(res)) return continueAfter(r);
       if (res.status !== 204) return refused(r, res);
-      r.acked = Number(res.headers.get("Upload-Offset"));
+      r.acked = base + Number(res.headers.get("Upload-Offset"));
       if (r.acked >= c.offset + c.size) {
         r.safeMs = c.endMs;
         await put("recordings", r);
@@ -240,8 +250,9 @@
     }
     if (r.stopped && !r.declared && r.acked === r.recorded) {
       // The last chunk went before the recording stopped: say the length.
-      const res = await tus("PATCH", r.uploadURL, { "Upload-Offset": String(r.acked), "Upload-Length": String(r.recorded),
+      const res = await tus("PATCH", r.uploadURL, { "Upload-Offset": String(r.acked - base), "Upload-Length": String(r.recorded - base),
         "Content-Type": "application/offset+octet-stream" }, new Blob([]));
+      if (await keptAsPartial(res)) return continueAfter(r);
       if (res.status !== 204) return refused(r, res);
       r.declared = true;
       await put("recordings", r);
@@ -251,11 +262,42 @@
 
   // head asks the server how much of r it holds.
   async function head(r) {
+    const base = r.base || 0;
     const res = await tus("HEAD", r.uploadURL);
     if (res.status !== 200) return refused(r, res);
-    r.acked = Number(res.headers.get("Upload-Offset"));
-    if (res.headers.get("Upload-Length") === String(r.recorded) && r.stopped) r.declared = true;
+    r.acked = base + Number(res.headers.get("Upload-Offset"));
+    if (res.headers.get("Upload-Length") === String(r.recorded - base) && r.stopped) r.declared = true;
     await put("recordings", r);
+  }
+
+  // keptAsPartial reports whether the server kept the upload as partial
+  // evidence while this phone was away (410 ERR_KEPT_AS_PARTIAL).
+  async function keptAsPartial(res) {
+    return res.status === 410 && (await res.clone().text()).includes("ERR_KEPT_AS_PARTIAL");
+  }
+
+  // continueAfter keeps the partial evidence the upload became as a part
+  // of r, and sends the rest of the recording as a new upload that
+  // continues it. Nothing recorded is lost.
+  async function continueAfter(r) {
+    const part = await evidenceOf(r.uploadURL);
+    r.parts = (r.parts || []).concat([part]);
+    remember(part.evidence.id, part.token);
+    const id = r.uploadURL.slice(r.uploadURL.lastIndexOf("/") + 1);
+    r.base = (r.base || 0) + part.evidence.size;
+    r.acked = r.base;
+    if (r.stopped && r.acked === r.recorded) { // it was all there: the part is the recording
+      Object.assign(r, part);
+      r.parts.pop();
+      await put("recordings", r);
+      showReceipt(r);
+      return;
+    }
+    r.continues = id;
+    r.uploadURL = null;
+    r.declared = false;
+    await put("recordings", r);
+    again = true;
   }
 
   async function refused(r, res) {
@@ -265,34 +307,41 @@
     say(r.error, true);
   }
 
-  // finish fetches the evidence the upload became, with its access token,
-  // and its receipt.
-  async function finish(r) {
+  // evidenceOf fetches the evidence an upload became, with its access
+  // token and receipt.
+  async function evidenceOf(uploadURL) {
     let ev = null;
     for (let i = 0; i < 20 && !ev; i++) {
-      const res = await fetch(r.uploadURL + "/evidence", { cache: "no-store" });
+      const res = await fetch(uploadURL + "/evidence", { cache: "no-store" });
       if (res.ok) ev = await res.json();
       else await new Promise((ok) => setTimeout(ok, 250));
     }
     if (!ev) throw new Error("the evidence is not ready yet");
-    r.evidence = { id: ev.id, sha256: ev.sha256, size: ev.size, received_at: ev.received_at, duration_s: ev.duration_s, partial: ev.partial };
-    r.token = ev.access_token;
-    await put("recordings", r);
-    remember(r);
+    const part = {
+      evidence: { id: ev.id, sha256: ev.sha256, size: ev.size, received_at: ev.received_at, duration_s: ev.duration_s, partial: ev.partial,
+        continues: ev.continues || "" },
+      token: ev.access_token, receipt: null,
+    };
     const res = await fetch("/api/v1/evidence/" + encodeURIComponent(ev.id) + "/receipt",
-      { headers: { Authorization: "Bearer " + r.token }, cache: "no-store" });
-    if (res.ok) {
-      r.receipt = await res.json();
-      await put("recordings", r);
-    }
+      { headers: { Authorization: "Bearer " + part.token }, cache: "no-store" });
+    if (res.ok) part.receipt = await res.json();
+    return part;
+  }
+
+  // finish records the evidence the upload became, with its access token,
+  // and its receipt.
+  async function finish(r) {
+    Object.assign(r, await evidenceOf(r.uploadURL));
+    await put("recordings", r);
+    remember(r.evidence.id, r.token);
     showReceipt(r);
   }
 
-  // remember keeps the token where the evidence page finds it again.
-  function remember(r) {
+  // remember keeps a token where the evidence page finds it again.
+  function remember(id, token) {
     try {
       const kept = JSON.parse(localStorage.getItem("sightline-tokens") || "{}");
-      kept[r.evidence.id] = r.token;
+      kept[id] = token;
       localStorage.setItem("sightline-tokens", JSON.stringify(kept));
     } catch (e) { /* private mode: the saved files remain */ }
   }
@@ -337,15 +386,18 @@
 
   function showReceipt(r) {
     const ev = r.evidence;
+    const parts = r.parts || [];
     $("receipt-summary").textContent = (ev.partial ? "Kept as partial evidence: " : "Stored: ") + size(ev.size) +
-      (ev.duration_s ? ", " + ev.duration_s.toFixed(1) + " s" : "") + ", logged in the public custody log.";
+      (ev.duration_s ? ", " + ev.duration_s.toFixed(1) + " s" : "") + ", logged in the public custody log." +
+      (parts.length ? " The connection was lost for long, so the recording is in " + (parts.length + 1) +
+        " linked parts; this is the last, and the earlier ones are listed below." : "");
     $("r-id").textContent = ev.id;
     $("r-sha").textContent = ev.sha256;
     $("r-logged").textContent = r.receipt ? "entry " + r.receipt.index + " of the log " + r.receipt.origin : "receipt not ready yet";
     $("r-token").textContent = r.token;
     const file = {
       format: "sightline-capture-v1", evidence_page: pageURL(r), access_token: r.token,
-      evidence: ev, receipt: r.receipt || null,
+      evidence: ev, receipt: r.receipt || null, earlier_parts: parts,
     };
     $("r-save").href = URL.createObjectURL(new Blob([JSON.stringify(file, null, 2)], { type: "application/json" }));
     $("r-save").download = ev.id + ".sightline.json";
@@ -359,17 +411,26 @@
     return location.origin + "/e/" + encodeURIComponent(r.evidence.id) + "#token=" + encodeURIComponent(r.token);
   }
 
+  // items lists what a recording became: its earlier parts, then itself.
+  function items(r) {
+    return (r.parts || []).concat(r.evidence ? [{ evidence: r.evidence, token: r.token }] : []);
+  }
+
   async function listEarlier() {
     const recs = (await all("recordings")).filter((r) => r.evidence).sort((a, b) => b.created - a.created);
     const ul = $("earlier-list");
     ul.textContent = "";
     for (const r of recs) {
-      const li = document.createElement("li");
-      const a = document.createElement("a");
-      a.href = pageURL(r);
-      a.textContent = new Date(r.created).toLocaleString() + " · " + size(r.evidence.size) + (r.evidence.partial ? " (partial)" : "");
-      li.appendChild(a);
-      ul.appendChild(li);
+      const parts = items(r);
+      parts.forEach((p, i) => {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = pageURL(p);
+        a.textContent = new Date(r.created).toLocaleString() + " · " + size(p.evidence.size) + (p.evidence.partial ? " (partial)" : "") +
+          (parts.length > 1 ? " · part " + (i + 1) + " of " + parts.length : "");
+        li.appendChild(a);
+        ul.appendChild(li);
+      });
     }
     $("earlier").hidden = recs.length === 0;
   }
@@ -378,7 +439,8 @@
   window.sightlineCapture = {
     state: () => Object.assign({ pending: pending, offline: offline, recording: !!recorder },
       current ? { started: current.started || 0, uploadURL: current.uploadURL, recorded: current.recorded, acked: current.acked, stopped: current.stopped,
-        evidence: current.evidence, token: current.token, receipt: current.receipt || null, error: current.error } : {}),
+        evidence: current.evidence, token: current.token, receipt: current.receipt || null, error: current.error,
+        parts: current.parts || [] } : {}),
     stop: stop,
   };
 

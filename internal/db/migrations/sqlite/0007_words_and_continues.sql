@@ -12,3 +12,7 @@ CREATE TRIGGER event_words_no_update BEFORE UPDATE ON event_words
 BEGIN SELECT RAISE(ABORT, 'event words are immutable'); END;
 CREATE TRIGGER event_words_no_delete BEFORE DELETE ON event_words
 BEGIN SELECT RAISE(ABORT, 'event words are immutable'); END;
+
+-- The partial item a recording's later part continues, when a phone came
+-- back after its stream was kept as partial evidence.
+ALTER TABLE evidence ADD COLUMN continues TEXT NOT NULL DEFAULT '';
