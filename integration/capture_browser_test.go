@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,6 +43,16 @@ type captureState struct {
 	} `json:"evidence"`
 	Token string `json:"token"`
 	Error string `json:"error"`
+	// Parts are the earlier parts of a recording kept as partial while
+	// the phone was away.
+	Parts []struct {
+		Evidence struct {
+			ID      string `json:"id"`
+			Size    int64  `json:"size"`
+			Partial bool   `json:"partial"`
+		} `json:"evidence"`
+		Token string `json:"token"`
+	} `json:"parts"`
 }
 
 func pageState(t *testing.T, ctx context.Context) captureState {
@@ -57,10 +68,13 @@ func pageState(t *testing.T, ctx context.Context) captureState {
 // button and waits until the server has acknowledged the first bytes. It
 // returns when the recorder started (the camera takes a moment after the
 // press, longer on a busy machine).
+// With base "", the page is already open.
 func startRecording(t *testing.T, ctx context.Context, base string) time.Time {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/capture"), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
-		t.Fatal(err)
+	if base != "" {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/capture"), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("record"))); err != nil {
 		t.Fatal(err)
@@ -137,7 +151,8 @@ func verifyOffline(t *testing.T, data, file, sha string) {
 
 // A phone records on the capture page and is taken 8 s in: the page is
 // closed without stopping. After the server's silence limit (3 s here)
-// what arrived is evidence marked partial: at least 6 s of video that
+// what arrived is evidence marked partial: byte for byte what the phone
+// recorded, up to at least what the page saw acknowledged, as video that
 // decodes, whose receipt verifies offline, and whose partial events, at
 // most 10 s apart, each give the SHA-256 of the bytes received by then,
 // the last all of them.
@@ -149,9 +164,19 @@ func TestSeizedPhoneKeepsWhatReachedTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	tab, closeTab := chromedp.NewContext(ctx)
-	pressed := startRecording(t, tab, srv.URL)
+	if err := chromedp.Do(tab, chromedp.Navigate(srv.URL+"/capture"), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.sightlineCapture.keepCopy = true`)); err != nil {
+		t.Fatal(err)
+	}
+	pressed := startRecording(t, tab, "")
 	time.Sleep(time.Until(pressed.Add(8 * time.Second)))
 	st := pageState(t, tab)
+	recorded, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(`window.sightlineCapture.copyDigest(%d)`, st.Acked), chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
 	closeTab() // the phone is gone, mid-recording
 	if st.UploadURL == "" || !st.Recording {
 		t.Fatalf("page state before closing: %+v", st)
@@ -171,8 +196,10 @@ func TestSeizedPhoneKeepsWhatReachedTheServer(t *testing.T) {
 	if !ev.Partial || ev.Size < st.Acked {
 		t.Fatalf("evidence partial=%v size=%d; want partial, at least the %d bytes the page saw acknowledged", ev.Partial, ev.Size, st.Acked)
 	}
-	if ev.DurationS == nil || *ev.DurationS < 6 || !ev.Unindexed {
-		t.Errorf("duration %v unindexed %v; want at least 6 s read from the packets", ev.DurationS, ev.Unindexed)
+	// (A busy machine makes the browser's camera and encoder start late
+	// and drop frames: how many seconds 8 s of wall clock hold varies.)
+	if ev.DurationS == nil || *ev.DurationS < 3 || !ev.Unindexed {
+		t.Errorf("duration %v unindexed %v; want several seconds read from the packets", ev.DurationS, ev.Unindexed)
 	}
 
 	dir := t.TempDir()
@@ -180,9 +207,16 @@ func TestSeizedPhoneKeepsWhatReachedTheServer(t *testing.T) {
 	if got := fileSHA(t, file); got != ev.SHA256.String() {
 		t.Fatalf("original's SHA-256 %s, evidence says %s", got, ev.SHA256)
 	}
+	original, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(original[:st.Acked]); hex.EncodeToString(sum[:]) != recorded {
+		t.Fatalf("the first %d bytes of the original are not what the phone recorded", st.Acked)
+	}
 	frames := videoFrames(t, file)
-	if len(frames) < 60 || frames[len(frames)-1]-frames[0] < 6 {
-		t.Errorf("%d frames decoded, last at %.2f s; want at least 6 s of playable video", len(frames), frames[len(frames)-1])
+	if len(frames) < 24 || frames[len(frames)-1]-frames[0] < 3 {
+		t.Errorf("%d frames decoded, last at %.2f s; want seconds of playable video", len(frames), frames[len(frames)-1])
 	}
 	verifyOffline(t, data, file, ev.SHA256.String())
 
@@ -193,7 +227,6 @@ func TestSeizedPhoneKeepsWhatReachedTheServer(t *testing.T) {
 	if err := getJSON(srv.URL+"/api/v1/evidence/"+ev.ID+"/custody", ev.AccessToken, &custody); err != nil {
 		t.Fatal(err)
 	}
-	original, _ := os.ReadFile(file)
 	var sizes []int64
 	var last time.Time
 	for _, e := range custody.Events {
@@ -226,7 +259,13 @@ func TestCaptureSurvivesANetworkDrop(t *testing.T) {
 	data := t.TempDir()
 	srv := startServer(t, data, 0)
 	ctx := browser(t)
-	pressed := startRecording(t, ctx, srv.URL)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/capture"), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.sightlineCapture.keepCopy = true`)); err != nil {
+		t.Fatal(err)
+	}
+	pressed := startRecording(t, ctx, "")
 
 	time.Sleep(time.Until(pressed.Add(3 * time.Second)))
 	if err := chromedp.Do(ctx, setOffline(true)); err != nil {
@@ -266,19 +305,19 @@ func TestCaptureSurvivesANetworkDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := fetchEvidence(t, srv.URL, t.TempDir(), ev)
-	frames := videoFrames(t, file)
-	if len(frames) < 100 || frames[len(frames)-1]-frames[0] < 11 {
-		t.Fatalf("%d frames over %.2f s; want about 12 s", len(frames), frames[len(frames)-1]-frames[0])
+	// Every byte the phone recorded, none twice: the original is exactly
+	// the page's own copy. (A busy machine makes the browser's encoder drop
+	// frames, so the video's frame rate says nothing about the upload.)
+	want, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.sightlineCapture.copyDigest()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// (The camera's first frames come unevenly as it starts; from the
-	// first second on they come at its frame rate.)
-	for i := 1; i < len(frames); i++ {
-		if frames[i-1] < frames[0]+1 {
-			continue
-		}
-		if gap := frames[i] - frames[i-1]; gap > 0.25 {
-			t.Errorf("a %.2f s gap in the video at %.2f s", gap, frames[i-1])
-		}
+	if ev.SHA256.String() != want {
+		t.Fatalf("the original (%s) is not the bytes the phone recorded (%s)", ev.SHA256, want)
+	}
+	frames := videoFrames(t, file)
+	if len(frames) < 24 || frames[len(frames)-1]-frames[0] < 6 {
+		t.Fatalf("%d frames over %.2f s; want a 12-s recording that decodes", len(frames), frames[len(frames)-1]-frames[0])
 	}
 	verifyOffline(t, data, file, ev.SHA256.String())
 
@@ -291,5 +330,87 @@ func TestCaptureSurvivesANetworkDrop(t *testing.T) {
 	saved, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("r-save").download`))
 	if token != ev.AccessToken || !strings.Contains(href, "/e/"+ev.ID+"#token=") || saved != ev.ID+".sightline.json" {
 		t.Errorf("receipt panel: token %q, page link %q, saved as %q", token, href, saved)
+	}
+}
+
+// The network drops for longer than the server waits (--partial-after):
+// the server keeps what arrived as partial evidence. When the network
+// returns, the server tells the page so, and the page sends the rest of
+// the recording as a new item that continues the partial one. The two
+// items, joined, are every byte the phone recorded.
+func TestPhoneBackAfterPartialSendsTheRest(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0, "--partial-after", "2s")
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/capture"), chromedp.WaitVisible(chromedp.ID("record"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.sightlineCapture.keepCopy = true`)); err != nil {
+		t.Fatal(err)
+	}
+	startRecording(t, ctx, "")
+	if err := chromedp.Do(ctx, setOffline(true)); err != nil {
+		t.Fatal(err)
+	}
+	// Offline until the server has kept the stream as partial evidence.
+	st := pageState(t, ctx)
+	var first client.Receipt
+	deadline := time.Now().Add(2 * time.Minute)
+	for getJSON(st.UploadURL+"/evidence", "", &first) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no partial evidence two minutes into the silence:\n%s", srv.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !first.Partial {
+		t.Fatalf("the first part is not partial: %+v", first)
+	}
+	if err := chromedp.Do(ctx, setOffline(false)); err != nil {
+		t.Fatal(err)
+	}
+	// Back online: the page learns the first part was kept and goes on
+	// with a new upload; more is recorded and sent, then it stops.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const s = window.sightlineCapture.state();
+		return s.parts.length === 1 && s.acked > s.parts[0].evidence.size + 20000; })()`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+		t.Fatalf("the page did not go on after the partial part: %v\n%+v\n%s", err, pageState(t, ctx), srv.logs)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("record"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!window.sightlineCapture.state().evidence`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+		t.Fatalf("no evidence after stopping: %v\n%+v", err, pageState(t, ctx))
+	}
+	st = pageState(t, ctx)
+	if len(st.Parts) != 1 || st.Parts[0].Evidence.ID != first.ID || st.Error != "" {
+		t.Fatalf("the page holds parts %+v (error %q); want the partial item %s", st.Parts, st.Error, first.ID)
+	}
+	var rest client.Receipt
+	if err := getJSON(srv.URL+"/api/v1/evidence/"+st.Evidence.ID, st.Token, &rest); err != nil {
+		t.Fatal(err)
+	}
+	if rest.Continues != first.ID || first.Size+rest.Size != st.Recorded {
+		t.Fatalf("the rest continues %q with %d bytes; the first part has %d; the page recorded %d", rest.Continues, rest.Size, first.Size, st.Recorded)
+	}
+	var joined []byte
+	for _, p := range []struct{ id, token string }{{first.ID, st.Parts[0].Token}, {rest.ID, st.Token}} {
+		b, err := bearer("GET", srv.URL+"/api/v1/evidence/"+p.id+"/original", p.token, "", http.StatusOK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined = append(joined, b...)
+	}
+	want, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.sightlineCapture.copyDigest()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(joined); hex.EncodeToString(sum[:]) != want {
+		t.Errorf("the two items joined (%d bytes) are not what the phone recorded (%d bytes)", len(joined), st.Recorded)
+	}
+	file := filepath.Join(t.TempDir(), "joined.webm")
+	if err := os.WriteFile(file, joined, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if frames := videoFrames(t, file); len(frames) < 30 {
+		t.Errorf("the joined recording decodes to %d frames", len(frames))
 	}
 }

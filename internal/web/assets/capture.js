@@ -98,6 +98,7 @@
     const rec = current;
     recorder.ondataavailable = (e) => {
       if (!e.data || e.data.size === 0) return;
+      if (window.sightlineCapture.keepCopy) copy.push(e.data); // tests compare every byte
       const chunk = { rec: rec.id, seq: seq++, offset: rec.recorded, size: e.data.size,
         endMs: Math.round(performance.now() - startedAt), blob: e.data };
       rec.recorded += e.data.size;
@@ -436,7 +437,17 @@
   }
 
   // For tests and for anyone curious: where the current recording stands.
+  // With keepCopy set before recording, the page also keeps every byte it
+  // recorded in memory, and copyDigest(n) gives the SHA-256 of the first n
+  // (default all), so a test can check what the server holds byte for byte.
+  const copy = [];
   window.sightlineCapture = {
+    keepCopy: false,
+    copyDigest: async (n) => {
+      const all = new Blob(copy);
+      const sum = await crypto.subtle.digest("SHA-256", await all.slice(0, n === undefined ? all.size : n).arrayBuffer());
+      return Array.from(new Uint8Array(sum), (b) => b.toString(16).padStart(2, "0")).join("");
+    },
     state: () => Object.assign({ pending: pending, offline: offline, recording: !!recorder },
       current ? { started: current.started || 0, uploadURL: current.uploadURL, recorded: current.recorded, acked: current.acked, stopped: current.stopped,
         evidence: current.evidence, token: current.token, receipt: current.receipt || null, error: current.error,
