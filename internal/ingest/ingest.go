@@ -136,6 +136,7 @@ func New(cfg Config) (*Service, error) {
 		dir:             cfg.Dir,
 		checkpointEvery: cfg.CheckpointEvery,
 		expireAfter:     cfg.ExpireAfter,
+		maxSize:         cfg.MaxSize,
 		finish:          s.finish,
 		now:             cfg.Now,
 	}

@@ -138,6 +138,34 @@ func TestCreationWithUploadAndDeferredLength(t *testing.T) {
 	}
 }
 
+// A stream (no length at creation) is held to --max-size like any
+// upload: a PATCH that would take it past the limit is refused whole, and
+// so is declaring a length past it; what was acknowledged stays.
+func TestStreamsAreHeldToTheMaxSize(t *testing.T) {
+	data := clip(t)
+	limit := len(data) - 100
+	env := servertest.Start(t, func(c *server.Config) { c.MaxSize = int64(limit) })
+	resp, body := env.Do("POST", "/api/v1/uploads/", map[string]string{"Upload-Defer-Length": "1", "Upload-Metadata": "source cGhvbmU="}, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	u := resp.Header.Get("Location")
+	half := len(data) / 2
+	if resp, body := env.Patch(u, 0, data[:half]); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("first half: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := env.Patch(u, int64(half), data[half:]); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a PATCH past the limit: %d %s, want 413", resp.StatusCode, body)
+	}
+	if resp, body := env.Patch(u, int64(half), nil, "Upload-Length", strconv.Itoa(limit+1)); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("declaring a length past the limit: %d %s, want 413", resp.StatusCode, body)
+	}
+	resp, _ = env.Do("HEAD", u, nil, nil)
+	if got := resp.Header.Get("Upload-Offset"); got != strconv.Itoa(half) {
+		t.Errorf("after the refusals the upload holds %s bytes, want %d", got, half)
+	}
+}
+
 func TestOptionsAdvertisesTheProtocol(t *testing.T) {
 	env := servertest.Start(t, func(c *server.Config) { c.MaxSize = 1 << 30 })
 	resp, _ := env.Do("OPTIONS", "/api/v1/uploads/", nil, nil)

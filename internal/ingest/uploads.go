@@ -61,6 +61,9 @@ type uploads struct {
 	// checkpointEvery is how many bytes a long PATCH without a checksum may
 	// receive between durable checkpoints.
 	checkpointEvery int64
+	// maxSize bounds every upload, streams (whose length is not known
+	// until they end) included; 0 means no bound.
+	maxSize int64
 	// expireAfter is how long an unfinished upload may stay silent; also how
 	// long a finished upload answers HEAD before it is forgotten.
 	expireAfter time.Duration
@@ -305,6 +308,12 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		return 0, tusd.ErrMismatchOffset
 	}
 	sum, _ := ctx.Value(checksumKey{}).(*checksum)
+	// tusd bounds a stream's PATCH by its Content-Length, not by the
+	// largest upload: a stream is cut off here at maxSize.
+	over := false
+	if u.s.maxSize > 0 && u.st.Info.SizeIsDeferred {
+		src = &capReader{r: src, left: u.s.maxSize - offset, over: &over}
+	}
 	if d, ok := ctx.Value(reprDigestKey{}).([]byte); ok {
 		u.st.Expect = d // saved with the chunk's commit
 	}
@@ -371,6 +380,9 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		}
 	}
 	w.flush()
+	if over {
+		return u.abandon(f, offset, tusd.ErrMaxSizeExceeded)
+	}
 	if sum != nil && !bytes.Equal(w.chunk.Sum(nil), sum.want) {
 		return u.abandon(f, offset, errChecksumMismatch)
 	}
@@ -378,6 +390,30 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		return u.abandon(f, offset, err)
 	}
 	return written, nil
+}
+
+// capReader yields at most left bytes of r, and notes when r had more.
+type capReader struct {
+	r    io.Reader
+	left int64
+	over *bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One byte more than allowed means the stream is too long.
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n > 0 {
+			*c.over = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // sniffHead makes sure the first media.SniffLen bytes of the upload (or
@@ -447,6 +483,9 @@ func (u *upload) abandon(f *os.File, start int64, err error) (int64, error) {
 }
 
 func (u *upload) DeclareLength(ctx context.Context, length int64) error {
+	if u.s.maxSize > 0 && length > u.s.maxSize {
+		return tusd.ErrMaxSizeExceeded
+	}
 	u.st.Info.Size, u.st.Info.SizeIsDeferred = length, false
 	u.st.Updated = u.s.now()
 	return u.save()

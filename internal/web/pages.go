@@ -78,10 +78,19 @@ type signinPage struct {
 // localPath returns p if it is a path on this site (so that a link
 // cannot send a staff member elsewhere after signing in), else "".
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	// Browsers drop tabs and newlines from URLs and read "\\" as "/", so
+	// "/\t/evil.example" is "//evil.example" to them: any such character,
+	// or a space, and the path is refused, not cleaned.
+	bad := func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }
+	if p == "" || strings.ContainsFunc(p, bad) {
 		return ""
 	}
-	return p
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || strings.ContainsFunc(u.Path, bad) ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.EscapedPath(), "//") {
+		return ""
+	}
+	return u.RequestURI()
 }
 
 func (s *server) signinForm(w http.ResponseWriter, r *http.Request) {
