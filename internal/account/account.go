@@ -62,6 +62,9 @@ type User struct {
 	TOTPLastStep int64     `json:"-"` // the last step a code was used at
 	FailedLogins int       `json:"-"` // since the last success
 	LockedUntil  time.Time `json:"-"`
+	// SetupTOTP is the TOTP secret issued by the pending setup link's
+	// page: setup enrols it and nothing else.
+	SetupTOTP string `json:"-"`
 }
 
 // SetUp reports whether the user has chosen a password (and enrolled a
@@ -123,6 +126,9 @@ var (
 	// locked or disabled account: a sign-in form must not say which.
 	ErrBadLogin = errors.New("account: wrong name, password or code, or the account is locked")
 	ErrInvalid  = errors.New("account: invalid")
+	// ErrCodeUsed is a TOTP code (or an earlier one) already used to sign
+	// in: a replay, answered as ErrBadLogin.
+	ErrCodeUsed = errors.New("account: this code was already used")
 )
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,63}$`)
@@ -144,12 +150,16 @@ type Store interface {
 	// CompleteSetup sets the password hash and TOTP secret and spends the
 	// setup link.
 	CompleteSetup(ctx context.Context, id, passwordHash, totpSecret string) error
+	// SetSetupTOTP keeps the TOTP secret a pending setup issued.
+	SetSetupTOTP(ctx context.Context, id, secret string) error
 	// NewSetup replaces the user's setup link (an admin resetting an account).
 	NewSetup(ctx context.Context, id, setupDigest string, expires time.Time) error
 	SetRole(ctx context.Context, id string, role Role, unit, badge string) error
 	SetDisabled(ctx context.Context, id string, disabled bool) error
 	// LoginFailed counts a failure and sets the lock; LoginSucceeded resets
-	// the count and records the TOTP step used.
+	// the count and claims the TOTP step used (totpStep > 0) in one
+	// statement, failing with ErrCodeUsed if that step or a later one was
+	// already used: a code signs in once, however many sign-ins race.
 	LoginFailed(ctx context.Context, id string, lockedUntil time.Time) (failures int, err error)
 	LoginSucceeded(ctx context.Context, id string, totpStep int64) error
 

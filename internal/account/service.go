@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"crypto/hmac"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -133,9 +134,28 @@ func (s *Service) SetupUser(ctx context.Context, secret string) (User, error) {
 	return s.cfg.Store.UserBySetup(ctx, evidence.Digest(secret), s.cfg.Now())
 }
 
+// BeginSetup returns the user a setup link is for and, where the role
+// needs a second factor, the TOTP secret their authenticator app is to
+// take: made by the server and kept with the link (the same one each time
+// the page is opened), so that no one can choose it for them.
+func (s *Service) BeginSetup(ctx context.Context, secret string) (User, string, error) {
+	u, err := s.SetupUser(ctx, secret)
+	if err != nil || !u.Role.NeedsSecondFactor() {
+		return u, "", err
+	}
+	if u.SetupTOTP == "" {
+		u.SetupTOTP = NewTOTPSecret()
+		if err := s.cfg.Store.SetSetupTOTP(ctx, u.ID, u.SetupTOTP); err != nil {
+			return u, "", err
+		}
+	}
+	return u, u.SetupTOTP, nil
+}
+
 // CompleteSetup sets the password of the user the setup link is for and,
-// where the role needs a second factor, enrols totpSecret once code shows
-// the user's app has it. The link is spent.
+// where the role needs a second factor, enrols totpSecret, which must be
+// the one BeginSetup issued, once code shows the user's app has it. The
+// link is spent.
 func (s *Service) CompleteSetup(ctx context.Context, secret, password, totpSecret, code string) (User, error) {
 	u, err := s.SetupUser(ctx, secret)
 	if err != nil {
@@ -146,6 +166,9 @@ func (s *Service) CompleteSetup(ctx context.Context, secret, password, totpSecre
 		return u, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if u.Role.NeedsSecondFactor() {
+		if u.SetupTOTP == "" || !hmac.Equal([]byte(totpSecret), []byte(u.SetupTOTP)) {
+			return u, fmt.Errorf("%w: the authenticator secret is not the one this setup page issued; open the setup link again", ErrInvalid)
+		}
 		if _, ok := checkTOTP(totpSecret, code, s.cfg.Now(), 0); !ok {
 			return u, fmt.Errorf("%w: the code does not match; check the authenticator app's time", ErrInvalid)
 		}
@@ -184,7 +207,9 @@ func (s *Service) Login(ctx context.Context, name, password, code string) (Sessi
 	if err != nil || !ok {
 		return Session{}, "", s.failed(ctx, u, now)
 	}
-	if err := s.cfg.Store.LoginSucceeded(ctx, u.ID, step); err != nil {
+	if err := s.cfg.Store.LoginSucceeded(ctx, u.ID, step); errors.Is(err, ErrCodeUsed) {
+		return Session{}, "", s.failed(ctx, u, now)
+	} else if err != nil {
 		return Session{}, "", err
 	}
 	secret := newSecret("sess_", 32)

@@ -73,9 +73,9 @@ func (e *env) setUp(t *testing.T, name string, role account.Role) (account.User,
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := ""
-	if role.NeedsSecondFactor() {
-		secret = account.NewTOTPSecret()
+	_, secret, err := e.svc.BeginSetup(t.Context(), link)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, err := e.svc.CompleteSetup(t.Context(), link, password, secret, e.code(t, secret, 0)); err != nil {
 		t.Fatal(err)
@@ -92,7 +92,19 @@ func TestSetupAndLogin(t *testing.T) {
 	if _, _, err := e.svc.Login(t.Context(), "sgt.reyes", password, ""); !errors.Is(err, account.ErrBadLogin) {
 		t.Fatalf("login before setup: %v", err)
 	}
-	secret := account.NewTOTPSecret()
+	// A secret of the client's choosing is not enrolled, even with its
+	// right code; the one the setup issued (the same on each look) is.
+	chosen := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	if _, err := e.svc.CompleteSetup(t.Context(), link, password, chosen, e.code(t, chosen, 0)); !errors.Is(err, account.ErrInvalid) {
+		t.Errorf("a secret the client chose: %v", err)
+	}
+	_, secret, err := e.svc.BeginSetup(t.Context(), link)
+	if err != nil || secret == "" {
+		t.Fatalf("begin setup: %q %v", secret, err)
+	}
+	if _, again, _ := e.svc.BeginSetup(t.Context(), link); again != secret {
+		t.Errorf("a second look at the setup page issued another secret")
+	}
 	if _, err := e.svc.CompleteSetup(t.Context(), link, "short", secret, e.code(t, secret, 0)); !errors.Is(err, account.ErrInvalid) {
 		t.Errorf("a short password: %v", err)
 	}
@@ -256,5 +268,35 @@ func TestPasswordHash(t *testing.T) {
 	h2, _ := account.HashPassword(password)
 	if h == h2 {
 		t.Error("two hashes of one password are equal: no salt")
+	}
+}
+
+// One TOTP code signs in once, however many sign-ins race with it.
+func TestOneCodeSignsInOnce(t *testing.T) {
+	e := newEnv(t)
+	_, secret := e.setUp(t, "sgt.reyes", account.Supervisor)
+	e.advance(time.Minute)
+	code := e.code(t, secret, 0)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, bad := 0, 0
+	for range 6 {
+		wg.Go(func() {
+			_, _, err := e.svc.Login(t.Context(), "sgt.reyes", password, code)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, account.ErrBadLogin):
+				bad++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || bad != 5 {
+		t.Errorf("six sign-ins with one code: %d succeeded, %d refused; want 1 and 5", ok, bad)
 	}
 }

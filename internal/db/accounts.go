@@ -18,13 +18,13 @@ type accountStore struct{ d *DB }
 
 var _ account.Store = accountStore{}
 
-const userColumns = `id, name, role, unit, badge, created_at, disabled, password_hash, totp_secret, totp_last_step, failed_logins, locked_until`
+const userColumns = `id, name, role, unit, badge, created_at, disabled, password_hash, totp_secret, totp_last_step, failed_logins, locked_until, setup_totp`
 
 func (s accountStore) CreateUser(ctx context.Context, u account.User, setupDigest string, setupExpires time.Time) error {
 	_, err := s.d.exec(ctx, `INSERT INTO users (`+userColumns+`, setup_digest, setup_expires)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Name, string(u.Role), u.Unit, u.Badge, u.CreatedAt.UTC(), u.Disabled, u.PasswordHash, u.TOTPSecret,
-		u.TOTPLastStep, u.FailedLogins, nullTime(u.LockedUntil), setupDigest, setupExpires.UTC())
+		u.TOTPLastStep, u.FailedLogins, nullTime(u.LockedUntil), "", setupDigest, setupExpires.UTC())
 	if err != nil && isUniqueViolation(err) {
 		return account.ErrExists
 	}
@@ -49,11 +49,15 @@ func (s accountStore) Users(ctx context.Context) iter.Seq2[account.User, error] 
 
 func (s accountStore) CompleteSetup(ctx context.Context, id, passwordHash, totpSecret string) error {
 	return s.update(ctx, `UPDATE users SET password_hash = ?, totp_secret = ?, totp_last_step = 0, failed_logins = 0,
-		locked_until = NULL, setup_digest = NULL, setup_expires = NULL WHERE id = ?`, passwordHash, totpSecret, id)
+		locked_until = NULL, setup_digest = NULL, setup_expires = NULL, setup_totp = '' WHERE id = ?`, passwordHash, totpSecret, id)
+}
+
+func (s accountStore) SetSetupTOTP(ctx context.Context, id, secret string) error {
+	return s.update(ctx, `UPDATE users SET setup_totp = ? WHERE id = ? AND setup_digest IS NOT NULL`, secret, id)
 }
 
 func (s accountStore) NewSetup(ctx context.Context, id, digest string, expires time.Time) error {
-	return s.update(ctx, `UPDATE users SET setup_digest = ?, setup_expires = ? WHERE id = ?`, digest, expires.UTC(), id)
+	return s.update(ctx, `UPDATE users SET setup_digest = ?, setup_expires = ?, setup_totp = '' WHERE id = ?`, digest, expires.UTC(), id)
 }
 
 func (s accountStore) SetRole(ctx context.Context, id string, role account.Role, unit, badge string) error {
@@ -75,8 +79,16 @@ func (s accountStore) LoginFailed(ctx context.Context, id string, lockedUntil ti
 }
 
 func (s accountStore) LoginSucceeded(ctx context.Context, id string, step int64) error {
-	return s.update(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL,
-		totp_last_step = CASE WHEN totp_last_step < ? THEN ? ELSE totp_last_step END WHERE id = ?`, step, step, id)
+	if step == 0 {
+		return s.update(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?`, id)
+	}
+	// One statement claims the step: of sign-ins racing with one code,
+	// exactly one changes the row.
+	err := s.update(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL, totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, id, step)
+	if errors.Is(err, account.ErrNotFound) {
+		return account.ErrCodeUsed
+	}
+	return err
 }
 
 func (s accountStore) update(ctx context.Context, q string, args ...any) error {
@@ -95,7 +107,7 @@ func scanUser(row scanner) (account.User, error) {
 	var role string
 	var locked sql.NullTime
 	err := row.Scan(&u.ID, &u.Name, &role, &u.Unit, &u.Badge, &u.CreatedAt, &u.Disabled, &u.PasswordHash, &u.TOTPSecret,
-		&u.TOTPLastStep, &u.FailedLogins, &locked)
+		&u.TOTPLastStep, &u.FailedLogins, &locked, &u.SetupTOTP)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, account.ErrNotFound
 	}

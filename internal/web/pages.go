@@ -144,15 +144,18 @@ type setupPage struct {
 }
 
 func (s *server) setupForm(w http.ResponseWriter, r *http.Request) {
-	u, err := s.Accounts.SetupUser(r.Context(), r.PathValue("secret"))
-	if err != nil {
+	u, totp, err := s.Accounts.BeginSetup(r.Context(), r.PathValue("secret"))
+	if errors.Is(err, account.ErrNotFound) {
 		http.NotFound(w, r)
 		return
 	}
-	page := setupPage{User: u, Secret: r.PathValue("secret"), CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen}
-	if u.Role.NeedsSecondFactor() {
-		page.TOTP = account.NewTOTPSecret()
-		page.TOTPURI = account.TOTPURI(s.Accounts.Policy().Issuer, u.Name, page.TOTP)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page := setupPage{User: u, Secret: r.PathValue("secret"), CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen, TOTP: totp}
+	if totp != "" {
+		page.TOTPURI = account.TOTPURI(s.Accounts.Policy().Issuer, u.Name, totp)
 	}
 	s.render(w, http.StatusOK, "setup.html", page)
 }
@@ -164,13 +167,19 @@ func (s *server) setup(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	page := setupPage{User: u, Secret: secret, CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen, TOTP: r.PostFormValue("totp")}
+	// The secret is the one this setup issued, whatever the form says.
+	page := setupPage{User: u, Secret: secret, CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen, TOTP: u.SetupTOTP}
 	if page.TOTP != "" {
 		page.TOTPURI = account.TOTPURI(s.Accounts.Policy().Issuer, u.Name, page.TOTP)
 	}
 	if !formTokenOK(r) {
 		page.Error = "The form expired; try again."
 		s.render(w, http.StatusForbidden, "setup.html", page)
+		return
+	}
+	if t := r.PostFormValue("totp"); t != "" && t != page.TOTP {
+		page.Error = "This form holds an authenticator secret the server did not issue; use the one shown here."
+		s.render(w, http.StatusBadRequest, "setup.html", page)
 		return
 	}
 	_, err = s.Accounts.CompleteSetup(r.Context(), secret, r.PostFormValue("password"), page.TOTP, r.PostFormValue("code"))

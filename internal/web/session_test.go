@@ -79,7 +79,10 @@ func TestSessionsOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	const password = "a long enough password"
-	secret := account.NewTOTPSecret()
+	_, secret, err := acc.BeginSetup(t.Context(), link)
+	if err != nil {
+		t.Fatal(err)
+	}
 	code := func(offset int64) string {
 		c, _ := account.TOTPCode(secret, account.TOTPStep(env.Clock.Now())+offset)
 		return c

@@ -250,9 +250,9 @@ func (env *Env) StaffToken(name string, role account.Role, unit, badge string) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := ""
-	if role.NeedsSecondFactor() {
-		secret = account.NewTOTPSecret()
+	_, secret, err := acc.BeginSetup(t.Context(), link)
+	if err != nil {
+		t.Fatal(err)
 	}
 	code, _ := account.TOTPCode(secret, account.TOTPStep(env.Clock.Now()))
 	if _, err := acc.CompleteSetup(t.Context(), link, "a long enough password", secret, code); err != nil {

@@ -16,3 +16,7 @@ BEGIN SELECT RAISE(ABORT, 'event words are immutable'); END;
 -- The partial item a recording's later part continues, when a phone came
 -- back after its stream was kept as partial evidence.
 ALTER TABLE evidence ADD COLUMN continues TEXT NOT NULL DEFAULT '';
+
+-- The TOTP secret a setup link's page issued: setup enrols this one, never
+-- one the form sends.
+ALTER TABLE users ADD COLUMN setup_totp TEXT NOT NULL DEFAULT '';
