@@ -11,7 +11,9 @@ package access
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/evidence"
@@ -130,10 +132,31 @@ func (f *Facts) Civilian() bool { return f.Item.Uploader.Token == "" }
 // involved reports whether badge is recorded as involved in the item. An
 // officer a civilian names in a submission is involved.
 func (f *Facts) involved(badge string) bool {
-	if badge == "" {
+	if badgeKey(badge) == "" {
 		return false
 	}
-	return slices.Contains(f.Involved, badge) || (f.Civilian() && f.Item.Officer == badge)
+	return slices.ContainsFunc(f.Involved, func(b string) bool { return SameBadge(b, badge) }) ||
+		(f.Civilian() && SameBadge(f.Item.Officer, badge))
+}
+
+// SameBadge reports whether two badge numbers name one officer, as people
+// write them: "s-1", "S-1" and "S 1" are one badge. Badges are typed by
+// civilians, supervisors and admins; an exact match would let an
+// involved officer keep access through a difference in case.
+func SameBadge(a, b string) bool {
+	ka := badgeKey(a)
+	return ka != "" && ka == badgeKey(b)
+}
+
+// badgeKey is a badge's letters and digits, upper-cased.
+func badgeKey(b string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			return unicode.ToUpper(r)
+		}
+		return -1
+	}, b)
 }
 
 // Decision is the table's answer, with the rule that gave it.

@@ -54,3 +54,27 @@ func TestInvestigatorCaseHook(t *testing.T) {
 		t.Error("an involved investigator reached the item")
 	}
 }
+
+// An officer is involved whatever case or spacing the badge was written
+// in, by a civilian, a supervisor or an incident.
+func TestInvolvementIgnoresHowABadgeIsWritten(t *testing.T) {
+	sup := access.Principal{Kind: access.Staff, User: account.User{ID: "u_2", Role: account.Supervisor, Unit: "central", Badge: "S-1"}}
+	for _, tc := range []struct {
+		name string
+		f    *access.Facts
+	}{
+		{"named by the civilian", &access.Facts{Item: evidence.Item{ID: "e1", Officer: "s-1"}, SharedWith: []string{"u_2"}}},
+		{"recorded as involved", &access.Facts{Item: evidence.Item{ID: "e1", Uploader: evidence.Uploader{Token: "t", Unit: "central"}}, Involved: []string{" s 1 "}}},
+	} {
+		if d := access.Decide(sup, access.ReadOriginal, tc.f); d.Allowed {
+			t.Errorf("%s: the involved officer S-1 reads the item (%s)", tc.name, d.Rule)
+		}
+	}
+	inc := &access.Facts{Incident: &access.IncidentFacts{Unit: "central", Officers: []string{"s-1"}}}
+	if d := access.Decide(sup, access.ReadIncident, inc); d.Allowed {
+		t.Errorf("the officer named s-1 reads the incident (%s)", d.Rule)
+	}
+	if !access.SameBadge("S-1", "s 1") || access.SameBadge("S-1", "S-10") || access.SameBadge("", "") || access.SameBadge("-", "") {
+		t.Error("SameBadge")
+	}
+}

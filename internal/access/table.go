@@ -89,7 +89,7 @@ func notInvolvedIn(r Rule) Rule {
 		if f == nil || f.Incident == nil {
 			return deny("no incident")
 		}
-		if p.User.Badge != "" && slices.Contains(f.Incident.Officers, p.User.Badge) {
+		if slices.ContainsFunc(f.Incident.Officers, func(b string) bool { return SameBadge(b, p.User.Badge) }) {
 			return deny("involved officer")
 		}
 		return r.Decide(p, f)
@@ -184,7 +184,7 @@ func notInvolved(r Rule) Rule {
 }
 
 var ownCamera = Rule{"footage from their own camera", func(p Principal, f *Facts) Decision {
-	if p.User.Badge != "" && f.Item.Uploader.Badge == p.User.Badge {
+	if SameBadge(f.Item.Uploader.Badge, p.User.Badge) {
 		return allow("own camera")
 	}
 	return deny("not their camera")

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"iter"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -48,6 +49,20 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	// The database holds TOTP secrets and password hashes: only its owner
+	// reads it. SQLite gives its -wal and -shm files the database's mode,
+	// so the file is made (or, from an older version, set) 0600 first.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	err = f.Chmod(0o600)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,5 +170,33 @@ func TestCustodyIndex(t *testing.T) {
 	got, err := c.Events(t.Context(), "x")
 	if err != nil || len(got) != 3 || got[0].Index != 0 || got[1].Type != evidence.Viewed || got[2].Index != 3 {
 		t.Fatalf("Events(x) = %+v, %v", got, err)
+	}
+}
+
+// The database and its journal files are readable by their owner only:
+// they hold TOTP secrets and password hashes.
+func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sightline.db")
+	for range 2 { // made new, then opened again
+		d, err := db.OpenSQLite(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Accounts().UserByName(t.Context(), "nobody"); err == nil {
+			t.Fatal("found nobody")
+		}
+		for _, name := range []string{"sightline.db", "sightline.db-wal", "sightline.db-shm"} {
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s is %v, want -rw-------", name, fi.Mode().Perm())
+			}
+		}
+		d.Close()
 	}
 }

@@ -28,13 +28,22 @@ import (
 // Bytes counted by a partial event are durable: the sweeper reads the
 // upload's saved state, which is written only after its data is fsynced.
 
-// streamSet is the set of streams not yet evidence, each with how far
-// its partial events go, kept in memory: a stream joins it when it is
-// created or loaded (Recover loads every upload at start-up) and leaves it,
-// with its coverage, when it is finished or terminated.
+// streamSet is the set of streams not yet evidence, kept in memory: a
+// stream joins it when it is created or loaded (Recover loads every
+// upload at start-up) and leaves it when it is finished or terminated.
+// For each it keeps what the sweeper needs to decide without reading the
+// stream's state file: the offset and time of its last save, and how far
+// its partial events go. The file is read only when there is something to
+// log or a silence to end.
 type streamSet struct {
 	mu  sync.Mutex
-	ids map[string]covered
+	ids map[string]streamSeen
+}
+
+type streamSeen struct {
+	offset  int64     // acknowledged bytes at the last save
+	updated time.Time // when the stream last saved its state
+	covered covered
 }
 
 // covered is how far the partial events of one stream go.
@@ -43,15 +52,16 @@ type covered struct {
 	at    time.Time
 }
 
-func (s *streamSet) add(id string) {
+// saw records a stream's state as it was saved, adding the stream if new.
+func (s *streamSet) saw(id string, offset int64, updated time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ids == nil {
-		s.ids = map[string]covered{}
+		s.ids = map[string]streamSeen{}
 	}
-	if _, ok := s.ids[id]; !ok {
-		s.ids[id] = covered{}
-	}
+	e := s.ids[id]
+	e.offset, e.updated = offset, updated
+	s.ids[id] = e
 }
 
 func (s *streamSet) remove(id string) {
@@ -60,8 +70,8 @@ func (s *streamSet) remove(id string) {
 	delete(s.ids, id)
 }
 
-// list returns the streams and their coverage.
-func (s *streamSet) list() map[string]covered {
+// list returns the streams as last seen.
+func (s *streamSet) list() map[string]streamSeen {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.ids)
@@ -71,8 +81,9 @@ func (s *streamSet) list() map[string]covered {
 func (s *streamSet) cover(id string, c covered) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.ids[id]; ok {
-		s.ids[id] = c
+	if e, ok := s.ids[id]; ok {
+		e.covered = c
+		s.ids[id] = e
 	}
 }
 
@@ -104,7 +115,14 @@ func (s *Service) RunStreams(ctx context.Context) {
 // often while it grows), and finalizes one silent for PartialAfter.
 func (s *Service) SweepStreams(ctx context.Context) error {
 	var errs []error
-	for id, last := range s.uploads.streams.list() {
+	now := s.now()
+	for id, seen := range s.uploads.streams.list() {
+		last := seen.covered
+		silent := now.Sub(seen.updated) >= s.partialAfter
+		due := seen.offset > last.bytes && (silent || now.Sub(last.at) >= s.partialEvery-streamTick)
+		if !silent && !due {
+			continue // an idle or recently logged stream: nothing to read
+		}
 		st, err := s.uploads.readState(id)
 		if errors.Is(err, tusd.ErrNotFound) {
 			s.uploads.streams.remove(id)
@@ -118,8 +136,7 @@ func (s *Service) SweepStreams(ctx context.Context) error {
 			s.uploads.streams.remove(id)
 			continue
 		}
-		now := s.now()
-		silent := now.Sub(st.Updated) >= s.partialAfter
+		silent = now.Sub(st.Updated) >= s.partialAfter
 		if st.Info.Offset > last.bytes && (silent || now.Sub(last.at) >= s.partialEvery-streamTick) {
 			if err := s.logPartial(ctx, &upload{s: s.uploads, st: st}); err != nil {
 				errs = append(errs, err)

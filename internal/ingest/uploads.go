@@ -162,9 +162,6 @@ func (s *uploads) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 		os.Remove(s.binPath(info.ID))
 		return nil, err
 	}
-	if u.st.Stream {
-		s.streams.add(info.ID)
-	}
 	return u, nil
 }
 
@@ -228,7 +225,7 @@ func (s *uploads) load(id string) (*upload, error) {
 			}
 		}
 		if u.st.Stream {
-			s.streams.add(id)
+			s.streams.saw(id, u.st.Info.Offset, u.st.Updated)
 		}
 	}
 	return u, nil
@@ -273,7 +270,13 @@ func (u *upload) save() error {
 	if err != nil {
 		return err
 	}
-	return durable.WriteFile(u.s.statePath(u.id()), b, 0o600)
+	if err := durable.WriteFile(u.s.statePath(u.id()), b, 0o600); err != nil {
+		return err
+	}
+	if u.st.Stream && u.st.Evidence == "" {
+		u.s.streams.saw(u.id(), u.st.Info.Offset, u.st.Updated)
+	}
+	return nil
 }
 
 func (u *upload) GetInfo(ctx context.Context) (tusd.FileInfo, error) { return u.st.Info, nil }

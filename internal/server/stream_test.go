@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,5 +247,43 @@ func TestLatePhoneContinuesItsPartialRecording(t *testing.T) {
 	}
 	if len(received) != 1 || received[0].Details["continues"] != first.ID {
 		t.Errorf("the rest's received events: %+v", received)
+	}
+}
+
+// The sweeper decides from what it remembers of each stream: an idle
+// stream's state file is not read every second, only when there is a
+// partial event to log or a silence to end. (Its state is made unreadable
+// here: a sweep that read it would fail.)
+func TestIdleStreamsAreNotReadEverySweep(t *testing.T) {
+	env := servertest.Start(t)
+	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", "2", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := createStream(t, env)
+	patchOK(t, env, url, 0, data)
+	sweep(t, env) // logs the bytes
+	state := filepath.Join(env.Data, "uploads", url[strings.LastIndex(url, "/")+1:]+".json")
+	good, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 30 {
+		env.Clock.Advance(time.Second)
+		sweep(t, env) // idle: nothing to read
+	}
+	env.Clock.Advance(10 * time.Minute)
+	if err := env.Server.Ingest().SweepStreams(t.Context()); err == nil {
+		t.Error("a sweep at the end of the silence did not read the stream's state")
+	}
+	if err := os.WriteFile(state, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sweep(t, env)
+	if r := env.Receipt(url); !r.Partial || r.Size != int64(len(data)) {
+		t.Errorf("after the silence: partial=%v, %d bytes", r.Partial, r.Size)
 	}
 }

@@ -209,8 +209,16 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{"send {\"user\": \"<staff name>\"}"})
 		return
 	}
+	// A wrong name counts as a failed attempt: the answer tells a name
+	// that exists from one that does not, so guessing names is limited
+	// like guessing tokens.
+	if s.overLimit(r, callerOf(r)) {
+		s.tooMany(w)
+		return
+	}
 	u, err := s.Accounts.UserByName(r.Context(), in.User)
 	if err != nil || u.Role == account.Admin {
+		s.failedAttempt(r, callerOf(r))
 		writeJSON(w, http.StatusBadRequest, apiError{"no staff member may be shared with under that name"})
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server"
 	"github.com/sightline/sightline/internal/server/servertest"
@@ -85,5 +86,22 @@ func TestTrustedProxyNamesTheClient(t *testing.T) {
 				t.Errorf("another client's guess: %d, want %d", got, tc.other)
 			}
 		})
+	}
+}
+
+// Staff names cannot be found out through the share endpoint: a wrong
+// name counts as a failed attempt, and past the limit every name is
+// answered 429.
+func TestShareNamesCannotBeEnumerated(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 3 })
+	env.StaffToken("sgt.reyes", account.Supervisor, "central", "301")
+	r, _ := uploadAs(t, env, "", mediatest.NoiseWAV(30_000, 9), map[string]string{"source": "phone"})
+	for _, name := range []string{"sgt.a", "sgt.b", "sgt.c"} {
+		if got, body := call(t, env, "POST", "/api/v1/evidence/"+r.ID+"/shares", r.AccessToken, `{"user":"`+name+`"}`); got != 400 {
+			t.Fatalf("sharing with %s: %d %s", name, got, body)
+		}
+	}
+	if got, body := call(t, env, "POST", "/api/v1/evidence/"+r.ID+"/shares", r.AccessToken, `{"user":"sgt.reyes"}`); got != 429 {
+		t.Errorf("a real name after 3 wrong ones: %d %s, want 429", got, body)
 	}
 }
