@@ -7,6 +7,7 @@ package audit
 
 import (
 	"context"
+	"maps"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -43,6 +44,8 @@ type Report struct {
 	Derived int
 	// Checkpoints is how many kept checkpoints were checked.
 	Checkpoints int
+	// Indexed is how many custody index rows were checked against the log.
+	Indexed int
 	Problems    []Problem
 }
 
@@ -143,7 +146,66 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 			r.add("blob "+ref.String(), "belongs to no evidence record")
 		}
 	}
+	if err := checkIndex(ctx, d, entries, r); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// checkIndex checks that the custody index (what the civilian's and the
+// incident's custody lists show) is the log: every event about evidence
+// or an incident has its row, with the same content, every row is such an
+// event, and the words a row shows are the sealed document its entry names.
+// Rows past the signed checkpoint are not judged: the log does not prove
+// them yet.
+func checkIndex(ctx context.Context, d *db.DB, entries map[uint64]evidence.Event, r *Report) error {
+	rows, err := d.CustodyRows(ctx)
+	if err != nil {
+		return err
+	}
+	var size uint64
+	for idx := range entries {
+		size = max(size, idx+1)
+	}
+	indexed := map[uint64]evidence.LoggedEvent{}
+	for _, row := range rows {
+		if row.Index >= size {
+			continue
+		}
+		indexed[row.Index] = row
+		r.Indexed++
+		e, ok := entries[row.Index]
+		what := fmt.Sprintf("custody index row %d", row.Index)
+		switch {
+		case !ok:
+			r.add(what, "its log entry cannot be read")
+			continue
+		case !sameEvent(row, e):
+			r.add(what, "differs from log entry %d", row.Index)
+			continue
+		}
+		if sum := e.Details[evidence.WordsKey]; sum != "" {
+			if _, err := evidence.OpenSealed(sum, []byte(row.Sealed)); err != nil {
+				r.add(what, "the words it shows are not those its log entry names: %v", err)
+			}
+		}
+	}
+	for idx, e := range entries {
+		if (e.Evidence != nil || e.Incident != "") && indexed[idx].Type == "" {
+			r.add(fmt.Sprintf("log entry %d", idx), "a %s event missing from the custody index", e.Type)
+		}
+	}
+	return nil
+}
+
+// sameEvent reports whether an index row says what its log entry says.
+func sameEvent(row evidence.LoggedEvent, e evidence.Event) bool {
+	id, sha := "", ""
+	if e.Evidence != nil {
+		id, sha = e.Evidence.ID, e.Evidence.SHA256.String()
+	}
+	return row.Type == e.Type && row.Evidence == id && row.SHA256 == sha && row.Incident == e.Incident &&
+		row.Actor == e.Actor && row.At == e.At && maps.Equal(row.Details, e.Details)
 }
 
 // checkBlob reports a record whose blob (its "original" or derived

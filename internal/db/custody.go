@@ -2,20 +2,44 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/sightline/sightline/internal/access"
 	"time"
+
+	"github.com/sightline/sightline/internal/access"
 
 	"github.com/sightline/sightline/internal/evidence"
 )
 
-// Custody is the evidence.CustodyIndex of a DB.
-func (d *DB) Custody() evidence.CustodyIndex { return custodyIndex{d} }
+// Custody is the custody index of a DB.
+func (d *DB) Custody() evidence.ReconcilableIndex { return custodyIndex{d} }
 
 type custodyIndex struct{ d *DB }
 
-var _ evidence.CustodyIndex = custodyIndex{}
+var _ evidence.ReconcilableIndex = custodyIndex{}
+
+func (c custodyIndex) Reconciled(ctx context.Context) (uint64, error) {
+	var n int64
+	err := c.d.queryRow(ctx, `SELECT through FROM custody_reconciled WHERE id = 1`).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return uint64(n), err
+}
+
+func (c custodyIndex) SetReconciled(ctx context.Context, through uint64) error {
+	_, err := c.d.exec(ctx, `INSERT INTO custody_reconciled (id, through) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET through = excluded.through`, int64(through))
+	return err
+}
+
+// CustodyRows lists every event of the custody index in log order, for
+// the audit to hold against the log.
+func (d *DB) CustodyRows(ctx context.Context) ([]evidence.LoggedEvent, error) {
+	return custodyIndex{d}.list(ctx, ``)
+}
 
 func (c custodyIndex) Add(ctx context.Context, index uint64, e evidence.Event) error {
 	details, err := json.Marshal(e.Details)
@@ -47,9 +71,9 @@ func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence
 	return c.list(ctx, `WHERE c.evidence_id = ?`, evidenceID)
 }
 
-func (c custodyIndex) list(ctx context.Context, where string, arg string) ([]evidence.LoggedEvent, error) {
+func (c custodyIndex) list(ctx context.Context, where string, args ...any) ([]evidence.LoggedEvent, error) {
 	rows, err := c.d.query(ctx, `SELECT c.log_index, c.evidence_id, c.incident_id, c.type, c.actor, c.at, c.details, c.sha256, c.words_sha256, COALESCE(w.document, '')
-		FROM custody c LEFT JOIN event_words w ON w.sha256 = c.words_sha256 `+where+` ORDER BY c.log_index`, arg)
+		FROM custody c LEFT JOIN event_words w ON w.sha256 = c.words_sha256 `+where+` ORDER BY c.log_index`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: %w", err)
 	}

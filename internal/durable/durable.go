@@ -16,11 +16,16 @@ import (
 )
 
 // SyncDir fsyncs the directory dir, making the creation, renaming or removal
-// of its entries durable.
+// of its entries durable. Given a file instead, it fails: fsync of the file
+// would not make its name durable.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
+	}
+	if fi, err := d.Stat(); err != nil || !fi.IsDir() {
+		d.Close()
+		return fmt.Errorf("fsync %s: not a directory", dir)
 	}
 	if err := d.Sync(); err != nil {
 		d.Close()

@@ -183,8 +183,10 @@ func (r Recorder) Record(ctx context.Context, e Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Once appended, the event is indexed even if the caller has gone
+	// (a shutdown, a client that hung up): the index follows the log.
 	if e.Evidence != nil || e.Incident != "" {
-		if err := r.Index.Add(ctx, index, e); err != nil {
+		if err := r.Index.Add(context.WithoutCancel(ctx), index, e); err != nil {
 			return index, err
 		}
 	}
@@ -225,7 +227,63 @@ func RecordOnce(ctx context.Context, log OnceLog, index CustodyIndex, e Event, f
 		at, err = log.Append(ctx, entry)
 	}
 	if err == nil {
-		err = index.Add(ctx, at, e)
+		err = index.Add(context.WithoutCancel(ctx), at, e)
 	}
 	return at, err
+}
+
+// EntryReader reads the custody log's entries (ledger.Log does).
+type EntryReader interface {
+	// NextIndex is the index the next entry will get.
+	NextIndex(ctx context.Context) (uint64, error)
+	// Entry returns the entry at index, which must be sequenced.
+	Entry(ctx context.Context, index uint64) ([]byte, error)
+}
+
+// ReconcilableIndex is a custody index that remembers how far it is known
+// to hold every event of the log.
+type ReconcilableIndex interface {
+	CustodyIndex
+	// Reconciled is the log index before which every event about evidence
+	// or an incident is indexed; SetReconciled moves it. Durable on return.
+	Reconciled(ctx context.Context) (uint64, error)
+	SetReconciled(ctx context.Context, through uint64) error
+}
+
+// Reconcile indexes every event the log holds after the index's mark and
+// moves the mark to the log's end; it returns how many entries it read.
+// The Recorder appends first and indexes second, so a crash between the
+// two leaves an event only the log holds: run at start-up, before anything
+// is appended, Reconcile brings it back, and each start reads only what
+// was appended since the one before.
+func Reconcile(ctx context.Context, log EntryReader, index ReconcilableIndex) (int, error) {
+	from, err := index.Reconciled(ctx)
+	if err != nil {
+		return 0, err
+	}
+	next, err := log.NextIndex(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := from; i < next; i++ {
+		b, err := log.Entry(ctx, i)
+		if err != nil {
+			return n, err
+		}
+		n++
+		e, err := ParseEvent(b)
+		if err != nil {
+			return n, fmt.Errorf("evidence: log entry %d: %w", i, err)
+		}
+		if e.Evidence != nil || e.Incident != "" {
+			if err := index.Add(ctx, i, e); err != nil {
+				return n, err
+			}
+		}
+	}
+	if next > from {
+		err = index.SetReconciled(ctx, next)
+	}
+	return n, err
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -85,7 +86,8 @@ func openHistory(path string, every time.Duration) (*history, error) {
 		f.Close()
 		return nil, err
 	}
-	if err := durable.SyncDir(path); err != nil {
+	// The file may be new: its name is made durable with its folder.
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, err
 	}

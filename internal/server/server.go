@@ -127,6 +127,9 @@ type Server struct {
 // Open opens (creating if needed) the data folder, recovers uploads cut
 // short by a crash, and prepares the handler.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = 64 << 30
 	}
@@ -169,6 +172,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	if err != nil {
 		return nil, errors.Join(err, s.db.Close())
+	}
+	// Before anything is appended: events a crash left out of the index.
+	if n, err := evidence.Reconcile(ctx, s.log, s.db.Custody()); err != nil {
+		return nil, errors.Join(fmt.Errorf("reconciling the custody index with the log: %w", err), s.log.Close(ctx), s.db.Close())
+	} else if n > 0 {
+		cfg.Logger.Info("custody index reconciled with the log", "entries_read", n)
 	}
 	if err := s.openJobs(cfg, evidence.Recorder{Log: s.log, Index: s.db.Custody()}); err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())

@@ -20,3 +20,11 @@ ALTER TABLE evidence ADD COLUMN continues TEXT NOT NULL DEFAULT '';
 -- The TOTP secret a setup link's page issued: setup enrols this one, never
 -- one the form sends.
 ALTER TABLE users ADD COLUMN setup_totp TEXT NOT NULL DEFAULT '';
+
+-- How far the custody index is known to hold every event of the log: at
+-- start-up the entries after it are indexed again (a crash between an
+-- append and its index row leaves no gap for good).
+CREATE TABLE custody_reconciled (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    through BIGINT NOT NULL
+);
