@@ -7,11 +7,11 @@ package audit
 
 import (
 	"context"
-	"maps"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,8 +45,8 @@ type Report struct {
 	// Checkpoints is how many kept checkpoints were checked.
 	Checkpoints int
 	// Indexed is how many custody index rows were checked against the log.
-	Indexed int
-	Problems    []Problem
+	Indexed  int
+	Problems []Problem
 }
 
 func (r *Report) add(concerns, format string, args ...any) {
