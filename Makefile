@@ -12,7 +12,7 @@ LISTEN ?= 127.0.0.1:8080
 # turned CI red with nothing found. 150000 runs take 5-45 s per target here.
 FUZZTIME ?= 150000x
 FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/media:FuzzBMFF internal/media:FuzzEXIF \
-	internal/media:FuzzProbeReport internal/media:FuzzPacketsEnd internal/evidence:FuzzParseEvent internal/review:FuzzNormalizeCode internal/web:FuzzLocalPath \
+	internal/media:FuzzProbeReport internal/media:FuzzPacketsEnd internal/evidence:FuzzParseEvent internal/review:FuzzNormalizeCode internal/web:FuzzLocalPath internal/web:FuzzRangeSpan \
 	verify:FuzzReceipt verify:FuzzCheckpoint
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 

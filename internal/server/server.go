@@ -209,7 +209,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
-			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout,
+			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now,
 			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews})
 	}
 	if err != nil {

@@ -210,9 +210,22 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 		}
 		e := decisionEvent(c, action, d, reason)
 		e.Type = typ
-		if err := s.recordAbout(r.Context(), it, e); err != nil {
-			s.fail(w, r, err)
-			return it, c, evidence.Event{}, false
+		// A read of the footage is logged once per viewing (viewings.go).
+		reading := d.Allowed && (typ == evidence.Viewed || typ == evidence.Downloaded)
+		key := viewingKey{actor: c.Actor(), item: it.ID, reason: reason, route: r.Pattern, typ: typ}
+		if !reading || s.viewings.begin(key, s.Now()) {
+			if reading {
+				if span := rangeSpan(r); span != "" {
+					e.Details["span"] = span
+				}
+			}
+			if err := s.recordAbout(r.Context(), it, e); err != nil {
+				if reading {
+					s.viewings.forget(key)
+				}
+				s.fail(w, r, err)
+				return it, c, evidence.Event{}, false
+			}
 		}
 	}
 	switch {

@@ -67,6 +67,8 @@ type Config struct {
 	// BodyTimeout is how long a request body may take to arrive, outside
 	// uploads (whose reads tusd bounds one by one). Default 30 s.
 	BodyTimeout time.Duration
+	// Now is the clock viewings are timed by; time.Now if nil.
+	Now func() time.Time
 }
 
 type server struct {
@@ -76,6 +78,7 @@ type server struct {
 	guesses     *limiter // failed token guesses per address
 	logins      *limiter // failed sign-ins per address
 	codeGuesses *limiter // wrong share codes per supervisor
+	viewings    *viewings
 }
 
 // Handler serves every route of the server.
@@ -108,8 +111,11 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 30 * time.Second
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute),
-		codeGuesses: newLimiter(codeGuesses, 10*time.Minute)}
+		codeGuesses: newLimiter(codeGuesses, 10*time.Minute), viewings: newViewings()}
 	assets, err := fs.Sub(embedded, "assets")
 	if err != nil {
 		return nil, err

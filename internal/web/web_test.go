@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
@@ -260,5 +262,54 @@ func TestRefreshReceiptRefusals(t *testing.T) {
 		if code, body := post(tc.body); code != tc.code || !strings.Contains(body, tc.says) {
 			t.Errorf("%s: %d %s; want %d saying %q", tc.name, code, body, tc.code, tc.says)
 		}
+	}
+}
+
+// A player's many range requests are one viewing: one "viewed" event per
+// caller, item, reason and route in ten minutes, naming the span its
+// first request asked for; another reason, another route or a later
+// viewing is logged again.
+func TestAViewingIsLoggedOnce(t *testing.T) {
+	env := servertest.Start(t)
+	sup := env.StaffToken("sgt.reyes", account.Supervisor, "central", "301")
+	data, err := os.ReadFile(mediatest.Clip(t, "a.mp4", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := upload(t, env, data, "a.mp4")
+	if got, _ := call(t, env, "POST", "/api/v1/evidence/"+r.ID+"/shares", r.AccessToken, `{"user":"sgt.reyes"}`); got != 204 {
+		t.Fatalf("share: %d", got)
+	}
+	url := env.URL + "/api/v1/evidence/" + r.ID
+	viewed := func() []evidence.LoggedEvent {
+		events, err := env.Server.Custody().Events(t.Context(), r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []evidence.LoggedEvent
+		for _, e := range events {
+			if e.Type == evidence.Viewed {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	for i := range 20 {
+		get(t, url+"/original?reason=complaint", sup, "Range", fmt.Sprintf("bytes=%d-%d", i*1000, i*1000+999))
+	}
+	v := viewed()
+	if len(v) != 1 || v[0].Details["span"] != "0-999" || v[0].Words["reason"] != "complaint" {
+		t.Fatalf("20 range requests of one viewing logged %+v", v)
+	}
+	get(t, url+"/original?reason=court", sup, "Range", "bytes=500-")
+	get(t, url+"/review?reason=complaint", sup, "Range", "bytes=0-")
+	get(t, url+"/original", r.AccessToken, "Range", "bytes=0-<script>") // the header's text never reaches the log
+	if v := viewed(); len(v) != 4 || v[1].Details["span"] != "500-" || v[3].Details["span"] != "" {
+		t.Errorf("another reason, another route and another caller: %+v", v)
+	}
+	env.Clock.Advance(11 * time.Minute)
+	get(t, url+"/original?reason=complaint", sup, "Range", "bytes=0-")
+	if v := viewed(); len(v) != 5 {
+		t.Errorf("a viewing 11 minutes later: %d events, want 5", len(v))
 	}
 }
