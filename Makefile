@@ -44,6 +44,13 @@ bench: deps
 	$(GO) run ./bench/upload
 	$(GO) run ./bench/ledger
 
+# A city's worth of traffic for a minute on loopback: 200 uploads (a
+# quarter streams), 1,000 readers with valid tokens and 20 attackers at
+# once; rates and latencies per kind (as ratios to a health check measured
+# first), errors, the server's peak RSS, the log's growth, then the audit.
+bench-load: deps
+	$(GO) run ./bench/load
+
 # Sound alignment: accuracy and speed on test incidents built from
 # espeak-ng speech and sox street noise (installed by scripts/deps.sh bench).
 bench-sync:

@@ -352,6 +352,9 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if sum != nil {
 		chunkHash = sum.newHash()
 	}
+	if err := acquireWriter(ctx); err != nil {
+		return 0, err
+	}
 	w := newChunkWriter(f, offset, h, chunkHash)
 	defer w.close()
 	var written int64

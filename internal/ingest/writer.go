@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"hash"
 	"io"
@@ -14,7 +15,27 @@ const (
 	writeAtLeast   = 64 << 10 // fewest, unless the request ends: a slow sender's bytes reach the file soon
 	writeBuffers   = 4
 	writebackEvery = 8 << 20 // start writing back to disk after this many bytes
+	// maxWriters bounds the requests writing at once, and so the memory
+	// their buffers take (maxWriters × writeBuffers × writeBuffer = 128
+	// MiB) however many uploads arrive together; the others wait their
+	// turn with their bytes in the network's buffers.
+	maxWriters = 32
 )
+
+var (
+	writeSlots = make(chan struct{}, maxWriters)
+	bufferPool = sync.Pool{New: func() any { return make([]byte, writeBuffer) }}
+)
+
+// acquireWriter waits for a turn to write; release it with close.
+func acquireWriter(ctx context.Context) error {
+	select {
+	case writeSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // chunkWriter appends one request's bytes to an upload's file. Writing and
 // hashing run side by side, a goroutine hashing each buffer while the next
@@ -44,7 +65,7 @@ func newChunkWriter(f *os.File, off int64, h, chunk hash.Hash) *chunkWriter {
 		done: make(chan struct{}),
 	}
 	for range writeBuffers {
-		w.free <- make([]byte, writeBuffer)
+		w.free <- bufferPool.Get().([]byte)
 	}
 	go w.hashLoop()
 	return w
@@ -100,8 +121,12 @@ func (w *chunkWriter) write(buf []byte) error {
 // flush waits until every byte written has been hashed.
 func (w *chunkWriter) flush() { w.pending.Wait() }
 
-// close stops the hasher.
+// close stops the hasher, returns the buffers and ends the writer's turn.
 func (w *chunkWriter) close() {
 	close(w.jobs)
 	<-w.done
+	for len(w.free) > 0 {
+		bufferPool.Put(<-w.free)
+	}
+	<-writeSlots
 }
