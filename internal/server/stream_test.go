@@ -20,6 +20,17 @@ import (
 	"github.com/sightline/sightline/verify"
 )
 
+// liveWebM is a WebM of the given seconds written as a live stream, as
+// MediaRecorder writes one (no duration, no cues).
+func liveWebM(t *testing.T, seconds string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", seconds, "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // createStream starts an upload without a length, as the capture page
 // does.
 func createStream(t *testing.T, env *servertest.Env) string {
@@ -70,10 +81,7 @@ func partials(t *testing.T, env *servertest.Env, id string) []evidence.LoggedEve
 // review copy.
 func TestSilentStreamBecomesPartialEvidence(t *testing.T) {
 	env := servertest.Start(t)
-	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", "6", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := liveWebM(t, "6")
 	cut := []int64{int64(len(data)) / 3, int64(len(data)) * 2 / 3}
 	url := createStream(t, env)
 
@@ -157,10 +165,7 @@ func TestSilentStreamBecomesPartialEvidence(t *testing.T) {
 // nothing.
 func TestFinishedStreamIsWholeAndEmptyOneIsDropped(t *testing.T) {
 	env := servertest.Start(t)
-	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", "2", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := liveWebM(t, "2")
 	url := createStream(t, env)
 	half := int64(len(data) / 2)
 	patchOK(t, env, url, 0, data[:half])
@@ -188,10 +193,7 @@ func TestFinishedStreamIsWholeAndEmptyOneIsDropped(t *testing.T) {
 // new item's received event names the one it continues.
 func TestLatePhoneContinuesItsPartialRecording(t *testing.T) {
 	env := servertest.Start(t)
-	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", "4", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := liveWebM(t, "4")
 	cut := int64(len(data)) / 2
 	url := createStream(t, env)
 	patchOK(t, env, url, 0, data[:cut])
@@ -256,10 +258,7 @@ func TestLatePhoneContinuesItsPartialRecording(t *testing.T) {
 // here: a sweep that read it would fail.)
 func TestIdleStreamsAreNotReadEverySweep(t *testing.T) {
 	env := servertest.Start(t)
-	data, err := os.ReadFile(mediatest.Clip(t, "live.webm", "2", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := liveWebM(t, "2")
 	url := createStream(t, env)
 	patchOK(t, env, url, 0, data)
 	sweep(t, env) // logs the bytes

@@ -50,12 +50,7 @@ func (s *server) uploadReceipt(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	rc, err := s.Log.Receipt(r.Context(), it.ReceivedIndex, it.SHA256.String(), it.Size)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rc)
+	s.writeReceipt(w, r, it)
 }
 
 // evidence answers GET /api/v1/evidence/{id}: the item's record, and
@@ -97,6 +92,11 @@ func (s *server) receipt(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.writeReceipt(w, r, it)
+}
+
+// writeReceipt answers with the receipt of an item's "received" event.
+func (s *server) writeReceipt(w http.ResponseWriter, r *http.Request, it evidence.Item) {
 	rc, err := s.Log.Receipt(r.Context(), it.ReceivedIndex, it.SHA256.String(), it.Size)
 	if err != nil {
 		s.fail(w, r, err)
