@@ -70,7 +70,9 @@ func main() {
 		log.Fatalf("building sightline: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
-	srv := start(bin, data)
+	// Behind a trusted proxy (here, loopback itself), each uploading phone
+	// has its own address, as a city's phones do; the attackers share one.
+	srv := start(bin, data, "--trusted-proxy", "127.0.0.1")
 	fmt.Printf("machine: %d CPUs; server pid %d at %s\n", runtime.NumCPU(), srv.cmd.Process.Pid, srv.url)
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 4000, MaxIdleConnsPerHost: 4000, IdleConnTimeout: time.Minute},
@@ -87,7 +89,7 @@ func main() {
 	// Items to read: civilian uploads, each with its token.
 	var items []client.Receipt
 	for i := range 20 {
-		r, err := uploadOnce(context.Background(), hc, srv.url, mediatest.NoiseWAV(256<<10, uint64(1_000_000+i)), false)
+		r, err := uploadOnce(context.Background(), hc, srv.url, mediatest.NoiseWAV(256<<10, uint64(1_000_000+i)), false, "10.255.0.1")
 		if err != nil {
 			log.Fatalf("preparing items: %v", err)
 		}
@@ -103,7 +105,8 @@ func main() {
 			n := seed.Add(1)
 			body := mediatest.NoiseWAV(sizes[rand.IntN(len(sizes))], n)
 			t0 := time.Now()
-			_, err := uploadOnce(ctx, hc, srv.url, body, n%4 == 0)
+			phone := fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
+			_, err := uploadOnce(ctx, hc, srv.url, body, n%4 == 0, phone)
 			s.record(time.Since(t0), err == nil, err)
 		}},
 		"read original (range)": {*readers / 2, func(ctx context.Context, s *stats) {
@@ -180,8 +183,8 @@ type server struct {
 	url string
 }
 
-func start(bin, data string) *server {
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error")
+func start(bin, data string, extra ...string) *server {
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"}, extra...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -334,11 +337,13 @@ func (s *stats) samples() []string { return s.examples }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
 
-// uploadOnce sends body as a tus upload, as a stream (no length until the
-// last chunk) or with its length, and returns the evidence it became.
-func uploadOnce(ctx context.Context, hc *http.Client, base string, body []byte, stream bool) (client.Receipt, error) {
+// uploadOnce sends body as a tus upload from the address from (through
+// the trusted proxy), as a stream (no length until the last chunk) or
+// with its length, and returns the evidence it became.
+func uploadOnce(ctx context.Context, hc *http.Client, base string, body []byte, stream bool, from string) (client.Receipt, error) {
 	var r client.Receipt
-	h := map[string]string{"Tus-Resumable": "1.0.0", "Upload-Metadata": client.EncodeMetadata(map[string]string{"source": "phone"})}
+	h := map[string]string{"Tus-Resumable": "1.0.0", "Upload-Metadata": client.EncodeMetadata(map[string]string{"source": "phone"}),
+		"X-Forwarded-For": from}
 	chunk := 4 << 20
 	if stream {
 		h["Upload-Defer-Length"], chunk = "1", 256<<10

@@ -78,6 +78,10 @@ type Config struct {
 	// sign-ins, one client address may make in 10 minutes before it is
 	// refused with 429. Default 20.
 	FailureLimit int
+	// WriteLimit is how many uploads, share codes and shares one client
+	// address without a staff account may begin in 10 minutes. Default
+	// 600.
+	WriteLimit int
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for per-address limits (--trusted-proxy). None by
 	// default: the peer is the client.
@@ -209,7 +213,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
-			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now,
+			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
 			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews})
 	}
 	if err != nil {

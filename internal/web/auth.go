@@ -253,6 +253,26 @@ func (s *server) failedAttempt(r *http.Request, c caller) {
 	}
 }
 
+// mayWrite counts one thing a caller without an account (anonymous, a
+// civilian's token) makes the server store and log, an upload begun, a
+// share code, a share, against their address; past WriteLimit in 10
+// minutes it answers 429 and reports false. Devices and staff act under
+// a credential an admin issued and are not counted.
+func (s *server) mayWrite(w http.ResponseWriter, r *http.Request, c caller) bool {
+	if c.Kind == access.Staff || c.Kind == access.Device {
+		return true
+	}
+	addr := s.clientAddr(r)
+	if s.writes.blocked(addr) {
+		w.Header().Set("Retry-After", "600")
+		w.Header().Set("Tus-Resumable", "1.0.0")
+		writeJSON(w, http.StatusTooManyRequests, apiError{"too much from your address; wait and try again"})
+		return false
+	}
+	s.writes.failed(addr)
+	return true
+}
+
 func (s *server) tooMany(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "600")
 	writeJSON(w, http.StatusTooManyRequests, apiError{"too many failed attempts from your address; wait and try again"})

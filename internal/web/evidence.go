@@ -198,8 +198,8 @@ func (s *server) serveOriginal(w http.ResponseWriter, r *http.Request, it eviden
 // share answers POST /api/v1/evidence/{id}/shares {"user": "<staff name>"}:
 // the civilian who holds the item's token lets one staff member see it.
 func (s *server) share(w http.ResponseWriter, r *http.Request) {
-	it, _, ev, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
-	if !ok {
+	it, c, ev, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
+	if !ok || !s.mayWrite(w, r, c) {
 		return
 	}
 	var in struct {

@@ -105,3 +105,37 @@ func TestShareNamesCannotBeEnumerated(t *testing.T) {
 		t.Errorf("a real name after 3 wrong ones: %d %s, want 429", got, body)
 	}
 }
+
+// What an address without an account may make the server store is
+// bounded: uploads begun, share codes and shares count together; past
+// the limit they answer 429. A device's uploads are not counted.
+func TestWritesWithoutAnAccountAreLimited(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.WriteLimit = 4 })
+	_, device, err := env.Server.Accounts().IssueToken(t.Context(), "test", account.Token{Kind: account.DeviceToken, Unit: "north", Device: "dock-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := uploadAs(t, env, "", mediatest.NoiseWAV(30_000, 9), map[string]string{"source": "phone"}) // 1
+	for i := range 3 {                                                                                // 2, 3, 4
+		if got, body := call(t, env, "POST", "/api/v1/evidence/"+r.ID+"/share-codes", r.AccessToken, ""); got != 201 {
+			t.Fatalf("share code %d: %d %s", i, got, body)
+		}
+	}
+	create := func(token string) int {
+		h := map[string]string{"Upload-Length": "1000", "Upload-Metadata": "source cGhvbmU="}
+		if token != "" {
+			h["Authorization"] = "Bearer " + token
+		}
+		resp, _ := env.Do("POST", "/api/v1/uploads/", h, nil)
+		return resp.StatusCode
+	}
+	if got := create(""); got != 429 {
+		t.Errorf("a fifth write from the address: %d, want 429", got)
+	}
+	if got, _ := call(t, env, "POST", "/api/v1/evidence/"+r.ID+"/share-codes", r.AccessToken, ""); got != 429 {
+		t.Errorf("a share code past the limit: %d, want 429", got)
+	}
+	if got := create(device); got != 201 {
+		t.Errorf("a device's upload from the same address: %d, want 201", got)
+	}
+}

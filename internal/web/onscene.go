@@ -42,8 +42,8 @@ const codeGuesses = 5
 // issueCode answers POST /api/v1/evidence/{id}/share-codes: a code the
 // civilian reads out, a link holding it and its QR code, and its expiry.
 func (s *server) issueCode(w http.ResponseWriter, r *http.Request) {
-	it, _, ev, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
-	if !ok {
+	it, c, ev, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
+	if !ok || !s.mayWrite(w, r, c) {
 		return
 	}
 	code, expires, err := s.Reviews.IssueCode(r.Context(), it.ID)

@@ -61,6 +61,10 @@ type Config struct {
 	// FailureLimit is how many failed token guesses, and how many failed
 	// sign-ins, one client address may make in 10 minutes. Default 20.
 	FailureLimit int
+	// WriteLimit is how many things one client address without a staff
+	// account may make the server store and log in 10 minutes: uploads
+	// begun, share codes, shares. Default 600.
+	WriteLimit int
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (--trusted-proxy); none by default.
 	TrustedProxies []netip.Prefix
@@ -79,6 +83,7 @@ type server struct {
 	logins      *limiter // failed sign-ins per address
 	codeGuesses *limiter // wrong share codes per supervisor
 	viewings    *viewings
+	writes      *limiter // what callers without an account make the server store, per address
 }
 
 // Handler serves every route of the server.
@@ -108,6 +113,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.FailureLimit == 0 {
 		cfg.FailureLimit = 20
 	}
+	if cfg.WriteLimit == 0 {
+		cfg.WriteLimit = 600
+	}
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 30 * time.Second
 	}
@@ -115,7 +123,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Now = time.Now
 	}
 	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute),
-		codeGuesses: newLimiter(codeGuesses, 10*time.Minute), viewings: newViewings()}
+		codeGuesses: newLimiter(codeGuesses, 10*time.Minute), viewings: newViewings(), writes: newLimiter(cfg.WriteLimit, 10*time.Minute)}
 	assets, err := fs.Sub(embedded, "assets")
 	if err != nil {
 		return nil, err
@@ -193,8 +201,12 @@ func New(cfg Config) (*Handler, error) {
 func (s *server) uploads(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var who evidence.Uploader
-		if c := callerOf(r); c.Kind == access.Device {
+		c := callerOf(r)
+		if c.Kind == access.Device {
 			who = evidence.Uploader{Token: c.Token.ID, Unit: c.Token.Unit, Device: c.Token.Device, Badge: c.Token.Badge}
+		}
+		if r.Method == http.MethodPost && !s.mayWrite(w, r, c) {
+			return
 		}
 		next.ServeHTTP(w, r.WithContext(ingest.WithUploader(r.Context(), who)))
 	})
