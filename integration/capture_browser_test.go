@@ -79,7 +79,7 @@ func startRecording(t *testing.T, ctx context.Context, base string) time.Time {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("record"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(window.sightlineCapture.state().acked || 0) > 0`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(window.sightlineCapture.state().acked || 0) > 0`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("no bytes acknowledged: %v\n%s", err, page)
 	}
@@ -292,7 +292,7 @@ func TestCaptureSurvivesANetworkDrop(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("record"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!window.sightlineCapture.state().evidence`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!window.sightlineCapture.state().evidence`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatalf("no evidence after stopping: %v\n%s", err, srv.logs)
 	}
 	st := pageState(t, ctx)

@@ -54,7 +54,7 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 	if err := chromedp.Do(phone, chromedp.Click(chromedp.ID("share-button"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`/^\d{3} \d{3} \d{3}$/.test(document.getElementById("code").textContent)`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`/^\d{3} \d{3} \d{3}$/.test(document.getElementById("code").textContent)`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	code, _ := chromedp.Run(phone, chromedp.Text(chromedp.ID("code")))
@@ -80,7 +80,7 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 	if _, err := chromedp.Run(sup, chromedp.Evaluate[any](`document.getElementById("player").muted = true; document.getElementById("player").play()`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("play: %v", err)
 	}
-	if _, err := chromedp.Run(sup, chromedp.Poll[bool](`document.getElementById("player").currentTime > 1`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	if _, err := chromedp.Run(sup, chromedp.Poll[bool](`document.getElementById("player").currentTime > 1`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatalf("the clip did not play: %v", err)
 	}
 	src, _ := chromedp.Run(sup, chromedp.Evaluate[string](`document.getElementById("player").currentSrc`))
@@ -135,7 +135,7 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 	if !strings.Contains(shown, "referred for internal review") || !strings.Contains(shown, "sgt.reyes") || !strings.Contains(shown, "Officer 101 pulled") || !strings.Contains(shown, incID) {
 		t.Errorf("the civilian's page shows the review as %q", shown)
 	}
-	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`document.querySelectorAll("#event-list tr").length > 3`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`document.querySelectorAll("#event-list tr").length > 3`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	rows, _ := chromedp.Run(phone, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#event-list tr")].map(tr => tr.className + " | " + tr.innerText)`))
@@ -149,10 +149,10 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 		t.Errorf("accesses on the civilian's page: opened %v, viewed %v, reviewed %v:\n%s", opened, viewed, reviewed, strings.Join(rows, "\n"))
 	}
 	// The footage plays there too, and the review's receipt can be saved.
-	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`document.getElementById("player").readyState >= 2`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`document.getElementById("player").readyState >= 2`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Errorf("the civilian's player did not load: %v", err)
 	}
-	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`[...document.querySelectorAll("#review-list a")].some(a => a.href.startsWith("blob:"))`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`[...document.querySelectorAll("#review-list a")].some(a => a.href.startsWith("blob:"))`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Errorf("no receipt of the review on the civilian's page: %v", err)
 	}
 }

@@ -51,7 +51,7 @@ func TestStaffViewsCivilianFootageWithAReason(t *testing.T) {
 		t.Fatalf("%v\npage: %s", err, page)
 	}
 	// The player has the footage: metadata and a first frame decoded.
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("player").readyState >= 2`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("player").readyState >= 2`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatalf("the player did not load the footage: %v", err)
 	}
 	dur, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.getElementById("player").duration`))

@@ -117,7 +117,7 @@ func TestTimelinePlaysFourAnglesInStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll("#angles video").length === 4 &&
-		[...document.querySelectorAll("#angles video")].every(v => v.readyState >= 2)`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		[...document.querySelectorAll("#angles video")].every(v => v.readyState >= 2)`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("the four angles did not load: %v\n%s", err, page)
 	}

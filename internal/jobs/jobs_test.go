@@ -28,7 +28,7 @@ func runUntil(t *testing.T, q *jobs.Queue, cond func() bool) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- q.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute) // for a busy machine
 	for !cond() {
 		if time.Now().After(deadline) {
 			cancel()
