@@ -33,7 +33,7 @@ func runUntil(t *testing.T, q *jobs.Queue, cond func() bool) {
 		if time.Now().After(deadline) {
 			cancel()
 			<-done
-			t.Fatal("condition not reached in 10 s")
+			t.Fatal("condition not reached in a minute")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
