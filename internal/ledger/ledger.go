@@ -91,6 +91,14 @@ type Log struct {
 	history  *history // nil if none is kept
 	logger   *slog.Logger
 	watched  sync.WaitGroup
+
+	// The entry bundle read last: readers that go through the log in
+	// order (the start-up reconciliation, the audit) read each once.
+	bundleMu sync.Mutex
+	bundle   struct {
+		n       uint64
+		entries [][]byte
+	}
 }
 
 // Open opens or creates the log. Close it to stop its background work.
@@ -334,15 +342,23 @@ func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
 	if index >= next {
 		return nil, fmt.Errorf("ledger: no entry %d in a log of %d", index, next)
 	}
-	b, err := client.GetEntryBundle(ctx, l.reader.ReadEntryBundle, index/layout.EntryBundleWidth, next)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: read entry %d: %w", index, err)
+	n := index / layout.EntryBundleWidth
+	l.bundleMu.Lock()
+	defer l.bundleMu.Unlock()
+	// A bundle read when the log was smaller may lack the entry: read it
+	// again then.
+	if l.bundle.entries == nil || l.bundle.n != n || index%layout.EntryBundleWidth >= uint64(len(l.bundle.entries)) {
+		b, err := client.GetEntryBundle(ctx, l.reader.ReadEntryBundle, n, next)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: read entry %d: %w", index, err)
+		}
+		l.bundle.n, l.bundle.entries = n, b.Entries
 	}
 	i := index % layout.EntryBundleWidth
-	if i >= uint64(len(b.Entries)) {
+	if i >= uint64(len(l.bundle.entries)) {
 		return nil, fmt.Errorf("ledger: entry bundle for %d is short", index)
 	}
-	return b.Entries[i], nil
+	return l.bundle.entries[i], nil
 }
 
 // Receipt proves that the entry at index, about the file with the given
