@@ -153,9 +153,9 @@ func main() {
 	srv.stop()
 	after := logSize(data) // with the checkpoint written at shutdown
 	types, denied, accepted, entryBytes := entriesSince(data, before.entries, after.entries)
-	grew := after.bytes - before.bytes
-	fmt.Printf("custody log: %d entries added, %.1f MiB on disk (%.0f bytes per entry, most of it tiles the log rewrites as it grows; the entries themselves %.0f bytes each)\n",
-		after.entries-before.entries, float64(grew)/(1<<20), float64(grew)/float64(max(after.entries-before.entries, 1)), entryBytes)
+	fmt.Printf("custody log: %d entries added, %.0f bytes each (the entries themselves); the log's folder changed by %+.2f MiB "+
+		"(tessera rewrites partial tiles and bundles as the log grows, and collects them)\n",
+		after.entries-before.entries, entryBytes, float64(after.bytes-before.bytes)/(1<<20))
 	fmt.Printf("  by type: %s\n", types)
 	fmt.Printf("  refusals logged: %d (each address may be refused %d times in 10 minutes before refusals go unlogged)\n", denied, 20)
 	fmt.Printf("  entries from accepted requests (uploads, partial streams, viewings, files made from originals): %d\n", accepted)

@@ -35,6 +35,12 @@ var migrations embed.FS
 type DB struct {
 	sql    *sql.DB
 	engine string
+	// writer is SQLite's one write turn, taken in the order asked. SQLite
+	// lets one writer in at a time and has the others retry blindly until
+	// busy_timeout, so under load some waited past it and failed
+	// (SQLITE_BUSY, seen in make bench-load); queued here, every write
+	// waits its turn and none fails for waiting.
+	writer chan struct{}
 }
 
 // OpenSQLite opens or creates the SQLite database at path and brings its
@@ -71,7 +77,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{sql: conn, engine: "sqlite"}
+	d := &DB{sql: conn, engine: "sqlite", writer: make(chan struct{}, 1)}
 	if err := d.migrate(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -101,7 +107,41 @@ func (d *DB) rebind(q string) string {
 }
 
 func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	release, err := d.writeTurn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	return d.sql.ExecContext(ctx, d.rebind(q), args...)
+}
+
+// writeTurn waits for the write turn (on engines that need one) and
+// returns the function that gives it back.
+func (d *DB) writeTurn(ctx context.Context) (func(), error) {
+	if d.writer == nil {
+		return func() {}, nil
+	}
+	select {
+	case d.writer <- struct{}{}:
+		return func() { <-d.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// writeTx begins a write transaction in the write turn; done rolls it
+// back unless it was committed, and gives the turn back.
+func (d *DB) writeTx(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+	release, err := d.writeTurn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err = d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return tx, func() { tx.Rollback(); release() }, nil
 }
 
 func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
@@ -141,20 +181,22 @@ func (d *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		tx, err := d.sql.BeginTx(ctx, nil)
+		tx, done, err := d.writeTx(ctx)
 		if err != nil {
 			return fmt.Errorf("db: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
+			done()
 			return fmt.Errorf("db: migration %s: %w", e.Name(), err)
 		}
 		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
 			version, e.Name(), time.Now().UTC()); err != nil {
-			tx.Rollback()
+			done()
 			return fmt.Errorf("db: %w", err)
 		}
-		if err := tx.Commit(); err != nil {
+		err = tx.Commit()
+		done()
+		if err != nil {
 			return fmt.Errorf("db: migration %s: %w", e.Name(), err)
 		}
 	}

@@ -19,11 +19,11 @@ type incidentStore struct{ d *DB }
 var _ incident.Store = incidentStore{}
 
 func (s incidentStore) Create(ctx context.Context, inc incident.Incident) error {
-	tx, err := s.d.sql.BeginTx(ctx, nil)
+	tx, done, err := s.d.writeTx(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer done()
 	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO incidents (id, title, unit, created_by, created_at) VALUES (?, ?, ?, ?, ?)`),
 		inc.ID, inc.Title, inc.Unit, inc.CreatedBy, inc.CreatedAt.UTC()); err != nil {
 		return fmt.Errorf("db: %w", err)

@@ -33,11 +33,11 @@ func (s jobStore) Claim(ctx context.Context, kinds []string, now time.Time) (job
 	for _, k := range kinds {
 		args = append(args, k)
 	}
-	tx, err := s.d.sql.BeginTx(ctx, nil)
+	tx, done, err := s.d.writeTx(ctx)
 	if err != nil {
 		return jobs.Job{}, false, err
 	}
-	defer tx.Rollback()
+	defer done()
 	j, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM jobs
 		WHERE state = 'queued' AND run_after <= ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`)
 		ORDER BY run_after, id LIMIT 1`), args...))
@@ -66,11 +66,11 @@ func (s jobStore) Fail(ctx context.Context, id int64, now time.Time, msg string)
 }
 
 func (s jobStore) Retry(ctx context.Context, id int64, at time.Time, msg string) error {
-	tx, err := s.d.sql.BeginTx(ctx, nil)
+	tx, done, err := s.d.writeTx(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer done()
 	// A run of the same job asked for meanwhile waits already: it does
 	// the work, this one goes.
 	if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM jobs WHERE id = ? AND EXISTS (SELECT 1 FROM jobs w
@@ -85,11 +85,11 @@ func (s jobStore) Retry(ctx context.Context, id int64, at time.Time, msg string)
 }
 
 func (s jobStore) Requeue(ctx context.Context, now time.Time) (int, error) {
-	tx, err := s.d.sql.BeginTx(ctx, nil)
+	tx, done, err := s.d.writeTx(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
+	defer done()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE state = 'running' AND EXISTS (SELECT 1 FROM jobs w
 		WHERE w.state = 'queued' AND w.kind = jobs.kind AND w.subject = jobs.subject)`); err != nil {
 		return 0, err

@@ -174,6 +174,10 @@ func (r Recorder) Record(ctx context.Context, e Event) (uint64, error) {
 	if err := e.CheckPublic(); err != nil {
 		return 0, err
 	}
+	// Once begun, logging an event is finished even if the caller has
+	// gone (a client that hung up, a shutdown): an entry the log sequenced
+	// must reach the index, and a decision is logged whoever waits for it.
+	ctx = context.WithoutCancel(ctx)
 	if sealed != nil {
 		if err := r.Index.AddWords(ctx, *sealed); err != nil {
 			return 0, err
@@ -183,10 +187,8 @@ func (r Recorder) Record(ctx context.Context, e Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Once appended, the event is indexed even if the caller has gone
-	// (a shutdown, a client that hung up): the index follows the log.
 	if e.Evidence != nil || e.Incident != "" {
-		if err := r.Index.Add(context.WithoutCancel(ctx), index, e); err != nil {
+		if err := r.Index.Add(ctx, index, e); err != nil {
 			return index, err
 		}
 	}
@@ -217,6 +219,7 @@ func RecordOnce(ctx context.Context, log OnceLog, index CustodyIndex, e Event, f
 		return 0, err
 	}
 	entry := e.Canonical()
+	ctx = context.WithoutCancel(ctx) // as in Recorder.Record
 	var at uint64
 	found := false
 	var err error
@@ -227,7 +230,7 @@ func RecordOnce(ctx context.Context, log OnceLog, index CustodyIndex, e Event, f
 		at, err = log.Append(ctx, entry)
 	}
 	if err == nil {
-		err = index.Add(context.WithoutCancel(ctx), at, e)
+		err = index.Add(ctx, at, e)
 	}
 	return at, err
 }
