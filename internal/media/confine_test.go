@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/media/mediatest"
@@ -164,5 +165,23 @@ func TestHugeTagsStayOutOfTheReport(t *testing.T) {
 	if info.Video == nil || info.Video.Codec != "h264" || info.Error != "" {
 		b, _ := json.Marshal(info)
 		t.Errorf("a clip with an 8 MiB comment read as %s", b)
+	}
+}
+
+// A tool that prints without end is stopped once its report passes the
+// bound, not read into memory until its time runs out.
+func TestToolOutputIsBounded(t *testing.T) {
+	clip := mediatest.Clip(t, "a.mp4", "1")
+	endless := filepath.Join(t.TempDir(), "endless")
+	if err := os.WriteFile(endless, []byte("#!/bin/sh\nexec yes '{\"streams\": ['\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tool := &media.Tool{FFprobe: endless, FFmpeg: "true", Timeout: 5 * time.Minute}
+	info, err := tool.Inspect(t.Context(), clip, media.Format{Kind: media.Video, Container: "mp4", MIME: "video/mp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(info.Error, "output too large") {
+		t.Errorf("a report without end gave %q", info.Error)
 	}
 }
