@@ -307,11 +307,18 @@ func checkDataFolder(t *testing.T, data string, files [][]byte) {
 	}
 	// Files made from the uploads (their sound for alignment), each
 	// recorded before its blob is stored and logged once.
+	// A file recorded just before the last kill may not have its blob
+	// yet (its job finishes it at the next start): allowed, not wanted.
+	maybe := map[blob.Ref]bool{}
 	for f, err := range s.Derived().All(t.Context()) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want[f.SHA256] = true
+		if f.Logged {
+			want[f.SHA256] = true
+		} else {
+			maybe[f.SHA256] = true
+		}
 	}
 	// Exactly once: one received event per upload, at most one derived
 	// event per file made, nothing else.
@@ -355,8 +362,11 @@ func checkDataFolder(t *testing.T, data string, files [][]byte) {
 		h := sha256.New()
 		io.Copy(h, f)
 		f.Close()
-		if blob.Ref(h.Sum(nil)) != ref || !want[ref] {
+		if blob.Ref(h.Sum(nil)) != ref || !want[ref] && !maybe[ref] {
 			t.Errorf("blob %s is damaged or belongs to no upload", ref)
+		}
+		if maybe[ref] && !want[ref] {
+			blobs-- // a file being made, stored before the kill
 		}
 	}
 	if blobs != len(want) {
