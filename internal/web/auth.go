@@ -158,7 +158,7 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, evidence.ErrNotFound) {
 		if s.overLimit(r, c) {
-			s.tooMany(w)
+			tooMany(w, failedTooOften)
 			return it, c, evidence.Event{}, false
 		}
 		s.failedAttempt(r, c)
@@ -195,7 +195,7 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 	// refused for it: a valid credential works whatever others sent.
 	if !d.Allowed && c.Kind != access.Staff {
 		if s.overLimit(r, c) {
-			s.tooMany(w)
+			tooMany(w, failedTooOften)
 			return it, c, evidence.Event{}, false
 		}
 		s.failedAttempt(r, c)
@@ -264,18 +264,21 @@ func (s *server) mayWrite(w http.ResponseWriter, r *http.Request, c caller) bool
 	}
 	addr := s.clientAddr(r)
 	if s.writes.blocked(addr) {
-		w.Header().Set("Retry-After", "600")
 		w.Header().Set("Tus-Resumable", "1.0.0")
-		writeJSON(w, http.StatusTooManyRequests, apiError{"too much from your address; wait and try again"})
+		tooMany(w, "too much from your address; wait and try again")
 		return false
 	}
 	s.writes.failed(addr)
 	return true
 }
 
-func (s *server) tooMany(w http.ResponseWriter) {
+// failedTooOften is the answer to an address past FailureLimit.
+const failedTooOften = "too many failed attempts from your address; wait and try again"
+
+// tooMany answers 429: a limit counted over the 10 minutes that follow.
+func tooMany(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", "600")
-	writeJSON(w, http.StatusTooManyRequests, apiError{"too many failed attempts from your address; wait and try again"})
+	writeJSON(w, http.StatusTooManyRequests, apiError{msg})
 }
 
 // facts gathers what the table needs to know about it.

@@ -226,7 +226,7 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 	// that exists from one that does not, so guessing names is limited
 	// like guessing tokens.
 	if s.overLimit(r, callerOf(r)) {
-		s.tooMany(w)
+		tooMany(w, failedTooOften)
 		return
 	}
 	u, err := s.Accounts.UserByName(r.Context(), in.User)

@@ -32,7 +32,7 @@ func incidentFacts(inc incident.Incident) *access.Facts {
 func (s *server) incident(w http.ResponseWriter, r *http.Request, action access.Action) (incident.Incident, caller, bool) {
 	c := callerOf(r)
 	if s.overLimit(r, c) {
-		s.tooMany(w)
+		tooMany(w, failedTooOften)
 		return incident.Incident{}, c, false
 	}
 	inc, err := s.Incidents.Get(r.Context(), r.PathValue("incident"))

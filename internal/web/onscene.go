@@ -446,7 +446,7 @@ func (s *server) reviewReceipt(w http.ResponseWriter, r *http.Request) {
 func (s *server) editReview(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	if s.overLimit(r, c) {
-		s.tooMany(w)
+		tooMany(w, failedTooOften)
 		return
 	}
 	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
