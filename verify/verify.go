@@ -10,6 +10,7 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -54,6 +55,11 @@ type Receipt struct {
 	// held the entry since the first of them and rewrote none of its
 	// history since. Ordered by size.
 	Earlier []Earlier `json:"earlier,omitempty"`
+
+	// Document is the text the entry commits to by SHA-256 (a review's), when
+	// the receipt came with it (ReviewFormat): Check proves it is the one
+	// logged.
+	Document string `json:"-"`
 }
 
 // Earlier is a checkpoint a receipt was refreshed from.
@@ -71,6 +77,7 @@ var (
 	ErrFileDiffers = errors.New("file differs from the one logged")
 	ErrSignature   = errors.New("checkpoint signature or key does not verify")
 	ErrProof       = errors.New("proof fails")
+	ErrDocument    = errors.New("document differs from the one logged")
 )
 
 // Result is what a verified receipt establishes.
@@ -86,26 +93,98 @@ type Result struct {
 	// Earlier are the sizes of the earlier checkpoints the receipt's
 	// checkpoint was proved consistent with, smallest first.
 	Earlier []uint64
+	// Document says the receipt came with a document (a review) and it is
+	// the one the entry names.
+	Document bool
 }
 
 // String is the one line `sightline verify` prints.
 func (r Result) String() string {
-	return fmt.Sprintf("OK: %s logged at index %d in a checkpoint of size %d signed by %s at %s",
+	s := fmt.Sprintf("OK: %s logged at index %d in a checkpoint of size %d signed by %s at %s",
 		r.SHA256, r.Index, r.TreeSize, r.Origin, r.At.UTC().Format(time.RFC3339))
+	if r.Document {
+		s += ", with the " + r.Event + " document it names"
+	}
+	return s
 }
 
-// Parse reads a receipt.
+// The files Sightline's pages offer to save. Each holds a receipt, and
+// Parse reads any of them: whatever a page saves, `sightline verify`
+// checks.
+const (
+	// CaptureFormat is the record the capture page saves: the receipt,
+	// with the access token and the evidence page's link for its holder
+	// (which a verifier does not read).
+	CaptureFormat = "sightline-capture-v1"
+	// ReviewFormat is a review's receipt: the document the supervisor
+	// wrote and the receipt of its "reviewed" event, which names the
+	// document's SHA-256.
+	ReviewFormat = "sightline-review-receipt-v1"
+)
+
+// Parse reads a receipt, bare or in a file a page saved (CaptureFormat,
+// ReviewFormat).
 func Parse(b []byte) (Receipt, error) {
+	var head struct {
+		Format string `json:"format"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return Receipt{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	switch head.Format {
+	case CaptureFormat:
+		// Only the receipt is read: the rest is the holder's.
+		var saved struct {
+			Receipt json.RawMessage `json:"receipt"`
+		}
+		if err := json.Unmarshal(b, &saved); err != nil {
+			return Receipt{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if len(saved.Receipt) == 0 || string(saved.Receipt) == "null" {
+			return Receipt{}, fmt.Errorf("%w: this record was saved before its receipt was ready; save it again from the evidence page", ErrMalformed)
+		}
+		return parseBare(saved.Receipt)
+	case ReviewFormat:
+		var saved struct {
+			Format   string          `json:"format"`
+			Document string          `json:"document"`
+			Receipt  json.RawMessage `json:"receipt"`
+		}
+		if err := strict(b, &saved); err != nil {
+			return Receipt{}, err
+		}
+		if saved.Document == "" {
+			return Receipt{}, fmt.Errorf("%w: a review receipt without its document", ErrMalformed)
+		}
+		r, err := parseBare(saved.Receipt)
+		r.Document = saved.Document
+		return r, err
+	}
+	return parseBare(b)
+}
+
+// parseBare reads a receipt in Format, refusing any field it does not know.
+func parseBare(b []byte) (Receipt, error) {
 	var r Receipt
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return r, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := strict(b, &r); err != nil {
+		return r, err
 	}
 	if r.Format != Format {
 		return r, fmt.Errorf("%w: format %q, want %q", ErrMalformed, r.Format, Format)
 	}
 	return r, nil
+}
+
+func strict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: more after the receipt", ErrMalformed)
+	}
+	return nil
 }
 
 // File checks the file at path against r: its SHA-256, then everything
@@ -164,6 +243,13 @@ func Check(r Receipt, key string) (Result, error) {
 		return res, fmt.Errorf("%w: inclusion proof: %v", ErrProof, err)
 	}
 	res = Result{SHA256: r.SHA256, Index: r.Index, TreeSize: cp.Size, Origin: cp.Origin, At: ev.At, Event: ev.Type}
+	if r.Document != "" {
+		sum := sha256.Sum256([]byte(r.Document))
+		if want := ev.Details["document_sha256"]; want != hex.EncodeToString(sum[:]) {
+			return Result{}, fmt.Errorf("%w: its SHA-256 is %x, the entry names %q", ErrDocument, sum, want)
+		}
+		res.Document = true
+	}
 	for i, e := range r.Earlier {
 		old, err := OpenCheckpoint([]byte(e.Checkpoint), v)
 		if err != nil {
@@ -275,7 +361,8 @@ type entry struct {
 		ID     string `json:"id"`
 		SHA256 string `json:"sha256"`
 	} `json:"evidence"`
-	At time.Time `json:"at"`
+	At      time.Time         `json:"at"`
+	Details map[string]string `json:"details"`
 }
 
 func parseEntry(s string) (entry, error) {

@@ -189,6 +189,8 @@ func FuzzReceipt(f *testing.F) {
 		Checkpoint: "o\n2\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— o abc=\n", InclusionProof: []string{"AA=="},
 		Earlier: []verify.Earlier{{Checkpoint: "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— o abc=\n", ConsistencyProof: []string{"AA=="}}}})
 	f.Add(withEarlier)
+	f.Add([]byte(`{"format":"sightline-capture-v1","access_token":"t","receipt":` + string(good) + `}`))
+	f.Add([]byte(`{"format":"sightline-review-receipt-v1","document":"{}","receipt":` + string(good) + `}`))
 	_, vkey, _ := note.GenerateKey(rand.Reader, "o")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := verify.Parse(b)
@@ -231,4 +233,44 @@ func FuzzCheckpoint(f *testing.F) {
 			t.Fatalf("reported %q, the note says %q", want, n.Text)
 		}
 	})
+}
+
+// What the pages save holds a receipt, and Parse reads it: the capture
+// and upload pages' record (with a token and a link verify does not
+// read), and a review's receipt, whose document must be the one the
+// entry names.
+func TestSavedFiles(t *testing.T) {
+	rc, file, key := receipt(t)
+	bare, _ := json.Marshal(rc)
+	record := fmt.Sprintf(`{"format":%q,"evidence_page":"https://x/e/1#token=t","access_token":"t","evidence":{"id":"1"},"receipt":%s,"earlier_parts":[]}`, verify.CaptureFormat, bare)
+	got, err := verify.Parse([]byte(record))
+	if err != nil {
+		t.Fatalf("the capture page's record: %v", err)
+	}
+	if _, err := verify.File(file, got, key); err != nil {
+		t.Errorf("the capture page's record does not verify: %v", err)
+	}
+	early := fmt.Sprintf(`{"format":%q,"access_token":"t","receipt":null}`, verify.CaptureFormat)
+	if _, err := verify.Parse([]byte(early)); !errors.Is(err, verify.ErrMalformed) || !strings.Contains(err.Error(), "before its receipt was ready") {
+		t.Errorf("a record saved before its receipt: %v", err)
+	}
+	// The receipt is of a "received" event, which names no document: a
+	// document handed with it is refused, not ignored.
+	review := fmt.Sprintf(`{"format":%q,"document":"{\"seen\":\"forged\"}","receipt":%s}`, verify.ReviewFormat, bare)
+	got, err = verify.Parse([]byte(review))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.File(file, got, key); !errors.Is(err, verify.ErrDocument) {
+		t.Errorf("a document the entry does not name: %v, want ErrDocument", err)
+	}
+	for _, in := range []string{
+		fmt.Sprintf(`{"format":%q,"document":"","receipt":%s}`, verify.ReviewFormat, bare),
+		fmt.Sprintf(`{"format":%q,"document":"d","receipt":%s,"extra":1}`, verify.ReviewFormat, bare),
+		fmt.Sprintf(`{"format":%q,"receipt":{"format":%q,"receipt":%s}}`, verify.CaptureFormat, verify.CaptureFormat, bare),
+	} {
+		if _, err := verify.Parse([]byte(in)); !errors.Is(err, verify.ErrMalformed) {
+			t.Errorf("Parse(%.80s…) = %v, want ErrMalformed", in, err)
+		}
+	}
 }
