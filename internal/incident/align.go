@@ -182,7 +182,7 @@ func (a *aligner) placeOne(clips []Clip, anchor int, placed []bool, i int) (Clip
 		if j != anchor {
 			next.Confidence = min(r.Confidence, clips[j].Confidence)
 		}
-		next.Detail = fmt.Sprintf("matched by sound against %s (peak %.1f× the background, %d windows agree)", clips[j].Evidence, r.PSR, r.Windows)
+		next.Detail = fmt.Sprintf("matched by sound against %s (peak %.1f× the background, %d of its windows agree)", clips[j].Evidence, r.PSR, r.Windows)
 		return next, true, nil
 	}
 	a.byMetadata(clips, anchor, placed, &next, status, detail)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -76,7 +77,12 @@ func (s *server) handle(mux *http.ServeMux, pattern string, action access.Action
 		}
 		p, se, err := s.principal(r)
 		if err != nil {
-			writeJSON(w, http.StatusUnauthorized, apiError{err.Error()})
+			s.problem(w, r, http.StatusUnauthorized, err.Error())
+			return
+		}
+		// A staff page asked for by someone signed out: sign in, then back.
+		if p.Kind == access.Anonymous && page(r) && action != access.Public && action != access.SignIn {
+			s.toSignIn(w, r)
 			return
 		}
 		// A browser's session acts only with its form token: a page of
@@ -85,7 +91,7 @@ func (s *server) handle(mux *http.ServeMux, pattern string, action access.Action
 		// carry their own token.)
 		if se != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && action != access.Upload && action != access.Public && action != access.SignIn {
 			if !csrfOK(r, se) {
-				writeJSON(w, http.StatusForbidden, apiError{"missing or wrong CSRF token"})
+				s.problem(w, r, http.StatusForbidden, "missing or wrong CSRF token")
 				return
 			}
 		}
@@ -124,18 +130,14 @@ func itemAction(a access.Action) bool {
 	return false
 }
 
-// refuse answers a request the table denies, without an item: pages send
-// the anonymous to sign in, the API says 401 or 403.
+// refuse answers a request the table denies, without an item: 401 for
+// the anonymous (whom staff pages sent to sign in before), else 403.
 func (s *server) refuse(w http.ResponseWriter, r *http.Request, p access.Principal, action access.Action) {
-	if p.Kind == access.Anonymous && !strings.HasPrefix(r.URL.Path, "/api/") {
-		http.Redirect(w, r, "/signin", http.StatusSeeOther)
-		return
-	}
 	if p.Kind == access.Anonymous {
-		writeJSON(w, http.StatusUnauthorized, apiError{"sign in or send a token"})
+		s.problem(w, r, http.StatusUnauthorized, "sign in or send a token")
 		return
 	}
-	writeJSON(w, http.StatusForbidden, apiError{"your role may not do this"})
+	s.problem(w, r, http.StatusForbidden, "your role may not do this")
 }
 
 // maxReason bounds the reason a staff member gives, in characters.
@@ -158,7 +160,7 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, evidence.ErrNotFound) {
 		if s.overLimit(r, c) {
-			tooMany(w, failedTooOften)
+			s.tooMany(w, r, failedTooOften)
 			return it, c, evidence.Event{}, false
 		}
 		s.failedAttempt(r, c)
@@ -195,7 +197,7 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 	// refused for it: a valid credential works whatever others sent.
 	if !d.Allowed && c.Kind != access.Staff {
 		if s.overLimit(r, c) {
-			tooMany(w, failedTooOften)
+			s.tooMany(w, r, failedTooOften)
 			return it, c, evidence.Event{}, false
 		}
 		s.failedAttempt(r, c)
@@ -230,7 +232,7 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 	}
 	switch {
 	case noReason:
-		writeJSON(w, http.StatusBadRequest, apiError{"opening a civilian's footage needs a reason: add ?reason=..."})
+		s.problem(w, r, http.StatusBadRequest, "opening a civilian's footage needs a reason: add ?reason=...")
 		return it, c, evidence.Event{}, false
 	case !d.Allowed:
 		s.fail(w, r, evidence.ErrNotFound)
@@ -265,7 +267,7 @@ func (s *server) mayWrite(w http.ResponseWriter, r *http.Request, c caller) bool
 	addr := s.clientAddr(r)
 	if s.writes.blocked(addr) {
 		w.Header().Set("Tus-Resumable", "1.0.0")
-		tooMany(w, "too much from your address; wait and try again")
+		s.tooMany(w, r, "too much from your address; wait and try again")
 		return false
 	}
 	s.writes.failed(addr)
@@ -276,9 +278,9 @@ func (s *server) mayWrite(w http.ResponseWriter, r *http.Request, c caller) bool
 const failedTooOften = "too many failed attempts from your address; wait and try again"
 
 // tooMany answers 429: a limit counted over the 10 minutes that follow.
-func tooMany(w http.ResponseWriter, msg string) {
+func (s *server) tooMany(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header().Set("Retry-After", "600")
-	writeJSON(w, http.StatusTooManyRequests, apiError{msg})
+	s.problem(w, r, http.StatusTooManyRequests, msg)
 }
 
 // facts gathers what the table needs to know about it.
@@ -390,4 +392,18 @@ func (l *limiter) failed(key string) {
 	defer l.mu.Unlock()
 	now := time.Now()
 	l.seen[key] = append(l.recent(key, now), now)
+}
+
+// toSignIn sends a browser to sign in, and then back to the page it asked
+// for (a form's POST comes back to the page the form is on, if it says).
+func (s *server) toSignIn(w http.ResponseWriter, r *http.Request) {
+	back := r.URL.RequestURI()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		back = localPath(r.Header.Get("Referer"))
+	}
+	target := "/signin"
+	if back != "" && back != "/signin" {
+		target += "?next=" + url.QueryEscape(back)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }

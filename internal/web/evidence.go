@@ -130,21 +130,21 @@ const maxReceipt = 1 << 20
 func (s *server) refreshReceipt(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReceipt))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{"a receipt must be under 1 MiB"})
+		s.problem(w, r, http.StatusRequestEntityTooLarge, "a receipt must be under 1 MiB")
 		return
 	}
 	old, err := verify.Parse(b)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		s.problem(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	rc, err := s.Log.Refresh(r.Context(), old)
 	switch {
 	case errors.Is(err, ledger.ErrNotOurs):
-		writeJSON(w, http.StatusUnprocessableEntity, apiError{err.Error()})
+		s.problem(w, r, http.StatusUnprocessableEntity, err.Error())
 	case errors.Is(err, ledger.ErrForked):
 		s.Logger.Error("THE CUSTODY LOG IS INCONSISTENT WITH A CHECKPOINT IT SIGNED", "index", old.Index, "err", err)
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		s.problem(w, r, http.StatusInternalServerError, err.Error())
 	case err != nil:
 		s.fail(w, r, err)
 	default:
@@ -219,20 +219,20 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 		User string `json:"user"`
 	}
 	if err := decode(r, &in); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"send {\"user\": \"<staff name>\"}"})
+		s.problem(w, r, http.StatusBadRequest, "send {\"user\": \"<staff name>\"}")
 		return
 	}
 	// A wrong name counts as a failed attempt: the answer tells a name
 	// that exists from one that does not, so guessing names is limited
 	// like guessing tokens.
 	if s.overLimit(r, callerOf(r)) {
-		tooMany(w, failedTooOften)
+		s.tooMany(w, r, failedTooOften)
 		return
 	}
 	u, err := s.Accounts.UserByName(r.Context(), in.User)
 	if err != nil || u.Role == account.Admin {
 		s.failedAttempt(r, callerOf(r))
-		writeJSON(w, http.StatusBadRequest, apiError{"no staff member may be shared with under that name"})
+		s.problem(w, r, http.StatusBadRequest, "no staff member may be shared with under that name")
 		return
 	}
 	if err := s.Facts.AddShare(r.Context(), it.ID, u.ID, time.Now()); err != nil {
@@ -259,7 +259,7 @@ func (s *server) involve(w http.ResponseWriter, r *http.Request) {
 		Badge string `json:"badge"`
 	}
 	if err := decode(r, &in); err != nil || in.Badge == "" || len(in.Badge) > 32 {
-		writeJSON(w, http.StatusBadRequest, apiError{"send {\"badge\": \"<badge number>\"}"})
+		s.problem(w, r, http.StatusBadRequest, "send {\"badge\": \"<badge number>\"}")
 		return
 	}
 	if err := s.Facts.AddInvolved(r.Context(), it.ID, in.Badge); err != nil {

@@ -32,7 +32,7 @@ func incidentFacts(inc incident.Incident) *access.Facts {
 func (s *server) incident(w http.ResponseWriter, r *http.Request, action access.Action) (incident.Incident, caller, bool) {
 	c := callerOf(r)
 	if s.overLimit(r, c) {
-		tooMany(w, failedTooOften)
+		s.tooMany(w, r, failedTooOften)
 		return incident.Incident{}, c, false
 	}
 	inc, err := s.Incidents.Get(r.Context(), r.PathValue("incident"))
@@ -62,11 +62,11 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request, action access.
 func (s *server) failIncident(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, incident.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+		s.problem(w, r, http.StatusNotFound, "not found")
 	case errors.Is(err, incident.ErrExists):
-		writeJSON(w, http.StatusConflict, apiError{err.Error()})
+		s.problem(w, r, http.StatusConflict, err.Error())
 	case errors.Is(err, incident.ErrInvalid):
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		s.problem(w, r, http.StatusBadRequest, err.Error())
 	default:
 		s.fail(w, r, err)
 	}
@@ -79,7 +79,7 @@ func (s *server) createIncident(w http.ResponseWriter, r *http.Request) {
 		Title string `json:"title"`
 	}
 	if err := decode(r, &in); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"send {\"title\": \"…\"}"})
+		s.problem(w, r, http.StatusBadRequest, "send {\"title\": \"…\"}")
 		return
 	}
 	inc, err := s.Incidents.Create(r.Context(), callerOf(r).actor(), in.Title)
@@ -196,7 +196,7 @@ func editAs[In any](s *server, action access.Action, usage string, valid func(*I
 		var in In
 		if r.Method != http.MethodDelete {
 			if err := decode(r, &in); err != nil || !valid(&in) {
-				writeJSON(w, http.StatusBadRequest, apiError{usage})
+				s.problem(w, r, http.StatusBadRequest, usage)
 				return
 			}
 		}
@@ -341,7 +341,7 @@ func (s *server) derived(k derive.Kind) http.HandlerFunc {
 func (s *server) serveDerived(w http.ResponseWriter, r *http.Request, it evidence.Item, k derive.Kind) {
 	f, err := s.Derived.Get(r.Context(), it.ID, k)
 	if errors.Is(err, derive.ErrNotFound) || err == nil && !f.Logged {
-		writeJSON(w, http.StatusNotFound, apiError{"not made (yet)"})
+		s.problem(w, r, http.StatusNotFound, "not made (yet)")
 		return
 	}
 	if err != nil {

@@ -2,15 +2,12 @@ package web
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
-
-	"rsc.io/qr"
 
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/evidence"
@@ -59,18 +56,17 @@ func (s *server) issueCode(w http.ResponseWriter, r *http.Request) {
 	}
 	digits, _ := review.NormalizeCode(code)
 	link := origin(r) + "/c/" + digits
-	png, err := qr.Encode(link, qr.M)
+	img, err := qrImage(link)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	png.Scale = 6
 	writeJSON(w, http.StatusCreated, struct {
 		Code      string    `json:"code"`
 		Link      string    `json:"link"`
 		QR        string    `json:"qr"` // a data: URL of a PNG
 		ExpiresAt time.Time `json:"expires_at"`
-	}{code, link, "data:image/png;base64," + base64.StdEncoding.EncodeToString(png.PNG()), expires})
+	}{code, link, string(img), expires})
 }
 
 // origin is the scheme and host the request came to.
@@ -101,7 +97,7 @@ type codePage struct {
 func (s *server) codeForm(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	if c.session == nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"scripts use POST /api/v1/share-codes/claim"})
+		s.problem(w, r, http.StatusBadRequest, "scripts use POST /api/v1/share-codes/claim")
 		return
 	}
 	s.render(w, http.StatusOK, "code.html", codePage{Code: r.URL.Query().Get("code"), CSRF: c.session.CSRF})
@@ -130,12 +126,12 @@ func (s *server) claimCodeAPI(w http.ResponseWriter, r *http.Request) {
 		Code string `json:"code"`
 	}
 	if err := decode(r, &in); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"send {\"code\": \"123 456 789\"}"})
+		s.problem(w, r, http.StatusBadRequest, "send {\"code\": \"123 456 789\"}")
 		return
 	}
 	id, status, msg := s.claim(r, callerOf(r), in.Code)
 	if status != http.StatusOK {
-		writeJSON(w, status, apiError{msg})
+		s.problem(w, r, status, msg)
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -212,7 +208,7 @@ func (s *server) renderReview(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	if c.session == nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"scripts use POST /api/v1/evidence/{id}/reviews"})
+		s.problem(w, r, http.StatusBadRequest, "scripts use POST /api/v1/evidence/{id}/reviews")
 		return
 	}
 	nearby, err := s.cameraFootageNear(r.Context(), c, it)
@@ -310,7 +306,7 @@ func (s *server) submitReviewForm(w http.ResponseWriter, r *http.Request) {
 func (s *server) submitReviewAPI(w http.ResponseWriter, r *http.Request) {
 	var in review.Input
 	if err := decode(r, &in); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{`send {"seen": "…", "outcome": "no action|released|detained|referred for internal review", "notes": "…", "attached": ["<evidence id>"], "corrects": "<review id>"}`})
+		s.problem(w, r, http.StatusBadRequest, `send {"seen": "…", "outcome": "no action|released|detained|referred for internal review", "notes": "…", "attached": ["<evidence id>"], "corrects": "<review id>"}`)
 		return
 	}
 	rec, status, msg := s.submit(w, r, in)
@@ -318,7 +314,7 @@ func (s *server) submitReviewAPI(w http.ResponseWriter, r *http.Request) {
 	case status == 0:
 		return
 	case status != http.StatusCreated:
-		writeJSON(w, status, apiError{msg})
+		s.problem(w, r, status, msg)
 		return
 	}
 	writeJSON(w, http.StatusCreated, rec)
@@ -446,7 +442,7 @@ func (s *server) reviewReceipt(w http.ResponseWriter, r *http.Request) {
 func (s *server) editReview(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	if s.overLimit(r, c) {
-		tooMany(w, failedTooOften)
+		s.tooMany(w, r, failedTooOften)
 		return
 	}
 	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
@@ -481,7 +477,7 @@ func (s *server) editReview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, evidence.ErrNotFound)
 		return
 	}
-	writeJSON(w, http.StatusConflict, apiError{review.ErrImmutable.Error()})
+	s.problem(w, r, http.StatusConflict, review.ErrImmutable.Error())
 }
 
 // evidencePage answers GET /e/{id}: the civilian's page of their item.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -95,14 +96,14 @@ func localPath(p string) string {
 
 func (s *server) signinForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "signin.html", signinPage{CSRF: s.formToken(w, r), Ready: r.URL.Query().Has("ready"),
-		LockFor: s.Accounts.Policy().LockFor.String(), Next: localPath(r.URL.Query().Get("next"))})
+		LockFor: lasting(s.Accounts.Policy().LockFor), Next: localPath(r.URL.Query().Get("next"))})
 }
 
 // signin checks a name, password and code and starts a session. Failures
 // say one thing whatever failed, and count against the client's address
 // as well as the account.
 func (s *server) signin(w http.ResponseWriter, r *http.Request) {
-	page := signinPage{CSRF: s.formToken(w, r), LockFor: s.Accounts.Policy().LockFor.String(), Next: localPath(r.PostFormValue("next"))}
+	page := signinPage{CSRF: s.formToken(w, r), LockFor: lasting(s.Accounts.Policy().LockFor), Next: localPath(r.PostFormValue("next"))}
 	if !formTokenOK(r) {
 		page.Error = "The form expired; try again."
 		s.render(w, http.StatusForbidden, "signin.html", page)
@@ -139,8 +140,12 @@ func (s *server) signout(w http.ResponseWriter, r *http.Request) {
 type setupPage struct {
 	User                account.User
 	Secret, CSRF, Error string
-	TOTP, TOTPURI       string
-	MinPassword         int
+	TOTP                string
+	// TOTPURI is the otpauth: link an authenticator app opens, and TOTPQR
+	// its QR code: made here from the name and secret, so marked safe for
+	// a template that allows only http(s) links of its own accord.
+	TOTPURI, TOTPQR template.URL
+	MinPassword     int
 }
 
 func (s *server) setupForm(w http.ResponseWriter, r *http.Request) {
@@ -153,9 +158,10 @@ func (s *server) setupForm(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	page := setupPage{User: u, Secret: r.PathValue("secret"), CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen, TOTP: totp}
-	if totp != "" {
-		page.TOTPURI = account.TOTPURI(s.Accounts.Policy().Issuer, u.Name, totp)
+	page := setupPage{User: u, Secret: r.PathValue("secret"), CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen}
+	if err := s.withTOTP(&page, totp); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, http.StatusOK, "setup.html", page)
 }
@@ -168,9 +174,10 @@ func (s *server) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The secret is the one this setup issued, whatever the form says.
-	page := setupPage{User: u, Secret: secret, CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen, TOTP: u.SetupTOTP}
-	if page.TOTP != "" {
-		page.TOTPURI = account.TOTPURI(s.Accounts.Policy().Issuer, u.Name, page.TOTP)
+	page := setupPage{User: u, Secret: secret, CSRF: s.formToken(w, r), MinPassword: account.MinPasswordLen}
+	if err := s.withTOTP(&page, u.SetupTOTP); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	if !formTokenOK(r) {
 		page.Error = "The form expired; try again."
@@ -270,10 +277,10 @@ func (s *server) adminHome(w http.ResponseWriter, r *http.Request) {
 
 // sessionOnly serves the admin pages to signed-in browsers only: a
 // script's token does not administer accounts (`sightline admin` does).
-func sessionOnly(h http.HandlerFunc) http.Handler {
+func (s *server) sessionOnly(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if callerOf(r).session == nil {
-			writeJSON(w, http.StatusForbidden, apiError{"the admin pages need a signed-in session; scripts use sightline admin"})
+			s.problem(w, r, http.StatusForbidden, "the admin pages need a signed-in session; scripts use sightline admin")
 			return
 		}
 		h(w, r)
@@ -338,4 +345,16 @@ func (s *server) adminRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)
+}
+
+// withTOTP puts the authenticator secret setup issued on the page, with
+// its link and QR code; none for a role without a second factor.
+func (s *server) withTOTP(page *setupPage, secret string) error {
+	if secret == "" {
+		return nil
+	}
+	uri := account.TOTPURI(s.Accounts.Policy().Issuer, page.User.Name, secret)
+	img, err := qrImage(uri)
+	page.TOTP, page.TOTPURI, page.TOTPQR = secret, template.URL(uri), img
+	return err
 }

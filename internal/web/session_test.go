@@ -157,7 +157,7 @@ func TestSessionsOverHTTP(t *testing.T) {
 
 	// 31 idle minutes end the session.
 	env.Clock.Advance(31 * time.Minute)
-	if resp, _ := b.do("GET", "/staff", nil); resp.StatusCode != 303 || resp.Header.Get("Location") != "/signin" {
+	if resp, _ := b.do("GET", "/staff", nil); resp.StatusCode != 303 || resp.Header.Get("Location") != "/signin?next=%2Fstaff" {
 		t.Errorf("after 31 idle minutes: %d %s, want a redirect to sign in", resp.StatusCode, resp.Header.Get("Location"))
 	}
 

@@ -106,7 +106,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	pages, err := template.ParseFS(embedded, "templates/*.html")
+	pages, err := template.New("").Funcs(pageFuncs).ParseFS(embedded, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -189,10 +189,10 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /staff", access.StaffHome, h(s.staffHome))
 	s.handle(mux, "GET /staff/evidence/{id}", access.ReadItem, h(s.staffView))
 	s.handle(mux, "GET /staff/incidents/{incident}", access.ReadIncident, h(s.timelinePage))
-	s.handle(mux, "GET /admin", access.ManageAccounts, sessionOnly(s.adminHome))
-	s.handle(mux, "POST /admin/users", access.ManageAccounts, sessionOnly(s.adminCreateUser))
-	s.handle(mux, "POST /admin/device-tokens", access.ManageAccounts, sessionOnly(s.adminDeviceToken))
-	s.handle(mux, "POST /admin/tokens/{id}/revoke", access.ManageAccounts, sessionOnly(s.adminRevoke))
+	s.handle(mux, "GET /admin", access.ManageAccounts, s.sessionOnly(s.adminHome))
+	s.handle(mux, "POST /admin/users", access.ManageAccounts, s.sessionOnly(s.adminCreateUser))
+	s.handle(mux, "POST /admin/device-tokens", access.ManageAccounts, s.sessionOnly(s.adminDeviceToken))
+	s.handle(mux, "POST /admin/tokens/{id}/revoke", access.ManageAccounts, s.sessionOnly(s.adminRevoke))
 	return &Handler{securityHeaders(mux), s.routes}, nil
 }
 
@@ -296,9 +296,37 @@ type apiError struct {
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, evidence.ErrNotFound), errors.Is(err, blob.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, apiError{"not found"})
+		s.problem(w, r, http.StatusNotFound, "not found")
 	default:
 		s.Logger.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
-		writeJSON(w, http.StatusInternalServerError, apiError{"internal error"})
+		s.problem(w, r, http.StatusInternalServerError, "internal error")
 	}
+}
+
+// problem answers a request that failed, with why: an API caller gets JSON,
+// a person on a page gets a page.
+func (s *server) problem(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if !page(r) {
+		writeJSON(w, status, apiError{msg})
+		return
+	}
+	title := http.StatusText(status)
+	if status == http.StatusNotFound {
+		title = "Not found, or not yours to see"
+	}
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
+	}
+	s.render(w, status, "problem.html", struct{ Title, Message string }{title, msg})
+}
+
+// page reports whether a request is for one of the site's pages, not the
+// API, the log's tiles or a static file.
+func page(r *http.Request) bool {
+	for _, p := range []string{"/api/", "/log/", "/static/"} {
+		if strings.HasPrefix(r.URL.Path, p) {
+			return false
+		}
+	}
+	return true
 }

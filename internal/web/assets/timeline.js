@@ -14,6 +14,7 @@
   const maxAngles = 4;
   const frame = 1 / 30;
   const startLead = 0.1; // seconds a video takes from play() to moving
+  const count = (n, one) => n + " " + one + (n === 1 ? "" : "s");
 
   let clips = [];     // from the API, with .video for the angles shown
   let total = 1;      // incident length, seconds
@@ -42,7 +43,7 @@
     $("scrubber").max = total.toFixed(3);
     build();
     const pending = clips.filter((c) => c.status === "pending").length;
-    $("status").textContent = pending ? pending + " clip(s) still being aligned…" : clips.length + " clips on one clock.";
+    $("status").textContent = pending ? count(pending, "clip") + " still being aligned…" : count(clips.length, "clip") + " on one clock.";
     if (pending) setTimeout(load, 2000);
     seek(now());
   }
