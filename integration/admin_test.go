@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -60,5 +62,79 @@ func TestAdminCommands(t *testing.T) {
 	out, _, err = sightline(t, "audit", "--data", data)
 	if err != nil || !strings.HasSuffix(out, "; 0 problems\n") || !strings.Contains(out, "4 log entries") {
 		t.Errorf("audit after account changes (created, issued, revoked, issued): %v %q", err, out)
+	}
+}
+
+// The commands say what they need and make nothing they were not asked
+// to: only `serve` creates a data folder; each command's help lists its
+// own flags; no log-library lines unless --verbose.
+func TestCommandsSayWhatTheyNeed(t *testing.T) {
+	cwd := t.TempDir()
+	run := func(args ...string) (string, string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = cwd
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		return o.String(), e.String(), err
+	}
+	abs := filepath.Join(cwd, "sightline-data")
+	for _, args := range [][]string{
+		{"admin", "create-user", "--role", "officer", "--name", "ofc.lane", "--badge", "7"},
+		{"admin", "users"},
+		{"audit"},
+		{"keys"},
+	} {
+		_, errOut, err := run(args...)
+		if err == nil || !strings.Contains(errOut, "no Sightline data folder at "+abs) || !strings.Contains(errOut, "--data DIR") {
+			t.Errorf("%v with no data folder: %v %q", args, err, errOut)
+		}
+	}
+	for _, args := range [][]string{{"admin", "-h"}, {"admin", "create-user", "-h"}, {"help", "upload"}, {"upload", "-h"}, {"audit", "-h"}} {
+		out, errOut, err := run(args...)
+		if err != nil {
+			t.Errorf("%v: %v %q", args, err, errOut)
+		}
+		help := out + errOut
+		switch args[len(args)-1] {
+		case "upload":
+			if !strings.HasPrefix(out, "usage: sightline upload") || !strings.Contains(out, "-source") {
+				t.Errorf("help upload: %q", help)
+			}
+		case "-h":
+			if args[0] == "admin" && len(args) == 3 && (!strings.Contains(help, "-role") || strings.Contains(help, "-device") || strings.Contains(help, "-expires")) {
+				t.Errorf("admin create-user -h lists flags not its own: %q", help)
+			}
+			if args[0] == "upload" && (strings.Contains(help, "-data") || strings.Contains(help, "-role")) {
+				t.Errorf("upload -h lists flags not its own: %q", help)
+			}
+		}
+	}
+	if _, err := os.Stat(abs); !os.IsNotExist(err) {
+		t.Fatalf("a command other than serve made %s: %v", abs, err)
+	}
+	for _, args := range [][]string{{"refresh", "--server", "localhost:8080", "x.receipt.json"}, {"admin", "create-user", "--data", "d", "--url", "example.org", "--role", "officer", "--name", "a.b", "--badge", "1"}} {
+		if _, errOut, err := run(args...); err == nil || !strings.Contains(errOut, "with its scheme") && !strings.Contains(errOut, "no Sightline data folder") {
+			t.Errorf("%v: %v %q", args, err, errOut)
+		}
+	}
+
+	// On a real data folder, with no server running: no log-library lines.
+	data := t.TempDir()
+	srv := startServer(t, data, 0)
+	srv.kill()
+	klogLine := regexp.MustCompile(`(?m)^[IWEF]\d{4} \d\d:\d\d:\d\d`)
+	for _, args := range [][]string{
+		{"admin", "create-user", "--data", data, "--role", "supervisor", "--name", "sgt.reyes", "--unit", "central"},
+		{"admin", "users", "--data", data},
+		{"audit", "--data", data},
+	} {
+		out, errOut, err := run(args...)
+		if err != nil || klogLine.MatchString(out+errOut) {
+			t.Errorf("%v: %v\n%s%s", args, err, out, errOut)
+		}
+	}
+	if _, errOut, err := run("admin", "create-user", "--data", data, "--url", "example.org", "--role", "officer", "--name", "a.b", "--badge", "1"); err == nil || !strings.Contains(errOut, `--url "example.org": give the server's address with its scheme`) {
+		t.Errorf("a setup address without a scheme: %v %q", err, errOut)
 	}
 }

@@ -158,7 +158,9 @@ func TestUploadRefusals(t *testing.T) {
 		mention string
 	}{
 		{"no source", []string{"upload", "--server", srv.URL, clip}, "--source"},
-		{"unknown source", []string{"upload", "--server", srv.URL, "--source", "drone", clip}, `"drone" is not one of`},
+		// Refused before anything is sent: no server answers there.
+		{"unknown source", []string{"upload", "--server", "http://127.0.0.1:1", "--source", "drone", clip}, `--source "drone" is not one of phone, dashcam`},
+		{"no scheme", []string{"upload", "--server", "127.0.0.1:1", "--source", "phone", clip}, "with its scheme, such as http://"},
 		{"not media", []string{"upload", "--server", srv.URL, "--source", "phone", text}, "not video, audio or a still image"},
 		{"server down", []string{"upload", "--server", "http://127.0.0.1:1", "--source", "phone", clip}, "FAILED"},
 	}

@@ -49,7 +49,7 @@ func TestCommandsCatchTampering(t *testing.T) {
 	b, _ := os.ReadFile(blobs[0])
 	b[len(b)/3] ^= 0x10
 	os.WriteFile(blobs[0], b, 0o600)
-	if out, _, err := sightline(t, "audit", "--data", dir); err == nil || !strings.Contains(out, "PROBLEM blob ") || !strings.Contains(out, "the original has changed") {
+	if out, _, err := sightline(t, "audit", "--data", dir); err == nil || !strings.Contains(out, "PROBLEM blob ") || !strings.Contains(out, "its original "+sum+" has changed") {
 		t.Errorf("audit of a changed original: %v %q", err, out)
 	}
 	if out, _, err := sightline(t, "verify", blobs[0], file+".receipt.json", "--key", key); err == nil || !strings.HasPrefix(out, "FAIL: file differs") {

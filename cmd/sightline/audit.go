@@ -13,8 +13,13 @@ import (
 func (m *Main) audit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sightline audit", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
-	data := fs.String("data", "./sightline-data", "the server's data folder")
+	data := fs.String("data", defaultData, "the server's data folder")
+	logs := verbose(fs, m.Stderr)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logs()
+	if err := openData(*data); err != nil {
 		return err
 	}
 	r, err := audit.Run(ctx, server.AuditPaths(*data))

@@ -13,8 +13,11 @@ import (
 func (m *Main) keys(args []string) error {
 	fs := flag.NewFlagSet("sightline keys", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
-	data := fs.String("data", "./sightline-data", "the server's data folder")
+	data := fs.String("data", defaultData, "the server's data folder")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := openData(*data); err != nil {
 		return err
 	}
 	vkey, err := ledger.VerifierKeyOf(server.KeyFile(*data))

@@ -16,9 +16,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"syscall"
+
+	"k8s.io/klog/v2"
+
+	"github.com/sightline/sightline/internal/server"
 )
 
 func main() {
@@ -44,47 +52,114 @@ type Main struct {
 // errReported means the failure was already explained on stderr.
 var errReported = errors.New("failed")
 
-const usage = `usage: sightline <command> [flags]
+// defaultData is where the server keeps its data unless told (--data).
+const defaultData = "./sightline-data"
 
-commands:
-  serve    run the server
-  upload   upload footage: sightline upload --server URL --source S PATH...
-  keys     print the custody log's public key: sightline keys [--data DIR]
-  verify   check a file against its receipt, offline: sightline verify FILE [RECEIPT] [--key VKEY]
-  refresh  bring receipts up to the log's latest checkpoint: sightline refresh --server URL RECEIPT...
-  admin    staff accounts and tokens: sightline admin create-user --role R --name N [--unit U] [--badge B]
-  audit    check a data folder: originals, records, the custody log: sightline audit [--data DIR]
+// command is one of the binary's commands.
+type command struct {
+	name, summary string
+	run           func(m *Main, ctx context.Context, args []string) error
+}
 
-Run "sightline <command> -h" for a command's flags.
-`
+var commands = []command{
+	{"serve", "run the server", func(m *Main, ctx context.Context, args []string) error { return (&serveCmd{Main: m}).run(ctx, args) }},
+	{"upload", "upload footage: sightline upload --server URL --source S PATH...", func(m *Main, ctx context.Context, args []string) error {
+		return (&uploadCmd{Main: m}).run(ctx, args)
+	}},
+	{"keys", "print the custody log's public key: sightline keys [--data DIR]", func(m *Main, _ context.Context, args []string) error { return m.keys(args) }},
+	{"verify", "check a file against its receipt, offline: sightline verify FILE [RECEIPT] [--key VKEY]", func(m *Main, _ context.Context, args []string) error {
+		return m.verify(args)
+	}},
+	{"refresh", "bring receipts up to the log's latest checkpoint: sightline refresh --server URL RECEIPT...", (*Main).refresh},
+	{"admin", "staff accounts and tokens: sightline admin create-user --role R --name N [--unit U] [--badge B]", (*Main).admin},
+	{"audit", "check a data folder: originals, records, the custody log: sightline audit [--data DIR]", (*Main).audit},
+}
+
+func (m *Main) usage(w io.Writer) {
+	fmt.Fprint(w, "usage: sightline <command> [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun \"sightline help <command>\" or \"sightline <command> -h\" for a command's flags.\n")
+}
 
 // Run runs the command named by args[0].
 func (m *Main) Run(ctx context.Context, args []string) error {
+	// The log library's messages are the server's to log (serve routes
+	// them); a command prints only its own unless asked (--verbose).
+	klog.SetOutput(io.Discard)
+	klog.LogToStderr(false)
 	if len(args) == 0 {
-		fmt.Fprint(m.Stderr, usage)
+		m.usage(m.Stderr)
 		return flag.ErrHelp
 	}
-	switch args[0] {
-	case "serve":
-		return (&serveCmd{Main: m}).run(ctx, args[1:])
-	case "upload":
-		return (&uploadCmd{Main: m}).run(ctx, args[1:])
-	case "keys":
-		return m.keys(args[1:])
-	case "verify":
-		return m.verify(args[1:])
-	case "refresh":
-		return m.refresh(ctx, args[1:])
-	case "audit":
-		return m.audit(ctx, args[1:])
-	case "admin":
-		return m.admin(ctx, args[1:])
-	case "help", "-h", "--help":
-		fmt.Fprint(m.Stdout, usage)
+	name := args[0]
+	switch name {
+	case "-h", "--help":
+		m.usage(m.Stdout)
 		return nil
+	case "help":
+		if len(args) == 1 {
+			m.usage(m.Stdout)
+			return nil
+		}
+		// "sightline help upload" is "sightline upload -h", printed where
+		// asked for help goes: standard output.
+		name, args = args[1], []string{args[1], "-h"}
+		m = &Main{Stdout: m.Stdout, Stderr: m.Stdout}
 	}
-	fmt.Fprintf(m.Stderr, "sightline: unknown command %q\n\n%s", args[0], usage)
+	for _, c := range commands {
+		if c.name == name {
+			err := c.run(m, ctx, args[1:])
+			if errors.Is(err, flag.ErrHelp) && slices.ContainsFunc(args[1:], isHelp) {
+				return nil // asked for help, and given it
+			}
+			return err
+		}
+	}
+	fmt.Fprintf(m.Stderr, "sightline: unknown command %q\n\n", name)
+	m.usage(m.Stderr)
 	return flag.ErrHelp
+}
+
+// isHelp reports whether a command-line argument asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// verbose adds --verbose to a command that opens a data folder, and
+// returns the function that turns the log library's messages on.
+func verbose(fs *flag.FlagSet, stderr io.Writer) func() {
+	on := fs.Bool("verbose", false, "also print the messages of the log library")
+	return func() {
+		if *on {
+			klog.SetSlogLogger(slog.New(slog.NewTextHandler(stderr, nil)))
+		}
+	}
+}
+
+// openData checks that dir is a data folder a server made, before a
+// command opens it: only `sightline serve` creates one.
+func openData(dir string) error {
+	if _, err := os.Stat(server.KeyFile(dir)); err != nil {
+		abs, _ := filepath.Abs(dir)
+		return fmt.Errorf("no Sightline data folder at %s (it has no %s): give the server's folder with --data DIR; `sightline serve` makes one when it first starts",
+			abs, filepath.Base(server.KeyFile(dir)))
+	}
+	return nil
+}
+
+// serverURL checks the address of a server given on the command line.
+func serverURL(flagName, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--%s %q: give the server's address with its scheme, such as http://127.0.0.1:8080 or https://sightline.example.org", flagName, s)
+	}
+	return nil
 }
 
 // parseInterleaved parses flags that may come before, between or after

@@ -33,6 +33,9 @@ func (m *Main) refresh(ctx context.Context, args []string) error {
 		fs.Usage()
 		return flag.ErrHelp
 	}
+	if err := serverURL("server", *server); err != nil {
+		return err
+	}
 	cl := &client.Client{Server: *server}
 	failed := 0
 	for _, path := range files {

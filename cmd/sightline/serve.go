@@ -30,7 +30,7 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("sightline serve", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
 	c.maxSize = 64 << 30
-	fs.StringVar(&c.cfg.Data, "data", "./sightline-data", "folder for the database, originals and uploads in progress")
+	fs.StringVar(&c.cfg.Data, "data", defaultData, "folder for the database, originals and uploads in progress")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on; port 0 picks a free one")
 	fs.Var(&c.maxSize, "max-size", "largest file accepted")
 	fs.DurationVar(&c.cfg.UploadExpiry, "upload-expiry", 7*24*time.Hour, "how long an unfinished upload may stay silent")

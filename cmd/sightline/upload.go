@@ -9,11 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/durable"
+	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media"
 )
 
@@ -56,6 +58,12 @@ func (c *uploadCmd) run(ctx context.Context, args []string) error {
 	if c.source == "" || len(paths) == 0 {
 		fs.Usage()
 		return fmt.Errorf("upload needs --source and at least one PATH")
+	}
+	if !slices.Contains(evidence.Sources, evidence.Source(c.source)) {
+		return fmt.Errorf("--source %q is not one of %s", c.source, strings.Join(sourceNames(), ", "))
+	}
+	if err := serverURL("server", c.server); err != nil {
+		return err
 	}
 	journal := &client.Journal{Dir: c.stateDir}
 	if c.stateDir == "" {
@@ -276,4 +284,13 @@ func human(n int64) string {
 		return fmt.Sprintf("%d B", n)
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+// sourceNames lists the cameras --source may name.
+func sourceNames() []string {
+	var out []string
+	for _, s := range evidence.Sources {
+		out = append(out, string(s))
+	}
+	return out
 }

@@ -87,7 +87,7 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		if err != nil {
 			r.add("blob "+ref.String(), "cannot be read: %v", err)
 		} else if got != ref {
-			r.add("blob "+ref.String(), "content hashes to %s: the original has changed", got)
+			r.add("blob "+ref.String(), "content hashes to %s: the stored file has changed", got)
 		}
 	}
 
@@ -134,11 +134,11 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 			// stored: its job finishes (or makes it again) at the next
 			// start. Only a blob it has must be intact.
 			if _, ok := hashes[f.SHA256]; ok {
-				r.checkBlob(hashes, what, "blob", f.SHA256)
+				r.checkBlob(hashes, what, string(f.Kind)+" file", f.SHA256)
 			}
 			continue
 		}
-		r.checkBlob(hashes, what, "blob", f.SHA256)
+		r.checkBlob(hashes, what, string(f.Kind)+" file", f.SHA256)
 		e, ok := entries[f.LogIndex]
 		switch {
 		case !ok || e.Type != evidence.Derived || e.Evidence == nil || e.Evidence.ID != f.Parent:
@@ -214,8 +214,8 @@ func sameEvent(row evidence.LoggedEvent, e evidence.Event) bool {
 		row.Actor == e.Actor && row.At == e.At && maps.Equal(row.Details, e.Details)
 }
 
-// checkBlob reports a record whose blob (its "original" or derived
-// "blob") is missing or no longer hashes to its name.
+// checkBlob reports a record whose blob (named by noun: "original", "poster
+// file") is missing or no longer hashes to its name.
 func (r *Report) checkBlob(hashes map[blob.Ref]bool, what, noun string, ref blob.Ref) {
 	intact, stored := hashes[ref]
 	switch {

@@ -162,3 +162,41 @@ func TestAudit(t *testing.T) {
 		})
 	}
 }
+
+// A changed file made from an original is named by its kind: a poster is
+// not "the original".
+func TestAuditNamesADerivedFileByItsKind(t *testing.T) {
+	env := servertest.Start(t)
+	clip, err := os.ReadFile(mediatest.Clip(t, "clip.mp4", "3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := env.Create(int64(len(clip)), map[string]string{"source": "dashcam"})
+	if resp, body := env.Patch(u, 0, clip); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	id := env.Receipt(u).ID
+	env.RunJobs()
+	env.WaitJob("poster", id)
+	poster, err := env.Server.Derived().Get(t.Context(), id, "poster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := env.Server.Blobs().Path(poster.SHA256)
+	env.Stop()
+	os.Chmod(path, 0o600)
+	b, _ := os.ReadFile(path)
+	b[len(b)/2] ^= 1
+	os.WriteFile(path, b, 0o600)
+	r := run(t, env.Data)
+	named := false
+	for _, p := range r.Problems {
+		if strings.Contains(p.Detail, "original") {
+			t.Errorf("a changed poster called an original: %s", p)
+		}
+		named = named || p.Concerns == "poster of evidence "+id && strings.Contains(p.Detail, "its poster file "+poster.SHA256.String()+" has changed")
+	}
+	if !named {
+		t.Errorf("the poster is not named; problems: %v", r.Problems)
+	}
+}
