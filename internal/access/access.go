@@ -177,6 +177,12 @@ type Store interface {
 	// OnCase reports whether a staff member is assigned to an incident
 	// the item is in.
 	OnCase(ctx context.Context, evidenceID, userID string) (bool, error)
+	// RemoveShare withdraws a share, reporting whether there was one.
+	RemoveShare(ctx context.Context, evidenceID, userID string) (bool, error)
 	// Visible lists items a staff member may be able to see, newest first.
 	Visible(ctx context.Context, unit, badge, userID string, limit int) ([]string, error)
+	// Recorded lists up to limit items recorded between from and to (by
+	// their own clock, else on arrival), of source if not empty, newest
+	// first: a search's candidates.
+	Recorded(ctx context.Context, from, to time.Time, source string, limit int) ([]string, error)
 }

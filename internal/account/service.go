@@ -368,6 +368,11 @@ func (s *Service) ChangeRole(ctx context.Context, actor, userID string, role Rol
 // Users lists every account.
 func (s *Service) Users(ctx context.Context) iter.Seq2[User, error] { return s.cfg.Store.Users(ctx) }
 
+// UserByID returns the account with this id.
+func (s *Service) UserByID(ctx context.Context, id string) (User, error) {
+	return s.cfg.Store.UserByID(ctx, id)
+}
+
 // UserByName returns the account with this name.
 func (s *Service) UserByName(ctx context.Context, name string) (User, error) {
 	return s.cfg.Store.UserByName(ctx, name)

@@ -140,6 +140,25 @@ func (f Facts) AddShare(ctx context.Context, evidenceID, userID string, at time.
 	return err
 }
 
+
+// RemoveShare withdraws a share; it reports whether there was one.
+func (f Facts) RemoveShare(ctx context.Context, evidenceID, userID string) (bool, error) {
+	res, err := f.d.exec(ctx, `DELETE FROM shares WHERE evidence_id = ? AND user_id = ?`, evidenceID, userID)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// Recorded lists up to limit items recorded between from and to (by the
+// file's own clock, else when they arrived), of source if not empty,
+// newest first: candidates for a search, each still decided by the
+// access table.
+func (f Facts) Recorded(ctx context.Context, from, to time.Time, source string, limit int) ([]string, error) {
+	return f.strings(ctx, `SELECT id FROM evidence WHERE COALESCE(captured_at, received_at) BETWEEN ? AND ?
+		AND (? = '' OR source = ?) ORDER BY COALESCE(captured_at, received_at) DESC, id LIMIT ?`, from.UTC(), to.UTC(), source, source, limit)
+}
 // Visible lists the ids of items a staff member may be able to see, for
 // their home page: their unit's, their camera's, and those shared with
 // them, newest first. The access table still decides each one.

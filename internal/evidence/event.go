@@ -31,7 +31,9 @@ const (
 	Denied   EventType = "denied"
 	// Shared is a civilian sharing their item with a staff member;
 	// Involved records an officer as involved in an item.
-	Shared   EventType = "shared"
+	Shared EventType = "shared"
+	// Unshared is a civilian withdrawing a share.
+	Unshared EventType = "unshared"
 	Involved EventType = "involved"
 	// Derived records a file made from an item (poster, sound for
 	// alignment, review copy): its details name the new blob, its hash and

@@ -140,7 +140,7 @@ func (g Grouping) match(it evidence.Item, spans []span) (Suggestion, bool) {
 			sg.Reason = fmt.Sprintf("recorded within %s of %s", (-overlap).Round(time.Second), sp.id)
 		}
 		if sp.place != nil && it.Location != nil {
-			m := metres(sp.place.Location.Lat, sp.place.Location.Lon, it.Location.Lat, it.Location.Lon)
+			m := Metres(sp.place.Location.Lat, sp.place.Location.Lon, it.Location.Lat, it.Location.Lon)
 			if m > g.Distance {
 				continue
 			}
@@ -154,9 +154,9 @@ func (g Grouping) match(it evidence.Item, spans []span) (Suggestion, bool) {
 	return Suggestion{}, false
 }
 
-// metres is the great-circle distance between two points (haversine, on
+// Metres is the great-circle distance between two points (haversine, on
 // a sphere of the Earth's mean radius).
-func metres(lat1, lon1, lat2, lon2 float64) float64 {
+func Metres(lat1, lon1, lat2, lon2 float64) float64 {
 	const r = 6371008.8
 	rad := math.Pi / 180
 	dlat, dlon := (lat2-lat1)*rad, (lon2-lon1)*rad

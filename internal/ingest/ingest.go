@@ -314,6 +314,19 @@ func (s *Service) Evidence(ctx context.Context, uploadID string) (evidence.Item,
 	return s.items.ByUpload(ctx, evidence.Digest(uploadID))
 }
 
+// EvidenceID is the id the evidence an upload becomes has, known from the
+// moment the upload is created: a phone still recording can give its
+// evidence page's link to someone else. ErrNotFound if there is no such
+// upload. Also who sends it (a device token's scope, or nobody).
+func (s *Service) EvidenceID(ctx context.Context, uploadID string) (string, evidence.Uploader, error) {
+	st, err := s.uploads.readState(uploadID)
+	if err == nil && st.EvidenceID != "" {
+		return st.EvidenceID, evidence.UploaderOf(st.Info.MetaData), nil
+	}
+	it, err := s.Evidence(ctx, uploadID)
+	return it.ID, it.Uploader, err
+}
+
 // Recover brings the upload directory to a consistent state after a crash:
 // complete uploads become evidence, and files that belong to no upload are
 // removed. Call it before serving. An upload that cannot be recovered is

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sightline/sightline/internal/access"
@@ -73,10 +74,28 @@ func TestAuthorizationTable(t *testing.T) {
 	}
 	police, _ := uploadAs(t, env, device, clip, map[string]string{"source": "bodycam", "officer": "999"})
 	callers[1].token, callers[2].token = civ.AccessToken, other.AccessToken
-	for _, name := range []string{"sgt.reyes", "sgt.ward"} {
-		if resp, body := call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"`+name+`"}`); resp != 204 {
-			t.Fatalf("share with %s: %d %s", name, resp, body)
-		}
+	if resp, body := call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"sgt.reyes"}`); resp != 204 {
+		t.Fatalf("share with sgt.reyes: %d %s", resp, body)
+	}
+	// sgt.ward is involved: a share with him is refused, and one made
+	// before he was named (put here directly) gives him nothing.
+	if resp, body := call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"sgt.ward"}`); resp != 422 {
+		t.Fatalf("share with the involved sgt.ward: %d %s", resp, body)
+	}
+	env.StaffToken("sgt.diaz", account.Supervisor, "east", "")
+	if resp, body := call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"sgt.diaz"}`); resp != 204 {
+		t.Fatalf("share with sgt.diaz: %d %s", resp, body)
+	}
+	diaz, err := acc.UserByName(t.Context(), "sgt.diaz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ward, err := acc.UserByName(t.Context(), "sgt.ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Server.Facts().AddShare(t.Context(), civ.ID, ward.ID, time.Now()); err != nil {
+		t.Fatal(err)
 	}
 	it, err := env.Server.Evidence().Get(t.Context(), police.ID)
 	if err != nil || it.Uploader.Unit != "central" || it.Uploader.Badge != "101" || it.Uploader.Device != "dock-1" {
@@ -148,6 +167,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"/api/v1/uploads/":                      {{"POST", "/api/v1/uploads/", "", tusCreate, all(201)}},
 		"GET /api/v1/uploads/{upload}/evidence": {{"GET", strings.TrimPrefix(uploadURL, env.URL) + "/evidence", "", nil, all(200)}},
 		"GET /api/v1/uploads/{upload}/receipt":  {{"GET", strings.TrimPrefix(uploadURL, env.URL) + "/receipt", "", nil, all(200)}},
+		"GET /api/v1/uploads/{upload}/page":     {{"GET", strings.TrimPrefix(uploadURL, env.URL) + "/page", "", nil, all(200)}},
 		"GET /api/v1/evidence/{id}": {
 			{"GET", civItem + reason, "", nil, onlyHolderAndSupervisor},
 			{"GET", policeItem, "", nil, policeReaders},
@@ -158,9 +178,14 @@ func TestAuthorizationTable(t *testing.T) {
 		},
 		"GET /api/v1/evidence/{id}/receipt":   {{"GET", civItem + "/receipt" + reason, "", nil, onlyHolderAndSupervisor}},
 		"GET /api/v1/evidence/{id}/custody":   {{"GET", civItem + "/custody" + reason, "", nil, onlyHolderAndSupervisor}},
-		"POST /api/v1/evidence/{id}/shares":   {{"POST", civItem + "/shares", `{"user":"inv.ortiz"}`, nil, [9]int{404, 204, 404, 404, 404, 404, 404, 404, 404}}},
+		"POST /api/v1/evidence/{id}/shares":   {{"POST", civItem + "/shares", `{"user":"sgt.reyes"}`, nil, [9]int{404, 204, 404, 404, 404, 404, 404, 404, 404}}},
 		"POST /api/v1/evidence/{id}/involved": {{"POST", civItem + "/involved" + reason, `{"badge":"555"}`, nil, [9]int{404, 404, 404, 404, 404, 204, 404, 404, 404}}},
 		"GET /api/v1/me":                      {{"GET", "/api/v1/me", "", nil, [9]int{401, 403, 403, 403, 200, 200, 200, 200, 200}}},
+		"GET /api/v1/staff":                   {{"GET", "/api/v1/staff", "", nil, [9]int{401, 403, 403, 403, 200, 200, 200, 200, 200}}},
+		"GET /api/v1/evidence":                {{"GET", "/api/v1/evidence?source=bodycam", "", nil, [9]int{401, 403, 403, 403, 200, 200, 200, 200, 200}}},
+		"GET /api/v1/evidence/{id}/shares":    {{"GET", civItem + "/shares", "", nil, [9]int{404, 200, 404, 404, 404, 404, 404, 404, 404}}},
+		// The holder withdraws the share with sgt.diaz; nobody else may.
+		"DELETE /api/v1/evidence/{id}/shares/{user}": {{"DELETE", civItem + "/shares/" + diaz.ID, "", nil, [9]int{404, 204, 404, 404, 404, 404, 404, 404, 404}}},
 		"GET /api/v1/evidence/{id}/review": {
 			{"GET", civItem + "/review" + reason, "", nil, onlyHolderAndSupervisor},
 			{"GET", policeItem + "/review", "", nil, policeReaders},
@@ -264,17 +289,17 @@ func TestAuthorizationTable(t *testing.T) {
 			t.Errorf("an allowed staff access without its reason: %+v", e)
 		}
 	}
-	// Per caller on the civilian item: 5 API reads, the staff page, share
-	// and involve = 8 decisions; and 9 of the on-scene review (a code,
+	// Per caller on the civilian item: 5 API reads, the staff page, share,
+	// listing and withdrawing shares, and involve = 10 decisions; and 9 of the on-scene review (a code,
 	// submitting, listing, a review's receipt, three edits, the review
 	// page and its form). The signed-out are sent to sign in by the
 	// three staff pages, which decides nothing.
 	for key, want := range map[string]int{
-		"anonymous denied": 17 - 3, "device denied": 17, "officer denied": 17, "investigator denied": 17, "admin denied": 17,
-		"civilian allowed":   5 + 1,                 // two shares before, the original, the review copy and a share here (record, receipt, custody and page are the holder's own); a code
-		"civilian denied":    9 + 9 + 3 + 3,         // the other civilian's token on all seventeen, the holder recording involvement, reviewing (three) and editing a review (three)
-		"supervisor allowed": 5 + 1 + 1 + 6,         // reads, the page and involve by sgt.reyes; two reviews before and here, listing, a receipt, the review page
-		"supervisor denied":  8 + 1 + 1 + 9 + 1 + 3, // sgt.ward (involved) on all, sgt.reyes's share, the reason-less read, a code and three edits
+		"anonymous denied": 19 - 3, "device denied": 19, "officer denied": 19, "investigator denied": 19, "admin denied": 19,
+		"civilian allowed":   5 + 1 + 1,              // two shares before, the original, the review copy and a share here (record, receipt, custody, page and the list of shares are the holder's own); a code; a share withdrawn
+		"civilian denied":    11 + 9 + 3 + 3,         // the other civilian's token on all nineteen, the holder recording involvement, reviewing (three) and editing a review (three)
+		"supervisor allowed": 5 + 1 + 1 + 6,          // reads, the page and involve by sgt.reyes; two reviews before and here, listing, a receipt, the review page
+		"supervisor denied":  10 + 3 + 1 + 9 + 1 + 3, // sgt.ward (involved) on all, sgt.reyes's share and its list and withdrawal, the reason-less read, a code and three edits
 	} {
 		if count[key] != want {
 			t.Errorf("custody log has %d %q events, want %d (all: %v)", count[key], key, want, count)

@@ -166,10 +166,22 @@ func (s *server) custody(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	var actors []string
+	for _, e := range events {
+		actors = append(actors, e.Actor, e.Details["with"])
+	}
+	people, err := s.people(r.Context(), actors)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Evidence string                 `json:"evidence"`
 		Events   []evidence.LoggedEvent `json:"events"`
-	}{it.ID, events})
+		// People names the staff the events name (as actor or "with"),
+		// by the actor id the log gives them.
+		People map[string]person `json:"people"`
+	}{it.ID, events, people})
 }
 
 // original streams the exact bytes that were received, with Range
@@ -206,46 +218,6 @@ func (s *server) serveOriginal(w http.ResponseWriter, r *http.Request, it eviden
 	}
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	http.ServeContent(w, r, "", it.ReceivedAt, f)
-}
-
-// share answers POST /api/v1/evidence/{id}/shares {"user": "<staff name>"}:
-// the civilian who holds the item's token lets one staff member see it.
-func (s *server) share(w http.ResponseWriter, r *http.Request) {
-	it, c, ev, ok := s.decideItem(w, r, access.ShareItem, evidence.Shared)
-	if !ok || !s.mayWrite(w, r, c) {
-		return
-	}
-	var in struct {
-		User string `json:"user"`
-	}
-	if err := decode(r, &in); err != nil {
-		s.problem(w, r, http.StatusBadRequest, "send {\"user\": \"<staff name>\"}")
-		return
-	}
-	// A wrong name counts as a failed attempt: the answer tells a name
-	// that exists from one that does not, so guessing names is limited
-	// like guessing tokens.
-	if s.overLimit(r, callerOf(r)) {
-		s.tooMany(w, r, failedTooOften)
-		return
-	}
-	u, err := s.Accounts.UserByName(r.Context(), in.User)
-	if err != nil || u.Role == account.Admin {
-		s.failedAttempt(r, callerOf(r))
-		s.problem(w, r, http.StatusBadRequest, "no staff member may be shared with under that name")
-		return
-	}
-	if err := s.Facts.AddShare(r.Context(), it.ID, u.ID, time.Now()); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	ev.Type = evidence.Shared
-	ev.Details["with"], ev.Details["with_role"] = account.Actor(u.ID), string(u.Role)
-	if err := s.recordAbout(r.Context(), it, ev); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // involve answers POST /api/v1/evidence/{id}/involved {"badge": "…"}: an
@@ -287,19 +259,14 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	listed := make([]listing, 0, len(items))
+	out := make([]listing, 0, len(items))
 	for _, it := range items {
-		l := listing{ID: it.ID, Source: it.Source, MediaType: it.MediaType, ReceivedAt: it.ReceivedAt, DurationS: it.DurationS,
-			Partial: it.Partial, Civilian: it.Uploader.Token == ""}
-		if !l.Civilian {
-			l.Unit, l.Device = it.Uploader.Unit, it.Uploader.Device
-		}
-		listed = append(listed, l)
+		out = append(out, listed(it))
 	}
 	writeJSON(w, http.StatusOK, struct {
 		User     account.User `json:"user"`
 		Evidence []listing    `json:"evidence"`
-	}{c.User, listed})
+	}{c.User, out})
 }
 
 // listing is an item as a list of footage shows it.
@@ -308,8 +275,11 @@ type listing struct {
 	Source     evidence.Source `json:"source"`
 	MediaType  media.Kind      `json:"media_type"`
 	ReceivedAt time.Time       `json:"received_at"`
-	DurationS  *float64        `json:"duration_s,omitempty"`
-	Partial    bool            `json:"partial,omitempty"`
+	// RecordedAt is when it was recorded, by its file's clock, else when
+	// it arrived: what a search by time and a timeline go by.
+	RecordedAt time.Time `json:"recorded_at"`
+	DurationS  *float64  `json:"duration_s,omitempty"`
+	Partial    bool      `json:"partial,omitempty"`
 	// Civilian says a civilian submitted it; police footage names its
 	// unit and device.
 	Civilian bool   `json:"civilian"`
@@ -347,4 +317,37 @@ func (s *server) recordAbout(ctx context.Context, it evidence.Item, e evidence.E
 	e.Evidence, e.At = &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}, evidence.EventTime(time.Now())
 	_, err := s.record(ctx, e)
 	return err
+}
+
+// listed is an item as a list shows it.
+func listed(it evidence.Item) listing {
+	l := listing{ID: it.ID, Source: it.Source, MediaType: it.MediaType, ReceivedAt: it.ReceivedAt, RecordedAt: recorded(it),
+		DurationS: it.DurationS, Partial: it.Partial, Civilian: it.Uploader.Token == ""}
+	if !l.Civilian {
+		l.Unit, l.Device = it.Uploader.Unit, it.Uploader.Device
+	}
+	return l
+}
+
+// uploadPage answers GET /api/v1/uploads/{upload}/page: where the
+// evidence the upload becomes will be, and its access token, from the
+// moment the upload exists. The capture page shows the link while it
+// records, so that footage from a phone that is then taken can still be
+// reached by whoever was sent the link. The link does not carry the
+// upload id: it reads the evidence, it cannot add to it.
+func (s *server) uploadPage(w http.ResponseWriter, r *http.Request) {
+	upload := r.PathValue("upload")
+	id, who, err := s.Ingest.EvidenceID(r.Context(), upload)
+	if err == nil && who.Token != "" {
+		err = evidence.ErrNotFound // police footage has no civilian's page
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		EvidenceID   string `json:"evidence_id"`
+		AccessToken  string `json:"access_token"`
+		EvidencePage string `json:"evidence_page"`
+	}{id, evidence.AccessToken(upload), origin(r) + "/e/" + id + "#token=" + evidence.AccessToken(upload)})
 }

@@ -300,9 +300,17 @@ func (s *server) assignStaff() http.HandlerFunc {
 		})
 }
 
+// suggestion is a suggested item, listed as a search lists it, and why.
+type suggestion struct {
+	listing
+	Reason string   `json:"reason"`
+	Metres *float64 `json:"distance_m,omitempty"`
+}
+
 // suggestions answers GET /api/v1/incidents/{incident}/suggestions:
 // items recorded at the same time and place as its clips, that the
-// caller could add.
+// caller could add. What the caller may not read yet (a civilian's note,
+// place, file name) comes with opening the item, with a reason, logged.
 func (s *server) suggestions(w http.ResponseWriter, r *http.Request) {
 	inc, c, ok := s.incident(w, r, access.ReadIncident)
 	if !ok {
@@ -313,7 +321,7 @@ func (s *server) suggestions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := []incident.Suggestion{}
+	out := []suggestion{}
 	for _, sg := range all {
 		ok, err := s.mayBringIn(r.Context(), c, sg.Item)
 		if err != nil {
@@ -321,7 +329,7 @@ func (s *server) suggestions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if ok {
-			out = append(out, sg)
+			out = append(out, suggestion{listed(sg.Item), sg.Reason, sg.Metres})
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -402,4 +410,22 @@ func (s *server) timelinePage(w http.ResponseWriter, r *http.Request) {
 		Incident     incident.Incident
 		Reason, CSRF string
 	}{inc, reason, csrf})
+}
+
+// staff answers GET /api/v1/staff: the supervisors and investigators, by
+// name, role and unit: whom an incident's owner may assign to it.
+func (s *server) staff(w http.ResponseWriter, r *http.Request) {
+	out := []person{}
+	for u, err := range s.Accounts.Users(r.Context()) {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if u.Role == account.Supervisor || u.Role == account.Investigator {
+			out = append(out, personOf(u))
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Staff []person `json:"staff"`
+	}{out})
 }
