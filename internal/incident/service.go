@@ -236,6 +236,13 @@ type TimelineClip struct {
 	ConfirmedBy string          `json:"confirmed_by,omitempty"`
 	ConfirmedAt *time.Time      `json:"confirmed_at,omitempty"`
 	HasVideo    bool            `json:"has_video"`
+	// By says who filmed it: "a civilian", or the unit, device and badge
+	// a police camera's token names.
+	By string `json:"by"`
+	// Start is the wall-clock time of the clip's first moment: on the
+	// incident's clock when that has a wall-clock time, else by the
+	// clip's own clock, else when it arrived.
+	Start time.Time `json:"start"`
 }
 
 // Timeline is an incident's clips on its clock.
@@ -274,7 +281,11 @@ func (s *Service) Timeline(ctx context.Context, id string) (Timeline, error) {
 			return t, err
 		}
 		tc := TimelineClip{Evidence: c.Evidence, Source: it.Source, Label: label(it), Method: c.Method, Confidence: c.Confidence,
-			Status: c.Status, Drift: c.Drift, Detail: c.Detail, ConfirmedBy: c.ConfirmedBy, HasVideo: it.Video != nil}
+			Status: c.Status, Drift: c.Drift, Detail: c.Detail, ConfirmedBy: c.ConfirmedBy, HasVideo: it.Video != nil, By: filmedBy(it),
+			Start: it.ReceivedAt.UTC()}
+		if it.CapturedAt != nil {
+			tc.Start = it.CapturedAt.UTC()
+		}
 		if it.DurationS != nil {
 			tc.Duration = *it.DurationS
 		}
@@ -291,13 +302,36 @@ func (s *Service) Timeline(ctx context.Context, id string) (Timeline, error) {
 		}
 		t.Clips = append(t.Clips, tc)
 	}
+	if t.Start != nil {
+		for i, c := range t.Clips {
+			if c.Status != Pending {
+				t.Clips[i].Start = t.Start.Add(time.Duration(c.Offset * float64(time.Second)))
+			}
+		}
+	}
 	return t, nil
 }
 
-// label names a clip's camera for its lane: its source and device.
+// filmedBy says who filmed an item.
+func filmedBy(it evidence.Item) string {
+	if it.Uploader.Token == "" {
+		return "a civilian"
+	}
+	by := strings.TrimSpace(it.Uploader.Unit + " " + it.Uploader.Device)
+	if it.Uploader.Badge != "" {
+		by += ", badge " + it.Uploader.Badge
+	}
+	return by
+}
+
+// label names a clip's camera for its lane: its source and device; a
+// fixed camera's export by its channel (the device given) or file name,
+// since a shop's cameras are told apart by those.
 func label(it evidence.Item) string {
 	l := string(it.Source)
 	switch {
+	case it.Source == evidence.Surveillance && it.Device == "" && it.Filename != "":
+		l += " " + it.Filename
 	case it.Uploader.Device != "":
 		l += " " + it.Uploader.Device
 	case it.Device != "":

@@ -389,10 +389,10 @@ func (s *server) review(w http.ResponseWriter, r *http.Request) {
 	s.serveOriginal(w, r, it)
 }
 
-// timelinePage shows an incident's clips on one clock and plays up to
-// four angles together. Reviewing an incident opens footage, so it first
-// asks why; the reason goes with every clip the page plays and is logged
-// with each.
+// timelinePage is an incident's page: its clips on one clock, what is
+// suggested for it, the officers named and the staff on it, and finding
+// footage to add. Watching opens footage, so the player asks why first;
+// the reason goes with every clip the page plays and is logged with each.
 func (s *server) timelinePage(w http.ResponseWriter, r *http.Request) {
 	inc, c, ok := s.incident(w, r, access.ReadIncident)
 	if !ok {
@@ -409,7 +409,9 @@ func (s *server) timelinePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "timeline.html", struct {
 		Incident     incident.Incident
 		Reason, CSRF string
-	}{inc, reason, csrf})
+		MayAssign    bool
+		Sources      []evidence.Source
+	}{inc, reason, csrf, access.Decide(c.Principal, access.AssignStaff, incidentFacts(inc)).Allowed, evidence.Sources})
 }
 
 // staff answers GET /api/v1/staff: the supervisors and investigators, by

@@ -230,7 +230,9 @@ func (s *server) staffHome(w http.ResponseWriter, r *http.Request) {
 		Items     []evidence.Item
 		Incidents []incident.Incident
 		CSRF      string
-	}{c.User, items, incidents, c.session.CSRF})
+		CanCreate bool
+		Sources   []evidence.Source
+	}{c.User, items, incidents, c.session.CSRF, access.Decide(c.Principal, access.CreateIncident, nil).Allowed, evidence.Sources})
 }
 
 // staffView shows one item to a staff member. For a civilian's footage

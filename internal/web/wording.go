@@ -10,6 +10,7 @@ import (
 	"rsc.io/qr"
 
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/media"
 )
 
 // pageFuncs are what templates use to say numbers, times and lengths the
@@ -19,6 +20,7 @@ var pageFuncs = template.FuncMap{
 	"seconds":  seconds,
 	"lasting":  lasting,
 	"recorded": recorded,
+	"mapLink":  mapLink,
 }
 
 // plural says n of a thing: "1 clip", "2 clips".
@@ -80,4 +82,9 @@ func qrImage(text string) (template.URL, error) {
 func recorded(it evidence.Item) time.Time {
 	from, _ := span(it)
 	return from
+}
+
+// mapLink is a link to a place on OpenStreetMap.
+func mapLink(l media.Location) template.URL {
+	return template.URL(fmt.Sprintf("https://www.openstreetmap.org/?mlat=%.6f&mlon=%.6f#map=18/%.6f/%.6f", l.Lat, l.Lon, l.Lat, l.Lon))
 }

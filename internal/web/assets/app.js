@@ -91,27 +91,35 @@
     }
   });
 
+  // fetchEvidence reads back what the upload became, its receipt and its
+  // token, and shows them with the record to save.
   function fetchEvidence(url, attempt) {
     fetch(url, { cache: "no-store" }).then((res) => {
-      if (res.status === 404 && attempt < 10) {
+      if (res.status === 404 && attempt < 20) {
         setTimeout(() => fetchEvidence(url, attempt + 1), 500);
         return null;
       }
       if (!res.ok) throw new Error("server answered " + res.status);
       return res.json();
-    }).then((ev) => {
+    }).then(async (ev) => {
       if (!ev) return;
+      const rc = await fetch(url.replace(/\/evidence$/, "/receipt"), { cache: "no-store" })
+        .then((r) => (r.ok ? r.json() : null)).catch(() => null);
       $("r-id").textContent = ev.id;
       $("r-sha").textContent = ev.sha256;
       $("r-size").textContent = humanSize(ev.size) + " (" + ev.size + " bytes)";
-      $("r-received").textContent = ev.received_at;
+      $("r-received").textContent = new Date(ev.received_at).toLocaleString();
+      $("r-logged").textContent = rc ? "entry " + rc.index + " of the log " + rc.origin : "receipt not ready yet; the evidence page has it";
       $("r-token").textContent = ev.access_token;
-      const blob = new Blob([JSON.stringify(ev, null, 2)], { type: "application/json" });
-      $("r-save").href = URL.createObjectURL(blob);
-      $("r-save").download = (ev.filename || ev.id) + ".sightline.json";
+      $("r-summary").textContent = "Stored: " + humanSize(ev.size) + " kept exactly as sent, and logged in the public custody log.";
+      const record = { id: ev.id, sha256: ev.sha256, size: ev.size, received_at: ev.received_at, duration_s: ev.duration_s, partial: ev.partial };
+      window.sightlineRecord.link($("r-save"), record, ev.access_token, rc);
+      $("r-page").href = window.sightlineRecord.pageURL(ev.id, ev.access_token);
+      window.sightlineRecord.remember(ev.id, ev.access_token);
       $("result").hidden = false;
       status("Stored. " + humanSize(ev.size) + " kept exactly as sent.");
       startBtn.disabled = false;
     }).catch((err) => status("Could not read the stored evidence: " + err.message, true));
   }
+
 })();

@@ -91,6 +91,7 @@
       declared: false, evidence: null, token: null, error: null,
     };
     await put("recordings", current);
+    $("early").hidden = true;
     $("preview").srcObject = stream;
     recorder = new MediaRecorder(stream, mime ? { mimeType: mime, videoBitsPerSecond: 1500000 } : {});
     seq = 0;
@@ -239,6 +240,7 @@
       if (await keptAsPartial(res)) return continueAfter(r);
       if (res.status !== 204) return refused(r, res);
       r.acked = base + Number(res.headers.get("Upload-Offset"));
+      if (!r.page || r.page.upload !== r.uploadURL) earlyLink(r);
       if (r.acked >= c.offset + c.size) {
         r.safeMs = c.endMs;
         await put("recordings", r);
@@ -283,7 +285,7 @@
   async function continueAfter(r) {
     const part = await evidenceOf(r.uploadURL);
     r.parts = (r.parts || []).concat([part]);
-    remember(part.evidence.id, part.token);
+    window.sightlineRecord.remember(part.evidence.id, part.token);
     const id = r.uploadURL.slice(r.uploadURL.lastIndexOf("/") + 1);
     r.base = (r.base || 0) + part.evidence.size;
     r.acked = r.base;
@@ -334,18 +336,47 @@
   async function finish(r) {
     Object.assign(r, await evidenceOf(r.uploadURL));
     await put("recordings", r);
-    remember(r.evidence.id, r.token);
+    window.sightlineRecord.remember(r.evidence.id, r.token);
     showReceipt(r);
   }
 
-  // remember keeps a token where the evidence page finds it again.
-  function remember(id, token) {
+
+  // earlyLink asks, once the first bytes are safe, where the evidence will
+  // be, and shows the link while recording: whoever it is sent to can
+  // open what reached the server even if this phone is taken.
+  async function earlyLink(r) {
+    const url = r.uploadURL;
     try {
-      const kept = JSON.parse(localStorage.getItem("sightline-tokens") || "{}");
-      kept[id] = token;
-      localStorage.setItem("sightline-tokens", JSON.stringify(kept));
-    } catch (e) { /* private mode: the saved files remain */ }
+      const res = await fetch(url + "/page", { cache: "no-store" });
+      if (!res.ok || r.uploadURL !== url) return;
+      const p = await res.json();
+      r.page = { upload: url, link: p.evidence_page, id: p.evidence_id, token: p.access_token };
+      window.sightlineRecord.remember(p.evidence_id, p.access_token);
+      await put("recordings", r);
+      showEarly(r);
+    } catch (e) { /* offline: asked again with the next piece */ }
   }
+
+  function showEarly(r) {
+    if (!r.page) return;
+    const a = $("early-link");
+    a.href = a.textContent = r.page.link;
+    $("early").hidden = false;
+  }
+
+  $("early-share").addEventListener("click", async () => {
+    const link = $("early-link").href;
+    try {
+      if (navigator.share) {
+        await navigator.share({ title: "My recording (Sightline)", text: "The footage I am recording, kept on the server:", url: link });
+        return;
+      }
+      await navigator.clipboard.writeText(link);
+      $("early-status").textContent = "Copied: paste it into a message to someone you trust.";
+    } catch (e) {
+      $("early-status").textContent = "Copy the link above and send it to someone you trust.";
+    }
+  });
 
   // ---- showing ----------------------------------------------------------
 
@@ -396,12 +427,7 @@
     $("r-sha").textContent = ev.sha256;
     $("r-logged").textContent = r.receipt ? "entry " + r.receipt.index + " of the log " + r.receipt.origin : "receipt not ready yet";
     $("r-token").textContent = r.token;
-    const file = {
-      format: "sightline-capture-v1", evidence_page: pageURL(r), access_token: r.token,
-      evidence: ev, receipt: r.receipt || null, earlier_parts: parts,
-    };
-    $("r-save").href = URL.createObjectURL(new Blob([JSON.stringify(file, null, 2)], { type: "application/json" }));
-    $("r-save").download = ev.id + ".sightline.json";
+    window.sightlineRecord.link($("r-save"), ev, r.token, r.receipt, parts);
     $("r-page").href = pageURL(r);
     $("receipt").hidden = false;
     window.sightlineShare($("share"), ev.id, r.token);
@@ -409,7 +435,7 @@
   }
 
   function pageURL(r) {
-    return location.origin + "/e/" + encodeURIComponent(r.evidence.id) + "#token=" + encodeURIComponent(r.token);
+    return window.sightlineRecord.pageURL(r.evidence.id, r.token);
   }
 
   // items lists what a recording became: its earlier parts, then itself.
@@ -451,7 +477,7 @@
     state: () => Object.assign({ pending: pending, offline: offline, recording: !!recorder },
       current ? { started: current.started || 0, uploadURL: current.uploadURL, recorded: current.recorded, acked: current.acked, stopped: current.stopped,
         evidence: current.evidence, token: current.token, receipt: current.receipt || null, error: current.error,
-        parts: current.parts || [] } : {}),
+        parts: current.parts || [], page: current.page || null } : {}),
     stop: stop,
   };
 
@@ -470,6 +496,7 @@
     }
     if (open.length) {
       current = open[0];
+      showEarly(current);
       say("Sending a recording this phone kept…", false);
       pump();
     }

@@ -1,24 +1,31 @@
-// The incident timeline: every clip on one clock, one lane per camera,
-// up to four angles playing in step under one scrubber.
+// The incident timeline: every clip listed with who filmed it and when,
+// and, once the reviewer has said why, the angles they choose (up to four)
+// playing in step under one scrubber, with the wall-clock time at the
+// playhead.
 //
 // The incident clock T is kept here (a wall clock while playing). A
 // clip's own time for T is (T - offset) / (1 + drift), and every frame
 // each video is steered to it: a small error is taken up by playing a
-// little faster or slower, a large one (over 0.25 s) by seeking.
+// little faster or slower, a large one (over 0.25 s) by seeking. A video
+// still seeking is left to finish: seeking it again would keep it on its
+// old frame for as long as seeks take longer than a frame.
 "use strict";
 (() => {
-  const root = document.getElementById("timeline");
+  const root = document.getElementById("incident");
   if (!root) return;
   const $ = (id) => document.getElementById(id);
+  const { el, time, clock, count } = window.say;
   const incident = root.dataset.incident, reason = root.dataset.reason, csrf = root.dataset.csrf;
+  const watching = !!$("timeline");
   const maxAngles = 4;
   const frame = 1 / 30;
   const startLead = 0.1; // seconds a video takes from play() to moving
-  const count = (n, one) => n + " " + one + (n === 1 ? "" : "s");
 
-  let clips = [];     // from the API, with .video for the angles shown
-  let total = 1;      // incident length, seconds
-  let T = 0;          // incident time while paused; at wallStart while playing
+  let clips = [];      // from the API, with .video for the angles shown
+  let chosen = null;   // evidence ids of the angles to play (null: the first four)
+  let start = null;    // wall-clock Date of the incident clock's 0, if known
+  let total = 1;       // incident length, seconds
+  let T = 0;           // incident time while paused; at wallStart while playing
   let playing = false, wallStart = 0;
 
   const q = (path) => path + "?reason=" + encodeURIComponent(reason);
@@ -28,6 +35,7 @@
     const m = Math.floor(t / 60), s = t - 60 * m;
     return m + ":" + (s < 10 ? "0" : "") + s.toFixed(3);
   };
+  const playable = (c) => c.has_video && c.status !== "pending";
 
   async function load() {
     const res = await fetch("/api/v1/incidents/" + encodeURIComponent(incident) + "/timeline", { credentials: "same-origin" });
@@ -39,84 +47,149 @@
       const p = prev.get(c.evidence_id);
       if (p && p.video) c.video = p.video;
     }
+    start = body.start ? new Date(body.start) : null;
     total = Math.max(1, ...clips.map((c) => c.offset_s + c.duration_s));
-    $("scrubber").max = total.toFixed(3);
-    build();
+    if (!chosen) chosen = new Set(clips.filter(playable).slice(0, maxAngles).map((c) => c.evidence_id));
+    list();
     const pending = clips.filter((c) => c.status === "pending").length;
-    $("status").textContent = pending ? count(pending, "clip") + " still being aligned…" : count(clips.length, "clip") + " on one clock.";
+    $("status").textContent = !clips.length ? "No clips yet: add footage below." :
+      pending ? count(pending, "clip") + " still being aligned…" : count(clips.length, "clip") + " on one clock.";
     if (pending) setTimeout(load, 2000);
+    if (watching) {
+      $("scrubber").max = total.toFixed(3);
+      build();
+      seek(now());
+    }
+  }
+
+  // how says how a clip was placed on the incident clock.
+  function how(c) {
+    if (c.status === "pending") return "aligning…";
+    const by = { audio: "sound, " + Math.round(c.confidence * 100) + "% sure", metadata: "the file's clock (check it)", manual: "a reviewer" }[c.method] || c.method;
+    return by + (c.status === "confirmed" ? ", confirmed" : c.status !== "aligned" ? " (" + c.status + ")" : "");
+  }
+
+  // list fills the table of clips.
+  function list() {
+    const tbody = $("clips").querySelector("tbody");
+    tbody.textContent = "";
+    for (const c of clips) {
+      const tr = el("tr");
+      tr.className = "clip-row";
+      tr.dataset.evidence = c.evidence_id;
+      const from = new Date(c.start), to = new Date(from.getTime() + c.duration_s * 1000);
+      tr.append(el("td", c.label, "label"), el("td", c.by), el("td", time(c.start) + " – " + clock(to).slice(0, 8), "when"));
+      const placed = el("td", how(c));
+      placed.title = c.detail || "";
+      tr.append(placed);
+      if (watching) {
+        const td = el("td");
+        if (playable(c)) {
+          const box = el("input");
+          box.type = "checkbox";
+          box.className = "angle-choice";
+          box.checked = chosen.has(c.evidence_id);
+          box.setAttribute("aria-label", "play " + c.label);
+          box.addEventListener("change", () => choose(c.evidence_id, box));
+          td.append(box);
+        }
+        tr.append(td);
+      }
+      const actions = el("td");
+      const open = el("a", "Open on its own", "open-clip");
+      open.href = "/staff/evidence/" + encodeURIComponent(c.evidence_id) + (reason ? q("") : "");
+      const remove = el("button", "Remove", "secondary small remove-clip");
+      remove.type = "button";
+      remove.addEventListener("click", () => edit("DELETE", "/evidence/" + encodeURIComponent(c.evidence_id)));
+      actions.append(open, " ", remove);
+      tr.append(actions);
+      tbody.append(tr);
+    }
+  }
+
+  // choose plays or stops playing a clip's angle, four at most.
+  function choose(id, box) {
+    if (box.checked && chosen.size >= maxAngles) {
+      box.checked = false;
+      $("status").textContent = "Four angles play at a time: untick one first.";
+      return;
+    }
+    if (box.checked) chosen.add(id); else chosen.delete(id);
+    build();
     seek(now());
+  }
+
+  // edit sends a change of the incident and shows the timeline again.
+  async function edit(method, path, body) {
+    const res = await fetch("/api/v1/incidents/" + encodeURIComponent(incident) + path, {
+      method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) {
+      const e = await res.json().catch(() => ({}));
+      $("incident-status").textContent = "Not done: " + (e.error || res.status) + ".";
+      return false;
+    }
+    $("incident-status").textContent = "";
+    await load();
+    return true;
   }
 
   function build() {
     const angles = $("angles"), lanes = $("lanes");
     let shown = 0;
     for (const c of clips) {
-      if (!c.has_video || c.status === "pending" || shown >= maxAngles) continue;
+      const want = playable(c) && chosen.has(c.evidence_id);
+      if (!want && c.video) {
+        c.video.pause();
+        c.video.parentElement.remove();
+        c.video = null;
+      }
+      if (!want) continue;
       shown++;
-      if (c.video) continue;
-      const box = document.createElement("div");
-      box.className = "angle";
-      const v = document.createElement("video");
-      v.muted = shown > 1; // one sound at a time
+      if (c.video) {
+        c.video.muted = shown > 1; // one sound at a time
+        continue;
+      }
+      const box = el("div", undefined, "angle");
+      const v = el("video");
+      v.muted = shown > 1;
       v.preload = "auto";
       v.playsInline = true;
       v.src = q("/api/v1/evidence/" + encodeURIComponent(c.evidence_id) + "/review");
       v.dataset.evidence = c.evidence_id;
-      const name = document.createElement("span");
-      name.className = "name";
-      name.textContent = c.label;
-      box.append(v, name);
+      box.append(v, el("span", c.label, "name"));
       angles.append(box);
       c.video = v;
     }
     lanes.replaceChildren();
-    const head = document.createElement("div");
-    head.className = "playhead";
+    const head = el("div", undefined, "playhead");
     head.id = "playhead";
     lanes.append(head);
     for (const c of clips) {
-      const lane = document.createElement("div");
-      lane.className = "lane";
+      const lane = el("div", undefined, "lane");
       lane.dataset.evidence = c.evidence_id;
-      const label = document.createElement("span");
-      label.className = "label";
-      const how = c.status === "pending" ? "aligning…" : c.method + (c.method === "audio" ? " " + Math.round(c.confidence * 100) + "%" : "") +
-        (c.status !== "aligned" && c.status !== "confirmed" ? " (" + c.status + ")" : "");
-      label.textContent = c.label + " · " + how;
+      const label = el("span", c.label + " · " + how(c), "label");
       label.title = c.detail || "";
-      const bar = document.createElement("div");
-      bar.className = "clip " + (c.status === "pending" ? "pending" : c.method);
+      const bar = el("div", undefined, "clip " + (c.status === "pending" ? "pending" : c.method));
       bar.style.left = (100 * c.offset_s / total) + "%";
       bar.style.width = Math.max(0.5, 100 * c.duration_s / total) + "%";
       if (c.has_video) bar.style.backgroundImage = "url(\"" + q("/api/v1/evidence/" + encodeURIComponent(c.evidence_id) + "/thumbnails") + "\")";
       lane.append(label, bar);
       if (c.status !== "pending") {
-        const nudge = document.createElement("span");
-        nudge.className = "nudge";
+        const nudge = el("span", undefined, "nudge");
         for (const [text, d] of [["−0.1 s", -0.1], ["−1 frame", -frame], ["+1 frame", frame], ["+0.1 s", 0.1], ["✓", 0]]) {
-          const b = document.createElement("button");
+          const b = el("button", text, "nudge-btn");
           b.type = "button";
-          b.textContent = text;
-          b.className = "nudge-btn";
           b.dataset.nudge = String(d);
-          b.addEventListener("click", (ev) => { ev.stopPropagation(); nudgeClip(c, d); });
+          b.addEventListener("click", (ev) => { ev.stopPropagation(); edit("POST", "/evidence/" + encodeURIComponent(c.evidence_id) + "/offset", { nudge_s: d }); });
           nudge.append(b);
         }
         lane.append(nudge);
       }
       lanes.append(lane);
     }
-  }
-
-  async function nudgeClip(c, d) {
-    const res = await fetch("/api/v1/incidents/" + encodeURIComponent(incident) + "/evidence/" + encodeURIComponent(c.evidence_id) + "/offset", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ nudge_s: d }),
-    });
-    if (!res.ok) { $("status").textContent = "nudge refused: " + res.status; return; }
-    await load();
   }
 
   // seek puts the incident clock at t and every angle at its moment.
@@ -141,6 +214,7 @@
   function draw(t) {
     $("scrubber").value = t.toFixed(3);
     $("clock").textContent = fmt(t);
+    $("wallclock").textContent = start ? clock(new Date(start.getTime() + t * 1000)) : "";
     const head = $("playhead");
     if (head) head.style.left = (100 * t / total) + "%";
   }
@@ -156,6 +230,7 @@
       const lt = local(c, t);
       const inside = lt >= 0 && lt < c.duration_s;
       v.parentElement.classList.toggle("out", !inside);
+      if (v.seeking) continue; // let it land; it is steered from there
       if (lt < 0 && lt > -startLead) {
         // About to start: a video takes a few frames to get going, so
         // it is started that much early, from its first frame.
@@ -201,19 +276,23 @@
     $("play").textContent = "Play";
   }
 
-  $("play").addEventListener("click", () => (playing ? pause() : play()));
-  $("scrubber").addEventListener("input", () => seek(parseFloat($("scrubber").value)));
-  $("lanes").addEventListener("click", (ev) => {
-    const box = $("lanes").getBoundingClientRect();
-    seek(total * (ev.clientX - box.left) / box.width);
-  });
+  if (watching) {
+    $("play").addEventListener("click", () => (playing ? pause() : play()));
+    $("scrubber").addEventListener("input", () => seek(parseFloat($("scrubber").value)));
+    $("lanes").addEventListener("click", (ev) => {
+      const box = $("lanes").getBoundingClientRect();
+      seek(total * (ev.clientX - box.left) / box.width);
+    });
+  }
 
-  // For tests and for a reviewer's console: where each angle should be.
+  // For the incident page's other parts, for tests and for a reviewer's
+  // console: where each angle should be, and the changes.
   window.sightlineTimeline = {
     time: now,
+    clips: () => clips,
     expected: () => clips.filter((c) => c.video).map((c) => ({ evidence: c.evidence_id, expected: local(c, now()), actual: c.video.currentTime,
-      inside: local(c, now()) >= 0 && local(c, now()) <= c.duration_s })),
-    seek, play, pause, reload: load,
+      inside: local(c, now()) >= 0 && local(c, now()) <= c.duration_s, seeking: c.video.seeking })),
+    seek, play, pause, reload: load, edit,
   };
   load().catch((e) => { $("status").textContent = String(e); });
 })();
