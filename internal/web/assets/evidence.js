@@ -40,7 +40,12 @@
     a.download = name;
   }
 
-  let retry = null;
+  // A link sent while recording opens before the item is kept (at the
+  // latest minutes after the phone falls silent): the page looks again a
+  // few times, less and less often, for a wrong token looks the same and
+  // every miss counts against this address's limit of failed attempts.
+  const again = [20, 40, 80, 160, 320];
+  let retry = null, tries = 0;
   async function load() {
     $("load-error").hidden = true;
     clearTimeout(retry);
@@ -48,14 +53,13 @@
     try {
       it = await get("");
     } catch (err) {
-      if (err.status === 404 && fromLink) {
-        // A link sent while recording: the item is kept once the phone
-        // stops or falls silent.
+      if (err.status === 404 && fromLink && tries < again.length) {
         $("arriving").hidden = false;
-        retry = setTimeout(load, 15000);
+        retry = setTimeout(load, again[tries++] * 1000);
         return;
       }
-      $("load-error").textContent = "Could not open the footage: " + (err.status === 404 ? "no footage with this id for this token" : err.message) + ".";
+      $("arriving").hidden = true;
+      $("load-error").textContent = "Could not open the footage: " + (err.status === 404 ? "no footage with this id for this token (yet)" : err.message) + ".";
       $("load-error").hidden = false;
       $("need-token").hidden = false;
       return;
