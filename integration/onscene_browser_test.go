@@ -10,6 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
 )
 
@@ -49,6 +51,14 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 		t.Fatalf("after stopping: %+v", st)
 	}
 	civID := st.Evidence.ID
+	// The record the capture page saves verifies offline against the
+	// footage the server holds.
+	footage := fetchEvidence(t, srv.URL, t.TempDir(), client.Receipt{Item: evidence.Item{ID: civID}, AccessToken: st.Token})
+	record := filepath.Join(t.TempDir(), "capture.sightline.json")
+	os.WriteFile(record, saved(t, phone, "r-save"), 0o644)
+	if out, errOut, err := sightline(t, "verify", footage, record, "--key", logKey(t, data)); err != nil || !strings.HasPrefix(out, "OK: "+fileSHA(t, footage)) {
+		t.Errorf("sightline verify of the capture page's saved record: %v %q %q", err, out, errOut)
+	}
 
 	// A code to read aloud, with its QR link.
 	if err := chromedp.Do(phone, chromedp.Click(chromedp.ID("share-button"))); err != nil {
@@ -135,15 +145,15 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 	if !strings.Contains(shown, "referred for internal review") || !strings.Contains(shown, "sgt.reyes") || !strings.Contains(shown, "Officer 101 pulled") || !strings.Contains(shown, incID) {
 		t.Errorf("the civilian's page shows the review as %q", shown)
 	}
-	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`document.querySelectorAll("#event-list tr").length > 3`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`document.querySelectorAll("#event-list li").length > 3`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := chromedp.Run(phone, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#event-list tr")].map(tr => tr.className + " | " + tr.innerText)`))
+	rows, _ := chromedp.Run(phone, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#event-list li")].map(li => li.className + " | " + li.innerText)`))
 	var opened, viewed, reviewed bool
 	for _, r := range rows {
-		opened = opened || strings.HasPrefix(r, "event shared") && strings.Contains(r, "claim-share-code") && strings.Contains(r, "supervisor")
-		viewed = viewed || strings.HasPrefix(r, "event viewed") && strings.Contains(r, "supervisor") && strings.Contains(r, "on-scene review")
-		reviewed = reviewed || strings.HasPrefix(r, "event reviewed") && strings.Contains(r, reviewID)
+		opened = opened || strings.HasPrefix(r, "event shared") && strings.Contains(r, "sgt.reyes (supervisor, central) opened it with your code")
+		viewed = viewed || strings.HasPrefix(r, "event viewed") && strings.Contains(r, "sgt.reyes (supervisor, central) watched your video") && strings.Contains(r, "Reason given: on-scene review")
+		reviewed = reviewed || strings.HasPrefix(r, "event reviewed") && strings.Contains(r, "sgt.reyes (supervisor, central) wrote a review")
 	}
 	if !opened || !viewed || !reviewed {
 		t.Errorf("accesses on the civilian's page: opened %v, viewed %v, reviewed %v:\n%s", opened, viewed, reviewed, strings.Join(rows, "\n"))
@@ -152,7 +162,11 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`document.getElementById("player").readyState >= 2`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Errorf("the civilian's player did not load: %v", err)
 	}
-	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`[...document.querySelectorAll("#review-list a")].some(a => a.href.startsWith("blob:"))`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
-		t.Errorf("no receipt of the review on the civilian's page: %v", err)
+	// The review's receipt, saved from the civilian's page, verifies
+	// offline with what the supervisor wrote.
+	reviewReceipt := filepath.Join(t.TempDir(), "review.json")
+	os.WriteFile(reviewReceipt, saved(t, phone, "receipt-"+reviewID), 0o644)
+	if out, errOut, err := sightline(t, "verify", footage, reviewReceipt, "--key", logKey(t, data)); err != nil || !strings.HasSuffix(out, "with the reviewed document it names\n") {
+		t.Errorf("sightline verify of the review's saved receipt: %v %q %q", err, out, errOut)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +235,182 @@ func TestDriverSharesByNameAndWithdraws(t *testing.T) {
 		t.Fatal(err)
 	}
 	fitsAPhone(t, phone, "the evidence page of footage still arriving")
+}
+
+// An investigator, from the pages alone, opens an incident, finds a
+// shop's CCTV export and a bystander's phone clip by when they were
+// recorded, takes two suggested clips and turns one down (five clips),
+// names an officer, assigns a sergeant, chooses which four angles play,
+// sees the wall-clock time at the playhead, seeks while playing without
+// an angle left on an old frame, and opens the fifth clip on its own.
+func TestInvestigatorBuildsAnIncidentFromThePages(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0)
+	invLink := createUser(t, data, srv.URL, "investigator", "inv.ortiz", "ia", "")
+	createUser(t, data, srv.URL, "supervisor", "sgt.reyes", "central", "301")
+
+	// Six recordings of one scene, sent with the CLI as anyone would: the
+	// shop's two CCTV channels, a bystander's phone, a dashcam, a
+	// doorbell camera and a porch camera; each file's clock says when.
+	base := time.Date(2026, 11, 30, 21, 5, 0, 0, time.UTC)
+	dir := t.TempDir()
+	ids := map[string]string{}
+	for _, c := range []struct {
+		file, source string
+		start        float64
+	}{
+		{"ch01.mp4", "surveillance", 0}, {"ch02.mp4", "surveillance", 1.5}, {"bystander.mp4", "phone", 3},
+		{"dashcam.mp4", "dashcam", 2.2}, {"doorbell.mp4", "other", 0.8}, {"porch.mp4", "other", 4},
+	} {
+		at := base.Add(time.Duration(c.start * float64(time.Second))).Format(time.RFC3339Nano)
+		path := filepath.Join(dir, c.file)
+		copyFile(t, mediatest.Scene(t, c.file, 31, c.start, 10, "-metadata", "creation_time="+at), path)
+		if _, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", c.source, "--state-dir", t.TempDir(), path); err != nil {
+			t.Fatalf("upload %s: %v %s", c.file, err, errOut)
+		}
+		b, _ := os.ReadFile(path + ".sightline.json")
+		ids[c.file] = regexp.MustCompile(`"id": "([a-z0-9]+)"`).FindStringSubmatch(string(b))[1]
+	}
+
+	ctx := browser(t)
+	signInNew(t, ctx, invLink, "inv.ortiz")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("incident-title"), "Arrest outside Kim's Grocery"),
+		chromedp.Click(chromedp.ID("incident-create")),
+		chromedp.WaitVisible(chromedp.ID("officer-form")),
+	); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(ctx))
+	}
+	incURL, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+	eval := func(js string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js+`; true`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	find := func(source string) {
+		t.Helper()
+		eval(`(() => { const f = document.querySelector("#find .find-form");
+			const loc = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+			f.elements.from.value = loc(new Date("2026-11-30T20:55:00Z")); f.elements.to.value = loc(new Date("2026-11-30T21:15:00Z"));
+			f.elements.source.value = "` + source + `"; f.requestSubmit(); })()`)
+	}
+	add := func(file string) {
+		t.Helper()
+		sel := `#find tr[data-evidence="` + ids[file] + `"] button.add-clip`
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("adding %s: %v\n%s", file, err, pageText(ctx))
+		}
+		waitText(t, ctx, `#clips tr[data-evidence="`+ids[file]+`"]`, "a civilian")
+	}
+	// Found by time: the CCTV export, then the bystander's clip.
+	find("surveillance")
+	waitText(t, ctx, "#find .find-status", "2 recordings found")
+	add("ch01.mp4")
+	add("ch02.mp4")
+	find("phone")
+	add("bystander.mp4")
+	// Suggested: two taken, one turned down.
+	for file, sel := range map[string]string{"dashcam.mp4": "button.accept", "doorbell.mp4": "button.accept", "porch.mp4": "button.reject"} {
+		css := `#suggestions li[data-evidence="` + ids[file] + `"] ` + sel
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(css)), chromedp.Click(chromedp.CSS(css))); err != nil {
+			t.Fatalf("suggestion %s: %v\n%s", file, err, pageText(ctx))
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!document.querySelector('#suggestions li[data-evidence="`+ids[file]+`"]')`, chromedp.WithPollingTimeout(time.Minute))); err != nil {
+			t.Fatalf("suggestion %s still listed: %v", file, err)
+		}
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#clips tr.clip-row").length`)); n != 5 {
+		t.Fatalf("%d clips on the incident, want 5\n%s", n, pageText(ctx))
+	}
+	// A CCTV lane is named by its file, not just "surveillance".
+	waitText(t, ctx, `#clips tr[data-evidence="`+ids["ch02.mp4"]+`"] .label`, "surveillance ch02.mp4")
+
+	// An officer named, a sergeant assigned.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("officer-badge"), "4471"), chromedp.Click(chromedp.ID("officer-name"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#officers li", "badge 4471")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("staff-user"), "sgt.reyes"), chromedp.Click(chromedp.ID("staff-assign"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#staff-list li", "sgt.reyes (supervisor, central, badge 301)")
+
+	// Aligned by sound, then watched with a reason.
+	waitText(t, ctx, "#status", "5 clips on one clock")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("reason"), "IA-2026-031 arrest review"),
+		chromedp.Click(chromedp.ID("open")),
+		chromedp.WaitVisible(chromedp.ID("play")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(incURL, "/staff/incidents/inc_") {
+		t.Fatalf("incident page %q", incURL)
+	}
+	// Four angles play at a time: the first four by default; untick the
+	// first, tick the fifth.
+	rows, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#clips tr.clip-row")].map(r => r.dataset.evidence)`))
+	if len(rows) != 5 {
+		t.Fatalf("clip rows %v", rows)
+	}
+	first, fifth := rows[0], rows[4]
+	angles := func() []string {
+		a, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#angles video")].map(v => v.dataset.evidence)`))
+		return a
+	}
+	if a := angles(); len(a) != 4 || slices.Contains(a, fifth) {
+		t.Fatalf("angles at first: %v", a)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#clips tr[data-evidence="`+first+`"] input.angle-choice`)),
+		chromedp.Click(chromedp.CSS(`#clips tr[data-evidence="`+fifth+`"] input.angle-choice`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if a := angles(); len(a) != 4 || !slices.Contains(a, fifth) || slices.Contains(a, first) {
+		t.Fatalf("angles after choosing: %v", a)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll("#angles video")].every(v => v.readyState >= 2)`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+		t.Fatalf("the chosen angles did not load: %v", err)
+	}
+	// The playhead's wall-clock time: the scene began at 21:05:00 UTC.
+	wall, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`window.sightlineTimeline.seek(0); document.getElementById("wallclock").textContent`))
+	want, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`window.say.clock(new Date("2026-11-30T21:05:00Z"))`))
+	if wall != want {
+		t.Errorf("wall-clock time at the start: %q, want %q", wall, want)
+	}
+
+	// Seek while playing: every angle shows frames of its new moment (the
+	// frames it presents, not only its clock), none is left on an old one.
+	eval(`[...document.querySelectorAll("#angles video")].forEach(v => { const f = (now, md) => { v.dataset.presented = md.mediaTime; v.requestVideoFrameCallback(f); }; v.requestVideoFrameCallback(f); })`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("play"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.sightlineTimeline.time() > 1`, chromedp.WithPollingTimeout(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	eval(`window.sightlineTimeline.seek(7)`)
+	fresh := `window.sightlineTimeline.expected().every(a => !a.inside || Math.abs(Number(document.querySelector('#angles video[data-evidence="' + a.evidence + '"]').dataset.presented) - a.expected) < 0.2)`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.sightlineTimeline.time() > 7.5 && `+fresh, chromedp.WithPollingTimeout(time.Minute))); err != nil {
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.sightlineTimeline.expected().map(a => Object.assign(a, {presented: document.querySelector('#angles video[data-evidence="' + a.evidence + '"]').dataset.presented})))`))
+		t.Errorf("after a seek while playing, an angle shows an old frame: %v\n%s", err, state)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("play"))); err != nil { // pause
+		t.Fatal(err)
+	}
+
+	// The fifth clip on its own, with the reason given.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#clips tr[data-evidence="`+fifth+`"] a.open-clip`)), chromedp.WaitVisible(chromedp.ID("player"))); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(ctx))
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("player").readyState >= 2`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+		t.Fatalf("the fifth clip did not play on its own: %v\n%s", err, pageText(ctx))
+	}
+	waitText(t, ctx, "main", "IA-2026-031 arrest review")
+
+	srv.kill()
+	if out, _, err := sightline(t, "audit", "--data", data); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
+		t.Errorf("audit: %v %s", err, out)
+	}
 }

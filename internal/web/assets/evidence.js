@@ -170,6 +170,7 @@
       if (r.corrects) d.appendChild(el("p", "Corrects review " + r.corrects + "."));
       if (r.incident) d.appendChild(el("p", "Referred for internal review (incident " + r.incident + ").", "referred"));
       const a = el("a", "Save this review's receipt", "button secondary");
+      a.id = "receipt-" + r.id;
       // The saved file is what `sightline verify` reads: the review's
       // document and the receipt of its logged event.
       get("/reviews/" + encodeURIComponent(r.id) + "/receipt").then((rc) => saveLink(a, r.id + ".review.json", rc)).catch(() => {});
