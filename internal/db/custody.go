@@ -140,7 +140,6 @@ func (f Facts) AddShare(ctx context.Context, evidenceID, userID string, at time.
 	return err
 }
 
-
 // RemoveShare withdraws a share; it reports whether there was one.
 func (f Facts) RemoveShare(ctx context.Context, evidenceID, userID string) (bool, error) {
 	res, err := f.d.exec(ctx, `DELETE FROM shares WHERE evidence_id = ? AND user_id = ?`, evidenceID, userID)
@@ -159,6 +158,7 @@ func (f Facts) Recorded(ctx context.Context, from, to time.Time, source string, 
 	return f.strings(ctx, `SELECT id FROM evidence WHERE COALESCE(captured_at, received_at) BETWEEN ? AND ?
 		AND (? = '' OR source = ?) ORDER BY COALESCE(captured_at, received_at) DESC, id LIMIT ?`, from.UTC(), to.UTC(), source, source, limit)
 }
+
 // Visible lists the ids of items a staff member may be able to see, for
 // their home page: their unit's, their camera's, and those shared with
 // them, newest first. The access table still decides each one.
