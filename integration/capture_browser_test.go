@@ -43,6 +43,11 @@ type captureState struct {
 	} `json:"evidence"`
 	Token string `json:"token"`
 	Error string `json:"error"`
+	// Page is the evidence page's link, shown from the first safe bytes.
+	Page *struct {
+		Link string `json:"link"`
+		ID   string `json:"id"`
+	} `json:"page"`
 	// Parts are the earlier parts of a recording kept as partial while
 	// the phone was away.
 	Parts []struct {
@@ -171,6 +176,17 @@ func TestSeizedPhoneKeepsWhatReachedTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	pressed := startRecording(t, tab, "")
+	// While recording, the page shows its evidence page's link, to send
+	// to someone trusted; opened now, it says the footage is on its way.
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`!document.getElementById("early").hidden && document.getElementById("early-link").href.includes("/e/")`,
+		chromedp.WithPollingTimeout(time.Minute))); err != nil {
+		t.Fatalf("no evidence link while recording: %v", err)
+	}
+	link, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("early-link").href`))
+	friend := browser(t)
+	if err := chromedp.Do(friend, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("arriving"))); err != nil {
+		t.Fatalf("the link opened while recording: %v", err)
+	}
 	time.Sleep(time.Until(pressed.Add(8 * time.Second)))
 	st := pageState(t, tab)
 	recorded, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(`window.sightlineCapture.copyDigest(%d)`, st.Acked), chromedp.EvalAwaitPromise))
@@ -195,6 +211,15 @@ func TestSeizedPhoneKeepsWhatReachedTheServer(t *testing.T) {
 	}
 	if !ev.Partial || ev.Size < st.Acked {
 		t.Fatalf("evidence partial=%v size=%d; want partial, at least the %d bytes the page saw acknowledged", ev.Partial, ev.Size, st.Acked)
+	}
+	// The friend's page, open since the recording began, shows the kept
+	// footage once the server has it.
+	if st.Page == nil || st.Page.ID != ev.ID || !strings.HasSuffix(link, "/e/"+ev.ID+"#token="+ev.AccessToken) {
+		t.Errorf("the early link %q (%+v) is not the evidence page of %s with its token", link, st.Page, ev.ID)
+	}
+	if _, err := chromedp.Run(friend, chromedp.Poll[bool](`!document.getElementById("footage").hidden && document.getElementById("e-id").textContent === "`+ev.ID+`"`,
+		chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+		t.Errorf("the early link never showed the kept footage: %v", err)
 	}
 	// (A busy machine makes the browser's camera and encoder start late
 	// and drop frames: how many seconds 8 s of wall clock hold varies.)

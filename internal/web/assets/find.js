@@ -20,7 +20,7 @@ window.sightlineFind = function (root, actions) {
     for (const k of ["from", "to"]) {
       if (form.elements[k].value) p.set(k, new Date(form.elements[k].value).toISOString());
     }
-    for (const k of ["source", "device", "badge"]) {
+    for (const k of ["source", "device", "badge", "near", "within"]) {
       if (form.elements[k].value.trim()) p.set(k, form.elements[k].value.trim());
     }
     const status = q(".find-status");
