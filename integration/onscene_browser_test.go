@@ -41,11 +41,16 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 
 	// The civilian records 4 s and stops.
 	phone := browser(t)
+	if err := chromedp.Do(phone, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
 	pressed := startRecording(t, phone, srv.URL)
 	time.Sleep(time.Until(pressed.Add(4 * time.Second)))
+	fitsAPhone(t, phone, "the capture page while recording")
 	if err := chromedp.Do(phone, chromedp.Click(chromedp.ID("record")), chromedp.WaitVisible(chromedp.ID("receipt"))); err != nil {
 		t.Fatal(err)
 	}
+	fitsAPhone(t, phone, "the capture page with its receipt")
 	st := pageState(t, phone)
 	if st.Evidence == nil || st.Evidence.Partial {
 		t.Fatalf("after stopping: %+v", st)
@@ -67,6 +72,7 @@ func TestOnSceneReviewFromCodeToIncident(t *testing.T) {
 	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`/^\d{3} \d{3} \d{3}$/.test(document.getElementById("code").textContent)`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
+	fitsAPhone(t, phone, "the capture page with a share code")
 	code, _ := chromedp.Run(phone, chromedp.Text(chromedp.ID("code")))
 	qrLink, _ := chromedp.Run(phone, chromedp.Evaluate[string](`document.getElementById("qr").title`))
 	qrLoaded, _ := chromedp.Run(phone, chromedp.Evaluate[bool](`document.getElementById("qr").naturalWidth > 100`))
