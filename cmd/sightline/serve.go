@@ -36,6 +36,8 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.DurationVar(&c.cfg.UploadExpiry, "upload-expiry", 7*24*time.Hour, "how long an unfinished upload may stay silent")
 	fs.DurationVar(&c.cfg.PartialAfter, "partial-after", 10*time.Minute, "how long a recording streamed from the capture page may stay silent before what arrived is kept as evidence marked partial")
 	fs.DurationVar(&c.cfg.ShareCodeTTL, "share-code-ttl", 30*time.Minute, "how long a civilian's share code may be used by a supervisor")
+	fs.DurationVar(&c.cfg.CaseDeadline, "case-deadline", 365*24*time.Hour, "how long from receipt a complaint or internal review may stay open (its deadline; pauses move it on)")
+	fs.DurationVar(&c.cfg.CaseTarget, "case-target", 180*24*time.Hour, "the goal for finishing a case, from receipt")
 	fs.StringVar(&c.cfg.LogOrigin, "log-origin", "", "name of the custody log in its checkpoints, fixed when its key is created (default "+server.DefaultLogOrigin+")")
 	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "longest wait from an acknowledged event to a signed checkpoint covering it (its receipt); at least 200ms")
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")

@@ -101,6 +101,14 @@ const (
 	ClaimCode      Action = "claim-share-code" // open an item with the short code its civilian read out
 	ReviewItem     Action = "review-item"      // write an on-scene review of an item
 	EditReview     Action = "edit-review"      // change a submitted review: nobody may
+	FileComplaint  Action = "file-complaint"   // file a complaint: anyone, no account
+	Complainant    Action = "complainant"      // a complaint's own page and API: its token is the capability
+	CreateCase     Action = "create-case"      // open an internal review
+	ListCases      Action = "list-cases"       // the cases one works on or may take
+	ReadCase       Action = "read-case"        // a case, its complaint, allegations and findings
+	EditCase       Action = "edit-case"        // status, allegations, findings, evidence, deadline pauses
+	TakeCase       Action = "take-case"        // an investigator takes a case no one investigates
+	AssignCase     Action = "assign-case"      // assign an investigator to a case
 )
 
 // Facts are what the table needs to know about one evidence item.
@@ -115,6 +123,15 @@ type Facts struct {
 	OnCase func(userID string) bool
 	// Incident is the incident an incident action is on.
 	Incident *IncidentFacts
+	// Case is the case a case action is on.
+	Case *CaseFacts
+}
+
+// CaseFacts are what the table needs to know about a case.
+type CaseFacts struct {
+	Unit          string   // of who opened it (none for a complaint)
+	Investigators []string // ids of its investigators
+	Named         []string // badges of officers named in its allegations
 }
 
 // IncidentFacts are what the table needs to know about an incident.

@@ -71,7 +71,89 @@ var Table = map[Action]map[string]Rule{
 	// EditReview has no rule: a submitted review is never changed; a
 	// correction is a new review that refers to it.
 	EditReview: {},
+	// Complaints need no account; their holders reach them with their
+	// token, checked by the handler.
+	FileComplaint: everyone(always("anyone may file a complaint")),
+	Complainant:   everyone(always("the complaint's token is the capability")),
+	CreateCase: {
+		string(account.Supervisor):   always("yes"),
+		string(account.Investigator): always("yes"),
+	},
+	ListCases: {
+		string(account.Supervisor):   always("their unit's and those they investigate"),
+		string(account.Investigator): always("those they investigate and those no one does"),
+		string(account.Admin):        always("all, to assign investigators"),
+	},
+	ReadCase: caseRules(),
+	EditCase: caseRules(),
+	TakeCase: {
+		string(account.Investigator): notNamedIn(unassignedCase),
+	},
+	// Assigning investigators widens who reads a case: the admin, a role
+	// above the investigators, does it.
+	AssignCase: {
+		string(account.Admin): always("admin"),
+	},
 }
+
+// caseRules are who may read and work a case: its investigators, and
+// supervisors of the unit that opened it; never an officer named in it.
+func caseRules() map[string]Rule {
+	return map[string]Rule{
+		string(account.Supervisor):   notNamedIn(caseUnit),
+		string(account.Investigator): notNamedIn(investigating),
+	}
+}
+
+// notNamedIn denies an officer named in the case's allegations, whatever
+// r says.
+func notNamedIn(r Rule) Rule {
+	return unlessListed(r, ", unless named in it", "no case", "named in the case", func(f *Facts) ([]string, bool) {
+		if f.Case == nil {
+			return nil, false
+		}
+		return f.Case.Named, true
+	})
+}
+
+// unlessListed denies a caller whose badge badges lists (false: the facts
+// lack what r is about), whatever r says.
+func unlessListed(r Rule, text, missing, refusal string, badges func(*Facts) ([]string, bool)) Rule {
+	return Rule{r.Text + text, func(p Principal, f *Facts) Decision {
+		if f == nil {
+			return deny(missing)
+		}
+		listed, ok := badges(f)
+		if !ok {
+			return deny(missing)
+		}
+		if slices.ContainsFunc(listed, func(b string) bool { return SameBadge(b, p.User.Badge) }) {
+			return deny(refusal)
+		}
+		return r.Decide(p, f)
+	}}
+}
+
+var investigating = Rule{"cases they investigate", func(p Principal, f *Facts) Decision {
+	if slices.Contains(f.Case.Investigators, p.User.ID) {
+		return allow("investigates the case")
+	}
+	return deny("does not investigate the case")
+}}
+
+var caseUnit = Rule{"their unit's cases", func(p Principal, f *Facts) Decision {
+	if p.User.Unit != "" && f.Case.Unit == p.User.Unit {
+		return allow("their unit's case")
+	}
+	return investigating.Decide(p, f)
+}}
+
+var unassignedCase = Rule{"cases no one investigates", func(p Principal, f *Facts) Decision {
+	if len(f.Case.Investigators) == 0 {
+		return allow("no one investigates the case")
+	}
+	return deny("the case has investigators")
+}}
 
 // incidentRules are who may see and change an incident: supervisors,
 // their unit's incidents and those they are assigned to; investigators,
@@ -85,15 +167,12 @@ func incidentRules() map[string]Rule {
 
 // notInvolvedIn denies an officer named in the incident, whatever r says.
 func notInvolvedIn(r Rule) Rule {
-	return Rule{r.Text + ", unless involved", func(p Principal, f *Facts) Decision {
-		if f == nil || f.Incident == nil {
-			return deny("no incident")
+	return unlessListed(r, ", unless involved", "no incident", "involved officer", func(f *Facts) ([]string, bool) {
+		if f.Incident == nil {
+			return nil, false
 		}
-		if slices.ContainsFunc(f.Incident.Officers, func(b string) bool { return SameBadge(b, p.User.Badge) }) {
-			return deny("involved officer")
-		}
-		return r.Decide(p, f)
-	}}
+		return f.Incident.Officers, true
+	})
 }
 
 var assigned = Rule{"incidents they are assigned to", func(p Principal, f *Facts) Decision {
@@ -218,7 +297,8 @@ var sameUnitSharedOrOnCase = Rule{sameUnitOrShared.Text + ", and what is in inci
 
 // Actions lists the table's rows in the order the docs show them.
 var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
-	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, AssignStaff, ClaimCode, ReviewItem, EditReview}
+	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, AssignStaff, ClaimCode, ReviewItem, EditReview,
+	FileComplaint, Complainant, CreateCase, ListCases, ReadCase, EditCase, TakeCase, AssignCase}
 
 // Markdown renders the table as the docs show it: a row per action, a
 // column per role; "no" where the table has no rule.

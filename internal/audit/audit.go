@@ -197,7 +197,7 @@ func checkIndex(ctx context.Context, d *db.DB, entries map[uint64]evidence.Event
 		}
 	}
 	for idx, e := range entries {
-		if (e.Evidence != nil || e.Incident != "") && indexed[idx].Type == "" {
+		if (e.Indexed()) && indexed[idx].Type == "" {
 			r.add(fmt.Sprintf("log entry %d", idx), "a %s event missing from the custody index", e.Type)
 		}
 	}
@@ -210,7 +210,7 @@ func sameEvent(row evidence.LoggedEvent, e evidence.Event) bool {
 	if e.Evidence != nil {
 		id, sha = e.Evidence.ID, e.Evidence.SHA256.String()
 	}
-	return row.Type == e.Type && row.Evidence == id && row.SHA256 == sha && row.Incident == e.Incident &&
+	return row.Type == e.Type && row.Evidence == id && row.SHA256 == sha && row.Incident == e.Incident && row.Case == e.Case &&
 		row.Actor == e.Actor && row.At == e.At && maps.Equal(row.Details, e.Details)
 }
 

@@ -50,8 +50,8 @@ func (c custodyIndex) Add(ctx context.Context, index uint64, e evidence.Event) e
 	if e.Evidence != nil {
 		evidenceID, sha = e.Evidence.ID, e.Evidence.SHA256.String()
 	}
-	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, incident_id, type, actor, at, details, sha256, words_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (log_index) DO NOTHING`, int64(index), evidenceID, e.Incident, string(e.Type), e.Actor, e.At, string(details), sha, e.Details[evidence.WordsKey])
+	_, err = c.d.exec(ctx, `INSERT INTO custody (log_index, evidence_id, incident_id, case_id, type, actor, at, details, sha256, words_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (log_index) DO NOTHING`, int64(index), evidenceID, e.Incident, e.Case, string(e.Type), e.Actor, e.At, string(details), sha, e.Details[evidence.WordsKey])
 	return err
 }
 
@@ -64,6 +64,10 @@ func (c custodyIndex) IncidentEvents(ctx context.Context, incidentID string) ([]
 	return c.list(ctx, `WHERE c.incident_id = ?`, incidentID)
 }
 
+func (c custodyIndex) CaseEvents(ctx context.Context, caseID string) ([]evidence.LoggedEvent, error) {
+	return c.list(ctx, `WHERE c.case_id = ?`, caseID)
+}
+
 func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence.LoggedEvent, error) {
 	if evidenceID == "" {
 		return nil, nil
@@ -72,7 +76,7 @@ func (c custodyIndex) Events(ctx context.Context, evidenceID string) ([]evidence
 }
 
 func (c custodyIndex) list(ctx context.Context, where string, args ...any) ([]evidence.LoggedEvent, error) {
-	rows, err := c.d.query(ctx, `SELECT c.log_index, c.evidence_id, c.incident_id, c.type, c.actor, c.at, c.details, c.sha256, c.words_sha256, COALESCE(w.document, '')
+	rows, err := c.d.query(ctx, `SELECT c.log_index, c.evidence_id, c.incident_id, c.case_id, c.type, c.actor, c.at, c.details, c.sha256, c.words_sha256, COALESCE(w.document, '')
 		FROM custody c LEFT JOIN event_words w ON w.sha256 = c.words_sha256 `+where+` ORDER BY c.log_index`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: %w", err)
@@ -83,7 +87,7 @@ func (c custodyIndex) list(ctx context.Context, where string, args ...any) ([]ev
 		var le evidence.LoggedEvent
 		var idx int64
 		var details, wordsSum string
-		if err := rows.Scan(&idx, &le.Evidence, &le.Incident, &le.Type, &le.Actor, &le.At, &details, &le.SHA256, &wordsSum, &le.Sealed); err != nil {
+		if err := rows.Scan(&idx, &le.Evidence, &le.Incident, &le.Case, &le.Type, &le.Actor, &le.At, &details, &le.SHA256, &wordsSum, &le.Sealed); err != nil {
 			return nil, fmt.Errorf("db: %w", err)
 		}
 		if err := json.Unmarshal([]byte(details), &le.Details); err != nil {
@@ -107,19 +111,27 @@ func (d *DB) Facts() Facts { return Facts{d} }
 // Facts keeps involvement and shares.
 type Facts struct{ d *DB }
 
-// Involved lists the badges recorded as involved in an item, and those
-// named in an incident the item is in.
+// Involved lists the badges recorded as involved in an item, those named
+// in an incident the item is in, and those named in an allegation of a
+// case that holds the item (or an incident it is in).
 func (f Facts) Involved(ctx context.Context, evidenceID string) ([]string, error) {
 	return f.strings(ctx, `SELECT badge FROM involved WHERE evidence_id = ?
 		UNION SELECT o.badge FROM incident_officers o JOIN incident_clips c ON c.incident_id = o.incident_id WHERE c.evidence_id = ?
-		ORDER BY 1`, evidenceID, evidenceID)
+		UNION SELECT a.officer FROM allegations a WHERE a.case_id IN (`+casesOf+`)
+		ORDER BY 1`, evidenceID, evidenceID, evidenceID, evidenceID)
 }
 
+// casesOf selects the cases that hold an item, directly or through an
+// incident (two parameters: the item's id twice).
+const casesOf = `SELECT case_id FROM case_evidence WHERE evidence_id = ?
+	UNION SELECT ci.case_id FROM case_incidents ci JOIN incident_clips ic ON ic.incident_id = ci.incident_id WHERE ic.evidence_id = ?`
+
 // OnCase reports whether a staff member is assigned to an incident the
-// item is in.
+// item is in, or investigates a case that holds it.
 func (f Facts) OnCase(ctx context.Context, evidenceID, userID string) (bool, error) {
 	ids, err := f.strings(ctx, `SELECT s.incident_id FROM incident_staff s JOIN incident_clips c ON c.incident_id = s.incident_id
-		WHERE c.evidence_id = ? AND s.user_id = ? LIMIT 1`, evidenceID, userID)
+		WHERE c.evidence_id = ? AND s.user_id = ?
+		UNION SELECT case_id FROM case_investigators WHERE user_id = ? AND case_id IN (`+casesOf+`) LIMIT 1`, evidenceID, userID, userID, evidenceID, evidenceID)
 	return len(ids) > 0, err
 }
 

@@ -49,6 +49,10 @@ const (
 	// Reviewed is a supervisor's on-scene review of an item: its details
 	// name the review and the SHA-256 of its document (package review).
 	Reviewed EventType = "reviewed"
+	// CaseEvent is a step of a complaint or internal review (filed,
+	// status changed, allegation added, finding recorded, read); its
+	// details say which, its words (narrative, reasons, bases) are sealed.
+	CaseEvent EventType = "case"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)
@@ -60,6 +64,7 @@ type Event struct {
 	Type     EventType         `json:"type"`
 	Evidence *EventSubject     `json:"evidence,omitempty"` // nil for events about accounts and tokens
 	Incident string            `json:"incident,omitempty"` // the incident an event is about, if any
+	Case     string            `json:"case,omitempty"`     // the case (complaint, internal review) an event is about, if any
 	Actor    string            `json:"actor"`              // a pseudonymous id, never a raw token
 	At       string            `json:"at"`
 	Details  map[string]string `json:"details,omitempty"`
@@ -127,6 +132,7 @@ type LoggedEvent struct {
 	Type     EventType `json:"type"`
 	Evidence string    `json:"evidence,omitempty"` // in an incident's list
 	Incident string    `json:"incident,omitempty"` // in an item's list
+	Case     string    `json:"case,omitempty"`
 	// SHA256 is the file the event names: the item's, or for a partial
 	// event the hash of the bytes then received.
 	SHA256  string            `json:"sha256,omitempty"`
@@ -154,6 +160,8 @@ type CustodyIndex interface {
 	Events(ctx context.Context, evidenceID string) ([]LoggedEvent, error)
 	// IncidentEvents lists an incident's events in log order.
 	IncidentEvents(ctx context.Context, incidentID string) ([]LoggedEvent, error)
+	// CaseEvents lists a case's events in log order.
+	CaseEvents(ctx context.Context, caseID string) ([]LoggedEvent, error)
 }
 
 // Appender appends an entry to the custody log and returns its index once
@@ -189,7 +197,7 @@ func (r Recorder) Record(ctx context.Context, e Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if e.Evidence != nil || e.Incident != "" {
+	if e.Indexed() {
 		if err := r.Index.Add(ctx, index, e); err != nil {
 			return index, err
 		}
@@ -281,7 +289,7 @@ func Reconcile(ctx context.Context, log EntryReader, index ReconcilableIndex) (i
 		if err != nil {
 			return n, fmt.Errorf("evidence: log entry %d: %w", i, err)
 		}
-		if e.Evidence != nil || e.Incident != "" {
+		if e.Indexed() {
 			if err := index.Add(ctx, i, e); err != nil {
 				return n, err
 			}
@@ -292,3 +300,7 @@ func Reconcile(ctx context.Context, log EntryReader, index ReconcilableIndex) (i
 	}
 	return n, err
 }
+
+// Indexed reports whether the custody index lists e: an event about an
+// item, an incident or a case.
+func (e Event) Indexed() bool { return e.Evidence != nil || e.Incident != "" || e.Case != "" }

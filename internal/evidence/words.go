@@ -39,6 +39,9 @@ var publicDetails = map[string]bool{
 	// accounts and tokens
 	"user": true, "second_factor": true, "failures": true, "until": true,
 	"token": true, "kind": true, "expires": true,
+	// cases: the kinds the server checked against its lists
+	"origin": true, "previous_status": true, "closed_as": true, "allegation": true,
+	"category": true, "stage": true, "finding": true, "paused_s": true,
 	// intake and files made from originals
 	"size": true, "source": true, "sha256": true, "mime": true, "partial": true, "continues": true,
 	WordsKey: true,

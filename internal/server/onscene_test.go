@@ -210,7 +210,8 @@ func uploadCivilian(t *testing.T, env *servertest.Env) (client.Receipt, []byte) 
 // refused and logged about the item, the stored review stays as it was,
 // and a correction is a new review that names it. Both sides get a
 // receipt that proves the review's document was logged. A referral opens
-// an incident with the clip and the body camera footage attached.
+// an incident with the clip and the body camera footage attached, and a
+// case that holds it.
 func TestReviewsAreImmutableAndReferralsOpenIncidents(t *testing.T) {
 	env := servertest.Start(t)
 	civ, _ := uploadCivilian(t, env)
@@ -318,6 +319,21 @@ func TestReviewsAreImmutableAndReferralsOpenIncidents(t *testing.T) {
 	}
 	if err := getJSONAs(env, "/api/v1/incidents/"+second.Incident+"/timeline", sgt, &tl); err != nil || len(tl.Clips) != 2 {
 		t.Fatalf("referral incident: %v %+v", err, tl)
+	}
+	// The referral opened a case, an internal review of the supervisor's
+	// unit, that holds the incident.
+	var open struct {
+		Cases []struct {
+			ID     string
+			Origin string
+		}
+	}
+	if err := getJSONAs(env, "/api/v1/cases", sgt, &open); err != nil || len(open.Cases) != 1 || open.Cases[0].Origin != "referral" {
+		t.Fatalf("cases after a referral: %v %+v", err, open)
+	}
+	var kase struct{ Incidents []string }
+	if err := getJSONAs(env, "/api/v1/cases/"+open.Cases[0].ID+"?reason=referral+review", sgt, &kase); err != nil || len(kase.Incidents) != 1 || kase.Incidents[0] != second.Incident {
+		t.Errorf("the referral's case: %v %+v, want it to hold %s", err, kase, second.Incident)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/cases"
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
@@ -61,6 +62,9 @@ type Config struct {
 	// ShareCodeTTL is how long a civilian's share code may be claimed by a
 	// supervisor. Default 30 minutes.
 	ShareCodeTTL time.Duration
+	// CaseDeadline is how long from receipt a case may stay open
+	// (default 365 days); CaseTarget is the goal (default 180 days).
+	CaseDeadline, CaseTarget time.Duration
 	// LogOrigin names the custody log in its signed checkpoints; it should
 	// be the schema-less URL where the log is published, such as
 	// "evidence.example.org/log". It is fixed when the log's key is created
@@ -117,6 +121,7 @@ type Server struct {
 	blobs     *blob.Local
 	ingest    *ingest.Service
 	reviews   *review.Service
+	cases     *cases.Service
 	handler   http.Handler
 	evidence  evidence.Store
 	log       *ledger.Log
@@ -211,10 +216,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err == nil {
 		err = s.reviews.Finish(ctx) // reviews a crash kept from being logged
 	}
+	s.cases = cases.NewService(cases.Config{Store: s.db.Cases(), Evidence: s.evidence, Record: recorder.Record, Now: cfg.Now,
+		Deadline: cfg.CaseDeadline, Target: cfg.CaseTarget})
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
-			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews})
+			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews, Cases: s.cases})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
@@ -376,6 +383,9 @@ func (s *Server) sound(ctx context.Context, id string) (incident.Sound, error) {
 
 // Reviews issues share codes and keeps on-scene reviews.
 func (s *Server) Reviews() *review.Service { return s.reviews }
+
+// Cases keeps complaints and internal reviews.
+func (s *Server) Cases() *cases.Service { return s.cases }
 
 // Jobs is the media and alignment job queue, for tools and tests.
 func (s *Server) Jobs() *jobs.Queue { return s.jobs }

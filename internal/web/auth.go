@@ -124,7 +124,8 @@ func callerOf(r *http.Request) caller {
 func itemAction(a access.Action) bool {
 	switch a {
 	case access.ReadItem, access.ReadOriginal, access.ReadReceipt, access.ReadCustody, access.ShareItem, access.RecordInvolved,
-		access.ReadIncident, access.EditIncident, access.AssignStaff, access.ReviewItem, access.EditReview:
+		access.ReadIncident, access.EditIncident, access.AssignStaff, access.ReviewItem, access.EditReview,
+		access.ReadCase, access.EditCase, access.TakeCase, access.AssignCase:
 		return true
 	}
 	return false

@@ -149,6 +149,30 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatalf("review: %d %s", got, body)
 	}
 	reviewers := [9]int{404, 404, 404, 404, 404, 201, 404, 404, 404}
+
+	// A case sgt.reyes opened (his unit's) alleging force by officer 202
+	// (sgt.ward), and a complaint no caller holds the token of.
+	got, body = call(t, env, "POST", "/api/v1/cases", sup, `{}`)
+	var kase struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &kase); got != 201 || err != nil {
+		t.Fatalf("case: %d %s", got, body)
+	}
+	caseURL := "/api/v1/cases/" + kase.ID
+	got, body = call(t, env, "POST", caseURL+"/allegations", sup, `{"officer_badge":"202","category":"force"}`)
+	var alg struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &alg); got != 201 || err != nil {
+		t.Fatalf("allegation: %d %s", got, body)
+	}
+	complaintBody := `{"narrative":"x","occurred_at":"2026-01-01T00:00:00Z"}`
+	got, body = call(t, env, "POST", "/api/v1/complaints", "", complaintBody)
+	var filed struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &filed); got != 201 || err != nil {
+		t.Fatalf("complaint: %d %s", got, body)
+	}
+	complaintURL := "/api/v1/complaints/" + filed.ID
+	// The case's unit's supervisor and (once it is taken) its
+	// investigator work it; nobody else, and not the officer named.
+	caseWorkers := func(code int, inv int) [9]int { return [9]int{404, 404, 404, 404, 404, code, inv, 404, 404} }
 	claimers := func(sup int) [9]int { return [9]int{401, 403, 403, 403, 403, sup, 403, 403, sup} }
 	claimPages := func(sup int) [9]int { return [9]int{303, 403, 403, 403, 403, sup, 403, 403, sup} }
 	editors := [9]int{404, 409, 404, 404, 404, 409, 404, 404, 404}
@@ -229,16 +253,32 @@ func TestAuthorizationTable(t *testing.T) {
 		"PUT /api/v1/evidence/{id}/reviews/{review}":         {{"PUT", civItem + "/reviews/" + rev.ID, `{"outcome":"detained"}`, nil, editors}},
 		"PATCH /api/v1/evidence/{id}/reviews/{review}":       {{"PATCH", civItem + "/reviews/" + rev.ID, `{"outcome":"detained"}`, nil, editors}},
 		"DELETE /api/v1/evidence/{id}/reviews/{review}":      {{"DELETE", civItem + "/reviews/" + rev.ID, "", nil, editors}},
-		"GET /e/{id}":                    {{"GET", "/e/" + civ.ID, "", nil, all(200)}},
-		"GET /c/{code}":                  {{"GET", "/c/000000000", "", nil, all(303)}},
-		"GET /staff/code":                {{"GET", "/staff/code", "", nil, claimPages(400)}},
-		"POST /staff/code":               {{"POST", "/staff/code", "code=000000000", form, claimPages(404)}},
-		"GET /staff/review/{id}":         {{"GET", "/staff/review/" + civ.ID, "", nil, [9]int{303, 404, 404, 404, 404, 400, 404, 404, 404}}},
-		"POST /staff/review/{id}":        {{"POST", "/staff/review/" + civ.ID, "seen=x&outcome=released", form, [9]int{303, 404, 404, 404, 404, 200, 404, 404, 404}}},
-		"GET /admin":                     {{"GET", "/admin", "", nil, notThroughTokens}},
-		"POST /admin/users":              {{"POST", "/admin/users", "name=x.y&role=officer&badge=1", form, notThroughTokens}},
-		"POST /admin/device-tokens":      {{"POST", "/admin/device-tokens", "unit=central", form, notThroughTokens}},
-		"POST /admin/tokens/{id}/revoke": {{"POST", "/admin/tokens/t_x/revoke", "", form, notThroughTokens}},
+
+		"POST /api/v1/complaints":                 {{"POST", "/api/v1/complaints", complaintBody, nil, all(201)}},
+		"GET /api/v1/complaints/{case}":           {{"GET", complaintURL, "", nil, all(404)}}, // only its own token opens it
+		"POST /api/v1/complaints/{case}/evidence": {{"POST", complaintURL + "/evidence", `{"id":"` + civ.ID + `","token":"` + civ.AccessToken + `"}`, nil, all(404)}},
+		"POST /api/v1/complaints/{case}/withdraw": {{"POST", complaintURL + "/withdraw", "", nil, all(404)}},
+		"GET /api/v1/cases":                       {{"GET", "/api/v1/cases", "", nil, [9]int{401, 403, 403, 403, 403, 200, 200, 200, 200}}},
+		"POST /api/v1/cases":                      {{"POST", "/api/v1/cases", `{}`, nil, [9]int{401, 403, 403, 403, 403, 201, 201, 403, 201}}},
+		"GET /api/v1/cases/{case}":                {{"GET", caseURL + "?reason=review", "", nil, caseWorkers(200, 404)}},
+		// inv.ortiz takes it (naming himself), the admin assigns him again.
+		"POST /api/v1/cases/{case}/assign":                            {{"POST", caseURL + "/assign", `{"user":"inv.ortiz"}`, nil, [9]int{404, 404, 404, 404, 404, 404, 204, 204, 404}}},
+		"POST /api/v1/cases/{case}/status":                            {{"POST", caseURL + "/status", `{"status":"administratively-closed","reason":"bored"}`, nil, caseWorkers(400, 400)}},
+		"POST /api/v1/cases/{case}/allegations":                       {{"POST", caseURL + "/allegations", `{"officer_badge":"777","category":"bias"}`, nil, caseWorkers(201, 201)}},
+		"POST /api/v1/cases/{case}/allegations/{allegation}/findings": {{"POST", caseURL + "/allegations/" + alg.ID + "/findings", `{"stage":"recommended","finding":"sustained","basis":"x"}`, nil, caseWorkers(204, 204)}},
+		"POST /api/v1/cases/{case}/evidence":                          {{"POST", caseURL + "/evidence", `{"evidence_id":"` + police.ID + `"}`, nil, caseWorkers(204, 204)}},
+		"POST /api/v1/cases/{case}/pause":                             {{"POST", caseURL + "/pause", `{"reason":"criminal case pending"}`, nil, caseWorkers(204, 409)}},
+		"POST /api/v1/cases/{case}/resume":                            {{"POST", caseURL + "/resume", `{}`, nil, caseWorkers(204, 409)}},
+		"GET /e/{id}":                                                 {{"GET", "/e/" + civ.ID, "", nil, all(200)}},
+		"GET /c/{code}":                                               {{"GET", "/c/000000000", "", nil, all(303)}},
+		"GET /staff/code":                                             {{"GET", "/staff/code", "", nil, claimPages(400)}},
+		"POST /staff/code":                                            {{"POST", "/staff/code", "code=000000000", form, claimPages(404)}},
+		"GET /staff/review/{id}":                                      {{"GET", "/staff/review/" + civ.ID, "", nil, [9]int{303, 404, 404, 404, 404, 400, 404, 404, 404}}},
+		"POST /staff/review/{id}":                                     {{"POST", "/staff/review/" + civ.ID, "seen=x&outcome=released", form, [9]int{303, 404, 404, 404, 404, 200, 404, 404, 404}}},
+		"GET /admin":                                                  {{"GET", "/admin", "", nil, notThroughTokens}},
+		"POST /admin/users":                                           {{"POST", "/admin/users", "name=x.y&role=officer&badge=1", form, notThroughTokens}},
+		"POST /admin/device-tokens":                                   {{"POST", "/admin/device-tokens", "unit=central", form, notThroughTokens}},
+		"POST /admin/tokens/{id}/revoke":                              {{"POST", "/admin/tokens/t_x/revoke", "", form, notThroughTokens}},
 	}
 
 	routes := env.Server.Handler().(*web.Handler).Routes()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/access"
+	"github.com/sightline/sightline/internal/cases"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/review"
 )
@@ -367,7 +368,8 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, in review.Input)
 }
 
 // refer opens an incident with the reviewed clip and those attached to
-// it, assigned to the supervisor, and records it with the review.
+// it, assigned to the supervisor, records it with the review, and opens a
+// case (an internal review, in the supervisor's unit) that holds it.
 func (s *server) refer(ctx context.Context, c caller, rec review.Record, clips []evidence.Item) (string, error) {
 	title := "Referred from an on-scene review, " + rec.At[:10] + " (" + rec.ID + ")"
 	inc, err := s.Incidents.Create(ctx, c.actor(), title)
@@ -379,7 +381,11 @@ func (s *server) refer(ctx context.Context, c caller, rec review.Record, clips [
 			return "", err
 		}
 	}
-	return inc.ID, s.Reviews.Referred(ctx, rec.ID, inc.ID)
+	if err := s.Reviews.Referred(ctx, rec.ID, inc.ID); err != nil {
+		return "", err
+	}
+	_, err = s.Cases.Open(ctx, c.caseActor(), cases.FromReferral, []string{inc.ID})
+	return inc.ID, err
 }
 
 // reviews answers GET /api/v1/evidence/{id}/reviews: the item's reviews,

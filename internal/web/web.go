@@ -20,6 +20,7 @@ import (
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/cases"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
@@ -58,6 +59,8 @@ type Config struct {
 	Jobs *jobs.Queue
 	// Reviews issues share codes and keeps on-scene reviews.
 	Reviews *review.Service
+	// Cases keeps complaints and internal reviews.
+	Cases *cases.Service
 	// FailureLimit is how many failed token guesses, and how many failed
 	// sign-ins, one client address may make in 10 minutes. Default 20.
 	FailureLimit int
@@ -178,6 +181,17 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /api/v1/evidence/{id}/reviews/{review}/receipt", access.ReadReceipt, h(s.reviewReceipt))
 	for _, method := range []string{"PUT", "PATCH", "DELETE"} {
 		s.handle(mux, method+" /api/v1/evidence/{id}/reviews/{review}", access.EditReview, h(s.editReview))
+	}
+	s.handle(mux, "POST /api/v1/complaints", access.FileComplaint, h(s.fileComplaint))
+	s.handle(mux, "GET /api/v1/complaints/{case}", access.Complainant, h(s.complainantView))
+	s.handle(mux, "POST /api/v1/complaints/{case}/evidence", access.Complainant, h(s.complainantAttach))
+	s.handle(mux, "POST /api/v1/complaints/{case}/withdraw", access.Complainant, h(s.withdraw))
+	s.handle(mux, "GET /api/v1/cases", access.ListCases, h(s.listCases))
+	s.handle(mux, "POST /api/v1/cases", access.CreateCase, h(s.createCase))
+	s.handle(mux, "GET /api/v1/cases/{case}", access.ReadCase, h(s.readCase))
+	s.handle(mux, "POST /api/v1/cases/{case}/assign", access.AssignCase, h(s.assignCase))
+	for _, rt := range s.caseEdits() {
+		s.handle(mux, rt.pattern, access.EditCase, rt.handler)
 	}
 	s.handle(mux, "GET /e/{id}", access.Public, h(s.evidencePage))
 	s.handle(mux, "GET /c/{code}", access.Public, h(s.codeLink))

@@ -1,0 +1,239 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sightline/sightline/internal/cases"
+)
+
+// Cases is the cases.Store of a DB.
+func (d *DB) Cases() cases.Store { return caseStore{d} }
+
+type caseStore struct{ d *DB }
+
+var _ cases.Store = caseStore{}
+
+func (s caseStore) Create(ctx context.Context, c cases.Case, complaint []byte) (cases.Case, error) {
+	tx, done, err := s.d.writeTx(ctx)
+	if err != nil {
+		return c, err
+	}
+	defer done()
+	year := strconv.Itoa(c.ReceivedAt.Year())
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT MAX(CAST(substr(number, 6) AS INTEGER)) FROM cases WHERE number LIKE ?`), year+"-%").Scan(&last); err != nil {
+		return c, fmt.Errorf("db: %w", err)
+	}
+	c.Number = fmt.Sprintf("%s-%06d", year, last.Int64+1)
+	exec := func(q string, args ...any) error {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
+			return fmt.Errorf("db: %w", err)
+		}
+		return nil
+	}
+	if err := exec(`INSERT INTO cases (id, number, origin, status, unit, created_by, received_at, deadline, target, token_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Number, string(c.Origin), string(c.Status), c.Unit, c.CreatedBy, c.ReceivedAt.UTC(), c.Deadline.UTC(), c.Target.UTC(), c.TokenDigest); err != nil {
+		return c, err
+	}
+	for i, h := range c.History {
+		if err := exec(`INSERT INTO case_history (case_id, seq, status, at, actor) VALUES (?, ?, ?, ?, ?)`, c.ID, i, string(h.Status), h.At.UTC(), h.By); err != nil {
+			return c, err
+		}
+	}
+	for _, u := range c.Investigators {
+		if err := exec(`INSERT INTO case_investigators (case_id, user_id) VALUES (?, ?)`, c.ID, u); err != nil {
+			return c, err
+		}
+	}
+	for _, e := range c.Evidence {
+		if err := exec(`INSERT INTO case_evidence (case_id, evidence_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, c.ID, e); err != nil {
+			return c, err
+		}
+	}
+	for _, i := range c.Incidents {
+		if err := exec(`INSERT INTO case_incidents (case_id, incident_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, c.ID, i); err != nil {
+			return c, err
+		}
+	}
+	if complaint != nil {
+		if err := exec(`INSERT INTO complaints (case_id, document) VALUES (?, ?)`, c.ID, string(complaint)); err != nil {
+			return c, err
+		}
+	}
+	return c, tx.Commit()
+}
+
+func (s caseStore) Get(ctx context.Context, id string) (cases.Case, error) {
+	var c cases.Case
+	var paused sql.NullTime
+	var pausedS int64
+	err := s.d.queryRow(ctx, `SELECT id, number, origin, status, closed_as, unit, created_by, received_at, deadline, target, paused_at, paused_s, token_digest
+		FROM cases WHERE id = ?`, id).Scan(&c.ID, &c.Number, &c.Origin, &c.Status, &c.ClosedAs, &c.Unit, &c.CreatedBy, &c.ReceivedAt, &c.Deadline, &c.Target,
+		&paused, &pausedS, &c.TokenDigest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, cases.ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("db: %w", err)
+	}
+	c.ReceivedAt, c.Deadline, c.Target, c.Paused = c.ReceivedAt.UTC(), c.Deadline.UTC(), c.Target.UTC(), time.Duration(pausedS)*time.Second
+	if paused.Valid {
+		at := paused.Time.UTC()
+		c.PausedAt = &at
+	}
+	f := Facts(s)
+	for _, l := range []struct {
+		to *[]string
+		q  string
+	}{
+		{&c.Investigators, `SELECT user_id FROM case_investigators WHERE case_id = ? ORDER BY user_id`},
+		{&c.Evidence, `SELECT evidence_id FROM case_evidence WHERE case_id = ? ORDER BY evidence_id`},
+		{&c.Incidents, `SELECT incident_id FROM case_incidents WHERE case_id = ? ORDER BY incident_id`},
+	} {
+		if *l.to, err = f.strings(ctx, l.q, id); err != nil {
+			return c, err
+		}
+		if *l.to == nil {
+			*l.to = []string{}
+		}
+	}
+	for ch, err := range each(ctx, s.d, func(row scanner) (cases.Change, error) {
+		var ch cases.Change
+		err := row.Scan(&ch.Status, &ch.At, &ch.By)
+		ch.At = ch.At.UTC()
+		return ch, err
+	}, `SELECT status, at, actor FROM case_history WHERE case_id = ? ORDER BY seq`, id) {
+		if err != nil {
+			return c, err
+		}
+		c.History = append(c.History, ch)
+	}
+	for a, err := range each(ctx, s.d, func(row scanner) (cases.Allegation, error) {
+		var a cases.Allegation
+		err := row.Scan(&a.ID, &a.Officer, &a.Category, &a.Policy, &a.AddedAt)
+		a.AddedAt = a.AddedAt.UTC()
+		return a, err
+	}, `SELECT id, officer, category, policy, added_at FROM allegations WHERE case_id = ? ORDER BY added_at, id`, id) {
+		if err != nil {
+			return c, err
+		}
+		c.Allegations = append(c.Allegations, a)
+	}
+	if c.Allegations == nil {
+		c.Allegations = []cases.Allegation{}
+	}
+	for i := range c.Allegations {
+		a := &c.Allegations[i]
+		for _, st := range []cases.Stage{cases.Recommended, cases.Final} {
+			var d cases.Decision
+			err := s.d.queryRow(ctx, `SELECT finding, basis, actor, at FROM findings WHERE allegation_id = ? AND stage = ? ORDER BY seq DESC LIMIT 1`,
+				a.ID, string(st)).Scan(&d.Finding, &d.Basis, &d.By, &d.At)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return c, fmt.Errorf("db: %w", err)
+			}
+			d.At = d.At.UTC()
+			if st == cases.Recommended {
+				a.Recommended = &d
+			} else {
+				a.Final = &d
+			}
+		}
+	}
+	return c, nil
+}
+
+func (s caseStore) List(ctx context.Context, userID, unit string, unassigned bool) ([]cases.Case, error) {
+	ids, err := Facts(s).strings(ctx, `SELECT id FROM cases WHERE id IN (SELECT case_id FROM case_investigators WHERE user_id = ?)
+		OR (unit <> '' AND unit = ?)
+		OR (? AND id NOT IN (SELECT case_id FROM case_investigators))
+		ORDER BY status IN ('closed', 'administratively-closed'), deadline, id LIMIT 500`, userID, unit, unassigned)
+	if err != nil {
+		return nil, err
+	}
+	out := []cases.Case{}
+	for _, id := range ids {
+		c, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (s caseStore) SetStatus(ctx context.Context, id string, ch cases.Change, closedAs string) error {
+	tx, done, err := s.d.writeTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var seq int64
+	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM case_history WHERE case_id = ?`), id).Scan(&seq); err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE cases SET status = ?, closed_as = ? WHERE id = ?`), string(ch.Status), closedAs, id); err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO case_history (case_id, seq, status, at, actor) VALUES (?, ?, ?, ?, ?)`),
+		id, seq, string(ch.Status), ch.At.UTC(), ch.By); err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	return tx.Commit()
+}
+
+func (s caseStore) AddInvestigator(ctx context.Context, id, userID string) error {
+	_, err := s.d.exec(ctx, `INSERT INTO case_investigators (case_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, userID)
+	return err
+}
+
+func (s caseStore) AddAllegation(ctx context.Context, id string, a cases.Allegation) error {
+	_, err := s.d.exec(ctx, `INSERT INTO allegations (id, case_id, officer, category, policy, added_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		a.ID, id, a.Officer, string(a.Category), a.Policy, a.AddedAt.UTC())
+	return err
+}
+
+func (s caseStore) AddFinding(ctx context.Context, allegationID string, stage cases.Stage, d cases.Decision) error {
+	_, err := s.d.exec(ctx, `INSERT INTO findings (allegation_id, stage, seq, finding, basis, actor, at)
+		VALUES (?, ?, (SELECT COUNT(*) FROM findings WHERE allegation_id = ? AND stage = ?), ?, ?, ?, ?)`,
+		allegationID, string(stage), allegationID, string(stage), string(d.Finding), d.Basis, d.By, d.At.UTC())
+	return err
+}
+
+func (s caseStore) AddEvidence(ctx context.Context, id, evidenceID string) error {
+	_, err := s.d.exec(ctx, `INSERT INTO case_evidence (case_id, evidence_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, evidenceID)
+	return err
+}
+
+func (s caseStore) AddIncident(ctx context.Context, id, incidentID string) error {
+	_, err := s.d.exec(ctx, `INSERT INTO case_incidents (case_id, incident_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, incidentID)
+	return err
+}
+
+func (s caseStore) SetPause(ctx context.Context, id string, pausedAt *time.Time, paused time.Duration) error {
+	var at any
+	if pausedAt != nil {
+		at = pausedAt.UTC()
+	}
+	_, err := s.d.exec(ctx, `UPDATE cases SET paused_at = ?, paused_s = ? WHERE id = ?`, at, int64(paused.Seconds()), id)
+	return err
+}
+
+func (s caseStore) Complaint(ctx context.Context, id string) ([]byte, error) {
+	var doc string
+	err := s.d.queryRow(ctx, `SELECT document FROM complaints WHERE case_id = ?`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cases.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: %w", err)
+	}
+	return []byte(doc), nil
+}

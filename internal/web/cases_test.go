@@ -1,0 +1,224 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/media/mediatest"
+	"github.com/sightline/sightline/internal/server"
+	"github.com/sightline/sightline/internal/server/servertest"
+)
+
+// logSize is the custody log's next index: how many entries it holds.
+func logSize(t *testing.T, env *servertest.Env) uint64 {
+	t.Helper()
+	n, err := env.Server.Log().NextIndex(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A complaint is filed without an account; bad input is refused with the
+// field named and stores nothing. An investigator takes the case, reads
+// it with a reason, adds an allegation against badge 4521 and records a
+// recommended and a final finding; every move off the transitions is
+// refused and stores nothing. The complainant follows each status with
+// its date, the finding, and the investigator's reads; officer 4521 gets
+// 404 for the case and its footage.
+func TestComplaintToFinding(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 1000 })
+	inv := env.StaffToken("inv.ortiz", account.Investigator, "ia", "")
+	other := env.StaffToken("inv.brook", account.Investigator, "ia", "")
+	named := env.StaffToken("sgt.kane", account.Supervisor, "central", "4521")
+	civ, _ := uploadAs(t, env, "", mediatest.NoiseWAV(30_000, 7), map[string]string{"source": "phone"})
+	// The civilian had shared the footage with sgt.kane: naming him in
+	// an allegation takes that away.
+	if got, body := call(t, env, "POST", "/api/v1/evidence/"+civ.ID+"/shares", civ.AccessToken, `{"user":"sgt.kane"}`); got != 204 {
+		t.Fatalf("share: %d %s", got, body)
+	}
+	now := env.Clock.Now().UTC()
+	complaint := func(extra string) string {
+		return `{"narrative":"An officer pushed me to the ground outside my store.","occurred_at":"` + now.Add(-48*3600e9).Format("2006-01-02T15:04:05Z") + `"` + extra + `}`
+	}
+
+	// Bad input: 400 naming the field, nothing stored.
+	before := logSize(t, env)
+	for name, tc := range map[string]struct{ body, field string }{
+		"unknown field":       {complaint(`,"extra":1`), `unknown field \"extra\"`},
+		"no narrative":        {`{"occurred_at":"2026-01-01T00:00:00Z"}`, "narrative"},
+		"narrative too long":  {`{"narrative":"` + strings.Repeat("a", 20001) + `","occurred_at":"2026-01-01T00:00:00Z"}`, "narrative: at most 20000"},
+		"no date":             {`{"narrative":"x"}`, "occurred_at"},
+		"a date not RFC 3339": {`{"narrative":"x","occurred_at":"yesterday"}`, "occurred_at"},
+		"a future date":       {`{"narrative":"x","occurred_at":"` + now.Add(24*3600e9).Format("2006-01-02T15:04:05Z") + `"}`, "occurred_at: in the future"},
+		"a wrong token":       {complaint(`,"evidence":[{"id":"` + civ.ID + `","token":"not-its-token"}]`), "evidence[0]: no footage with this id for this token"},
+		"a bad email":         {complaint(`,"contact":{"email":"x"}`), "contact.email"},
+		"a bad badge":         {complaint(`,"officers":[{"badge":"<script>"}]`), "officers[0].badge"},
+		"a bad place":         {complaint(`,"location":{"lat":91,"lon":0}`), "location"},
+	} {
+		got, body := call(t, env, "POST", "/api/v1/complaints", "", tc.body)
+		if got != 400 || !strings.Contains(body, tc.field) {
+			t.Errorf("%s: %d %s, want 400 naming %q", name, got, body, tc.field)
+		}
+	}
+	if after := logSize(t, env); after != before {
+		t.Errorf("refused complaints grew the log from %d to %d entries", before, after)
+	}
+	if list := cases(t, env, inv); len(list) != 0 {
+		t.Fatalf("refused complaints stored cases: %v", list)
+	}
+
+	// A good one, with the footage and an officer's badge.
+	got, body := call(t, env, "POST", "/api/v1/complaints", "", complaint(`,"place":"5th and Main","officers":[{"badge":"4521"}],"evidence":[{"id":"`+civ.ID+`","token":"`+civ.AccessToken+`"}],"contact":{"email":"a@example.org"}`))
+	var filed struct{ ID, CaseNumber, Token string }
+	if got != 201 || json.Unmarshal([]byte(body), &filed) != nil {
+		t.Fatalf("complaint: %d %s", got, body)
+	}
+	json.Unmarshal([]byte(strings.ReplaceAll(body, "case_number", "casenumber")), &filed)
+	if !regexp.MustCompile(`^\d{4}-\d{6}$`).MatchString(filed.CaseNumber) || filed.Token == "" {
+		t.Fatalf("filed: %s", body)
+	}
+	view := func() map[string]any {
+		t.Helper()
+		got, body := call(t, env, "GET", "/api/v1/complaints/"+filed.ID, filed.Token, "")
+		var v map[string]any
+		if got != 200 || json.Unmarshal([]byte(body), &v) != nil {
+			t.Fatalf("complainant view: %d %s", got, body)
+		}
+		return v
+	}
+	if v := view(); v["status"] != "received" || v["case_number"] != filed.CaseNumber || v["deadline"] == nil {
+		t.Errorf("complainant view at first: %v", v)
+	}
+	for _, tok := range []string{"", "wrong", civ.AccessToken} {
+		if got, _ := call(t, env, "GET", "/api/v1/complaints/"+filed.ID, tok, ""); got != 404 {
+			t.Errorf("complainant view with token %q: %d, want 404", tok, got)
+		}
+	}
+
+	// The investigator takes it; then another may not.
+	caseURL := "/api/v1/cases/" + filed.ID
+	if got, body := call(t, env, "POST", caseURL+"/assign", inv, `{"user":"inv.ortiz"}`); got != 204 {
+		t.Fatalf("take: %d %s", got, body)
+	}
+	if got, _ := call(t, env, "POST", caseURL+"/assign", other, `{"user":"inv.brook"}`); got != 404 {
+		t.Errorf("a second investigator taking an assigned case: %d, want 404", got)
+	}
+	if got, _ := call(t, env, "GET", caseURL, inv, ""); got != 400 {
+		t.Errorf("reading a case without a reason: %d, want 400", got)
+	}
+	got, body = call(t, env, "GET", caseURL+"?reason=IA+intake", inv, "")
+	if got != 200 || !strings.Contains(body, "pushed me to the ground") || !strings.Contains(body, "5th and Main") {
+		t.Fatalf("read case: %d %s", got, body)
+	}
+	if got, _ := call(t, env, "GET", "/api/v1/evidence/"+civ.ID+"?reason=IA+2026-7", inv, ""); got != 200 {
+		t.Errorf("the investigator reading the case's footage: %d", got)
+	}
+
+	// Moves off the transitions, and moves the case is not ready for,
+	// are refused and store nothing.
+	status := func(to, reason string) (int, string) {
+		return call(t, env, "POST", caseURL+"/status", inv, `{"status":"`+to+`","reason":"`+reason+`"}`)
+	}
+	refuse := func(what string, got int, body string, want int) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: %d %s, want %d", what, got, body, want)
+		}
+	}
+	before = logSize(t, env)
+	g, b := status("closed", "")
+	refuse("received to closed", g, b, 409)
+	g, b = status("findings-recommended", "")
+	refuse("received to findings-recommended", g, b, 409)
+	g, b = status("administratively-closed", "bored")
+	refuse("an administrative closure for no listed reason", g, b, 400)
+	g, b = status("sleeping", "")
+	refuse("an unknown status", g, b, 409)
+	if after := logSize(t, env); after != before {
+		t.Errorf("refused moves grew the log from %d to %d", before, after)
+	}
+	for _, to := range []string{"acknowledged", "investigating"} {
+		if g, b := status(to, ""); g != 204 {
+			t.Fatalf("to %s: %d %s", to, g, b)
+		}
+	}
+	g, b = status("findings-recommended", "")
+	refuse("findings recommended with no allegation", g, b, 409)
+	got, body = call(t, env, "POST", caseURL+"/allegations", inv, `{"officer_badge":"4521","category":"force","policy":"Use of force 2.1"}`)
+	var alg struct{ ID string }
+	if got != 201 || json.Unmarshal([]byte(body), &alg) != nil {
+		t.Fatalf("allegation: %d %s", got, body)
+	}
+	g, b = call(t, env, "POST", caseURL+"/allegations", inv, `{"officer_badge":"4521","category":"rudeness"}`)
+	refuse("an unknown category", g, b, 400)
+	finding := func(stage, f string) (int, string) {
+		return call(t, env, "POST", caseURL+"/allegations/"+alg.ID+"/findings", inv, `{"stage":"`+stage+`","finding":"`+f+`","basis":"The store's camera shows the push."}`)
+	}
+	g, b = finding("final", "sustained")
+	refuse("a final finding before a recommended one", g, b, 409)
+	g, b = finding("recommended", "guilty")
+	refuse("an unknown finding", g, b, 400)
+	g, b = status("findings-recommended", "")
+	refuse("findings recommended with none recorded", g, b, 409)
+	if g, b := finding("recommended", "sustained"); g != 204 {
+		t.Fatalf("recommended: %d %s", g, b)
+	}
+	if g, b := status("findings-recommended", "report sent to the chief"); g != 204 {
+		t.Fatalf("findings-recommended: %d %s", g, b)
+	}
+	g, b = status("closed", "")
+	refuse("closed without a final finding", g, b, 409)
+	if g, b := finding("final", "sustained"); g != 204 {
+		t.Fatalf("final: %d %s", g, b)
+	}
+	if g, b := status("closed", ""); g != 204 {
+		t.Fatalf("closed: %d %s", g, b)
+	}
+	g, b = call(t, env, "POST", "/api/v1/complaints/"+filed.ID+"/withdraw", filed.Token, "")
+	refuse("withdrawing a closed complaint", g, b, 409)
+
+	// The complainant follows it all.
+	v := view()
+	var history []string
+	for _, h := range v["history"].([]any) {
+		m := h.(map[string]any)
+		if m["at"] == "" {
+			t.Errorf("a status without its date: %v", m)
+		}
+		history = append(history, m["status"].(string))
+	}
+	if got := strings.Join(history, " "); got != "received acknowledged investigating findings-recommended closed" {
+		t.Errorf("history: %s", got)
+	}
+	if a := v["allegations"].([]any); len(a) != 1 || a[0].(map[string]any)["finding"] != "sustained" || a[0].(map[string]any)["category"] != "force" {
+		t.Errorf("allegations: %v", a)
+	}
+	reads := fmt.Sprint(v["access"])
+	if !strings.Contains(reads, "read-case") || !strings.Contains(reads, "IA intake") || !strings.Contains(reads, "IA 2026-7") || !strings.Contains(reads, "investigator") {
+		t.Errorf("the complainant does not see the investigator's reads with role and reason: %s", reads)
+	}
+
+	// Officer 4521, named, reads neither the case nor its footage.
+	if got, _ := call(t, env, "GET", caseURL+"?reason=curious", named, ""); got != 404 {
+		t.Errorf("the named officer reading the case: %d, want 404", got)
+	}
+	if got, _ := call(t, env, "GET", "/api/v1/evidence/"+civ.ID+"?reason=curious", named, ""); got != 404 {
+		t.Errorf("the named officer reading its footage: %d, want 404", got)
+	}
+}
+
+// cases lists the cases a staff token sees.
+func cases(t *testing.T, env *servertest.Env, token string) []map[string]any {
+	t.Helper()
+	got, body := call(t, env, "GET", "/api/v1/cases", token, "")
+	var out struct{ Cases []map[string]any }
+	if got != 200 || json.Unmarshal([]byte(body), &out) != nil {
+		t.Fatalf("cases: %d %s", got, body)
+	}
+	return out.Cases
+}
