@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/media/mediatest"
@@ -221,4 +222,65 @@ func cases(t *testing.T, env *servertest.Env, token string) []map[string]any {
 		t.Fatalf("cases: %d %s", got, body)
 	}
 	return out.Cases
+}
+
+// A case's deadline runs from receipt (365 days by default); a pause with
+// a reason, logged, moves it on by as long as it lasted, and the
+// complainant sees the deadline as it stands.
+func TestCaseDeadlinePauses(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 1000 })
+	inv := env.StaffToken("inv.ortiz", account.Investigator, "ia", "")
+	got, body := call(t, env, "POST", "/api/v1/complaints", "", `{"narrative":"x","occurred_at":"2026-01-01T00:00:00Z"}`)
+	var filed struct{ ID, Token string }
+	if got != 201 || json.Unmarshal([]byte(body), &filed) != nil {
+		t.Fatalf("complaint: %d %s", got, body)
+	}
+	received := env.Clock.Now().UTC()
+	deadline := func() string {
+		t.Helper()
+		_, body := call(t, env, "GET", "/api/v1/complaints/"+filed.ID, filed.Token, "")
+		var v struct{ Deadline string }
+		json.Unmarshal([]byte(body), &v)
+		return v.Deadline
+	}
+	day := 24 * time.Hour
+	if got, want := deadline(), received.Add(365*day).Format("2006-01-02"); got != want {
+		t.Fatalf("deadline %s, want %s", got, want)
+	}
+	caseURL := "/api/v1/cases/" + filed.ID
+	call(t, env, "POST", caseURL+"/assign", inv, `{"user":"inv.ortiz"}`)
+	if got, _ := call(t, env, "POST", caseURL+"/pause", inv, `{"reason":""}`); got != 400 {
+		t.Errorf("a pause without a reason: %d, want 400", got)
+	}
+	env.Clock.Advance(10 * day)
+	if got, body := call(t, env, "POST", caseURL+"/pause", inv, `{"reason":"criminal case pending"}`); got != 204 {
+		t.Fatalf("pause: %d %s", got, body)
+	}
+	env.Clock.Advance(20 * day)
+	// While paused, the deadline moves on day by day.
+	if got, want := deadline(), received.Add(385*day).Format("2006-01-02"); got != want {
+		t.Errorf("deadline while paused 20 days: %s, want %s", got, want)
+	}
+	if got, body := call(t, env, "POST", caseURL+"/resume", inv, `{}`); got != 204 {
+		t.Fatalf("resume: %d %s", got, body)
+	}
+	env.Clock.Advance(5 * day)
+	if got, want := deadline(), received.Add(385*day).Format("2006-01-02"); got != want {
+		t.Errorf("deadline after a 20-day pause: %s, want %s", got, want)
+	}
+	var kase struct {
+		Events []struct {
+			Details map[string]string
+			Words   map[string]string
+		}
+	}
+	_, body = call(t, env, "GET", caseURL+"?reason=check", inv, "")
+	json.Unmarshal([]byte(body), &kase)
+	var paused bool
+	for _, e := range kase.Events {
+		paused = paused || e.Details["action"] == "deadline-paused" && e.Words["reason"] == "criminal case pending"
+	}
+	if !paused {
+		t.Errorf("the pause and its reason are not in the case's events: %s", body)
+	}
 }
