@@ -188,3 +188,43 @@ func NewToken() string {
 	rand.Read(b)
 	return strings.ToLower(strings.TrimRight(base32.StdEncoding.EncodeToString(b), "="))
 }
+
+// Notice is something the complainant is told: a step of their case, or
+// that it is still open.
+type Notice struct {
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"` // the status it reports, or "still-open"
+	Text string    `json:"text"`
+}
+
+// noticeText says each step a complainant is told of.
+var noticeText = map[Status]string{
+	Acknowledged:        "Your complaint was acknowledged: it will be looked into.",
+	Investigating:       "An investigation has begun.",
+	FindingsRecommended: "The investigator has recommended findings; a decision follows.",
+	Closed:              "The case is closed, with a finding on each allegation.",
+	AdminClosed:         "The case is closed without findings.",
+	Reopened:            "The case was reopened.",
+}
+
+// Notices are what the complainant is told, oldest first: each step of
+// the case, and every period it has been open (none when every is 0).
+func (c Case) Notices(now time.Time, every time.Duration) []Notice {
+	out := []Notice{}
+	for _, h := range c.History {
+		if t, ok := noticeText[h.Status]; ok {
+			out = append(out, Notice{At: h.At, Kind: string(h.Status), Text: t})
+		}
+	}
+	if every > 0 {
+		end := now
+		if !c.Status.Open() && len(c.History) > 0 {
+			end = c.History[len(c.History)-1].At
+		}
+		for at := c.ReceivedAt.Add(every); !at.After(end); at = at.Add(every) {
+			out = append(out, Notice{At: at, Kind: "still-open", Text: "Your case is still open; it has not been forgotten."})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Notice) int { return a.At.Compare(b.At) })
+	return out
+}

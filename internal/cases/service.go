@@ -57,6 +57,9 @@ type Config struct {
 	// Deadline is how long from receipt a case may stay open (default
 	// 365 days); Target is the goal (default 180 days).
 	Deadline, Target time.Duration
+	// NoticeEvery is how often an open case's complainant is told it is
+	// still open (default 180 days).
+	NoticeEvery time.Duration
 }
 
 // Service changes cases and logs every change.
@@ -73,8 +76,14 @@ func NewService(cfg Config) *Service {
 	if cfg.Target <= 0 {
 		cfg.Target = 180 * 24 * time.Hour
 	}
+	if cfg.NoticeEvery <= 0 {
+		cfg.NoticeEvery = 180 * 24 * time.Hour
+	}
 	return &Service{cfg}
 }
+
+// Notices are what a case's complainant has been told by now.
+func (s *Service) Notices(c Case) []Notice { return c.Notices(s.cfg.Now(), s.cfg.NoticeEvery) }
 
 // Get returns a case.
 func (s *Service) Get(ctx context.Context, id string) (Case, error) { return s.cfg.Store.Get(ctx, id) }

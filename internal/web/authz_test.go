@@ -254,6 +254,10 @@ func TestAuthorizationTable(t *testing.T) {
 		"PATCH /api/v1/evidence/{id}/reviews/{review}":       {{"PATCH", civItem + "/reviews/" + rev.ID, `{"outcome":"detained"}`, nil, editors}},
 		"DELETE /api/v1/evidence/{id}/reviews/{review}":      {{"DELETE", civItem + "/reviews/" + rev.ID, "", nil, editors}},
 
+		"GET /complain":                           {{"GET", "/complain", "", nil, all(200)}},
+		"GET /complaint/{case}":                   {{"GET", "/complaint/" + filed.ID, "", nil, all(200)}},
+		"GET /staff/cases":                        {{"GET", "/staff/cases", "", nil, [9]int{303, 403, 403, 403, 403, 200, 200, 200, 200}}},
+		"GET /staff/cases/{case}":                 {{"GET", "/staff/cases/" + kase.ID, "", nil, signInFirst(caseWorkers(200, 200))}},
 		"POST /api/v1/complaints":                 {{"POST", "/api/v1/complaints", complaintBody, nil, all(201)}},
 		"GET /api/v1/complaints/{case}":           {{"GET", complaintURL, "", nil, all(404)}}, // only its own token opens it
 		"POST /api/v1/complaints/{case}/evidence": {{"POST", complaintURL + "/evidence", `{"id":"` + civ.ID + `","token":"` + civ.AccessToken + `"}`, nil, all(404)}},

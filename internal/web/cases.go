@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
@@ -129,10 +130,10 @@ func (s *server) complainantView(w http.ResponseWriter, r *http.Request) {
 		Deadline    *string           `json:"deadline"`
 		Allegations []allegation      `json:"allegations"`
 		Evidence    []string          `json:"evidence"`
-		Notices     []string          `json:"notices"`
+		Notices     []cases.Notice    `json:"notices"`
 		Access      []caseAccess      `json:"access"`
 		People      map[string]person `json:"people"`
-	}{CaseNumber: k.Number, Status: k.Status, ClosedAs: k.ClosedAs, History: k.History, Allegations: []allegation{}, Evidence: k.Evidence, Notices: []string{}}
+	}{CaseNumber: k.Number, Status: k.Status, ClosedAs: k.ClosedAs, History: k.History, Allegations: []allegation{}, Evidence: k.Evidence, Notices: s.Cases.Notices(k)}
 	if k.Status.Open() {
 		d, _ := k.Due(s.Now())
 		at := d.UTC().Format("2006-01-02")
@@ -370,13 +371,15 @@ func (s *server) readCase(w http.ResponseWriter, r *http.Request) {
 	if err == nil && k.Origin == cases.FromComplaint {
 		filed = &complaint
 	}
+	next := cases.Transitions[k.Status]
 	writeJSON(w, http.StatusOK, struct {
 		cases.Case
 		DueBy     string                 `json:"due_by"`
 		TargetBy  string                 `json:"target_by"`
+		Next      []cases.Status         `json:"next"` // the statuses it may move to
 		Complaint *cases.Complaint       `json:"complaint,omitempty"`
 		Events    []evidence.LoggedEvent `json:"events"`
-	}{k, deadline.Format("2006-01-02"), target.Format("2006-01-02"), filed, events})
+	}{k, deadline.Format("2006-01-02"), target.Format("2006-01-02"), next, filed, events})
 }
 
 // caseEdits are the changes to a case, each logged by the case service.
@@ -487,4 +490,86 @@ func (s *server) assignCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// complainPage answers GET /complain: the complaint form. Its script
+// attaches the footage the link names (?evidence=id) with the tokens this
+// browser keeps.
+func (s *server) complainPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "complain.html", nil)
+}
+
+// complaintPage answers GET /complaint/{case}: the complainant's page, a
+// shell whose script reads the key from the link's fragment or this
+// browser's storage.
+func (s *server) complaintPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "complaint.html", struct{ ID string }{r.PathValue("case")})
+}
+
+// casesPage answers GET /staff/cases: the cases a staff member works on
+// or may take, open ones first, the nearest deadline first.
+func (s *server) casesPage(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	if c.session == nil {
+		s.listCases(w, r)
+		return
+	}
+	all, err := s.Cases.List(r.Context(), c.User.ID, c.User.Unit, c.User.Role == account.Investigator || c.User.Role == account.Admin)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	type row struct {
+		ID, CaseNumber       string
+		Status               cases.Status
+		Origin               cases.Origin
+		ReceivedAt, Deadline time.Time
+		Allegations          int
+		Late, Soon, Takeable bool
+	}
+	now := s.Now()
+	var rows []row
+	for _, k := range all {
+		f := caseFacts(k)
+		reads := access.Decide(c.Principal, access.ReadCase, f).Allowed
+		takes := access.Decide(c.Principal, access.TakeCase, f).Allowed
+		if !reads && !takes && c.User.Role != account.Admin {
+			continue
+		}
+		d, _ := k.Due(now)
+		open := k.Status.Open()
+		rows = append(rows, row{k.ID, k.Number, k.Status, k.Origin, k.ReceivedAt, d, len(k.Allegations),
+			open && d.Before(now), open && !d.Before(now) && d.Before(now.Add(30*24*time.Hour)), takes})
+	}
+	s.render(w, http.StatusOK, "cases.html", struct {
+		User      account.User
+		Cases     []row
+		CSRF      string
+		CanCreate bool
+	}{c.User, rows, c.session.CSRF, access.Decide(c.Principal, access.CreateCase, nil).Allowed})
+}
+
+// casePage answers GET /staff/cases/{case}: the case for those who work
+// it, once they say why they open it; its script reads the case with that
+// reason, which logs the read.
+func (s *server) casePage(w http.ResponseWriter, r *http.Request) {
+	k, c, ok := s.kase(w, r, access.ReadCase)
+	if !ok {
+		return
+	}
+	csrf := ""
+	if c.session != nil {
+		csrf = c.session.CSRF
+	}
+	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	if rs := []rune(reason); len(rs) > maxReason {
+		reason = string(rs[:maxReason])
+	}
+	s.render(w, http.StatusOK, "case.html", struct {
+		Case       cases.Case
+		Reason     string
+		CSRF       string
+		Categories []cases.Category
+		Findings   []cases.Finding
+	}{k, reason, csrf, cases.Categories, cases.Findings})
 }

@@ -193,6 +193,10 @@ func New(cfg Config) (*Handler, error) {
 	for _, rt := range s.caseEdits() {
 		s.handle(mux, rt.pattern, access.EditCase, rt.handler)
 	}
+	s.handle(mux, "GET /complain", access.Public, h(s.complainPage))
+	s.handle(mux, "GET /complaint/{case}", access.Public, h(s.complaintPage))
+	s.handle(mux, "GET /staff/cases", access.ListCases, h(s.casesPage))
+	s.handle(mux, "GET /staff/cases/{case}", access.ReadCase, h(s.casePage))
 	s.handle(mux, "GET /e/{id}", access.Public, h(s.evidencePage))
 	s.handle(mux, "GET /c/{code}", access.Public, h(s.codeLink))
 	s.handle(mux, "GET /staff/code", access.ClaimCode, h(s.codeForm))

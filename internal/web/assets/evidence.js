@@ -106,6 +106,7 @@
     } else {
       $("player").hidden = true;
     }
+    $("e-complain").href = "/complain?evidence=" + encodeURIComponent(it.id);
     $("footage").hidden = false;
   }
 

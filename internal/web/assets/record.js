@@ -9,6 +9,17 @@ window.sightlineRecord = {
   kept() {
     try { return JSON.parse(localStorage.getItem("sightline-tokens") || "{}"); } catch (e) { return {}; }
   },
+  // rememberCase keeps a complaint's key, as remember keeps footage's.
+  rememberCase(id, token) {
+    try {
+      const k = JSON.parse(localStorage.getItem("sightline-cases") || "{}");
+      k[id] = token;
+      localStorage.setItem("sightline-cases", JSON.stringify(k));
+    } catch (e) { /* private mode: the saved file remains */ }
+  },
+  keptCase(id) {
+    try { return JSON.parse(localStorage.getItem("sightline-cases") || "{}")[id] || ""; } catch (e) { return ""; }
+  },
   remember(id, token) {
     try {
       const k = this.kept();
