@@ -2,7 +2,7 @@
 # Installs the Debian packages Sightline needs and that are missing.
 #   scripts/deps.sh run    what the server needs (ffmpeg)
 #   scripts/deps.sh test   that, plus what the tests drive (chromium, node and npm for tus-js-client), make (HEIC photos)
-#                          and watch (strace: which files ffmpeg opens)
+#                          and watch (strace: which files ffmpeg opens), and Mailpit (a real SMTP server, a Go tool)
 #   scripts/deps.sh bench  what the benchmarks need (espeak-ng and sox make the test incidents of bench-sync)
 set -euo pipefail
 
@@ -12,6 +12,13 @@ test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:np
 bench) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux espeak-ng:espeak-ng sox:sox" ;;
 *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
+
+# Mailpit receives the notices the tests email; it is a Go program, built
+# from the module proxy into GOPATH/bin.
+if [ "${1:-run}" = test ] && ! command -v mailpit >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/mailpit" ]; then
+	echo "installing: mailpit (go install)"
+	go install github.com/axllent/mailpit@v1.33.1
+fi
 
 missing=()
 for pair in $wanted; do

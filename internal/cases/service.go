@@ -38,6 +38,13 @@ type Store interface {
 	SetPause(ctx context.Context, id string, pausedAt *time.Time, paused time.Duration) error
 	// Complaint returns the document of a complaint's case.
 	Complaint(ctx context.Context, id string) ([]byte, error)
+	// MailTo keeps the address a complainant is told at; Mailing lists
+	// them by case; Sent lists the notices sent on a case, and MarkSent
+	// records one (idempotent).
+	MailTo(ctx context.Context, id, email string) error
+	Mailing(ctx context.Context) (map[string]string, error)
+	Sent(ctx context.Context, id string) (map[string]bool, error)
+	MarkSent(ctx context.Context, id, notice string, at time.Time) error
 }
 
 // Actor is who makes a change, as the custody log names them.
@@ -166,6 +173,11 @@ func (s *Service) File(ctx context.Context, in Complaint) (Case, string, error) 
 	c, err = s.cfg.Store.Create(ctx, c, doc)
 	if err != nil {
 		return c, "", err
+	}
+	if in.Contact != nil && in.Contact.Email != "" {
+		if err := s.cfg.Store.MailTo(ctx, c.ID, in.Contact.Email); err != nil {
+			return c, "", err
+		}
 	}
 	if err := s.record(ctx, c.ID, nil, by, map[string]string{"action": "filed", "origin": string(FromComplaint), "status": string(Received)},
 		map[string]string{"complaint": string(doc)}); err != nil {
@@ -400,4 +412,50 @@ func (s *Service) Resume(ctx context.Context, by Actor, id string) error {
 		return err
 	}
 	return s.record(ctx, id, nil, by, map[string]string{"action": "deadline-resumed", "paused_s": fmt.Sprint(int64(paused.Seconds()))}, nil)
+}
+
+// Mailer sends a complainant's notices (package notify's SMTP does).
+type Mailer interface {
+	Send(ctx context.Context, to, subject, body string) error
+}
+
+// SendNotices emails every notice not yet sent to the complainants who
+// gave an address, each once (recorded, and logged as a "notice-sent"
+// case event), and reports how many it sent. A failed send is tried
+// again next time.
+func (s *Service) SendNotices(ctx context.Context, m Mailer) (int, error) {
+	mailing, err := s.cfg.Store.Mailing(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for id, to := range mailing {
+		c, err := s.cfg.Store.Get(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		sent, err := s.cfg.Store.Sent(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		for _, nt := range s.Notices(c) {
+			key := nt.Kind + "@" + nt.At.UTC().Format(time.RFC3339)
+			if sent[key] {
+				continue
+			}
+			body := nt.Text + "\n\nCase " + c.Number + ", " + nt.At.UTC().Format("2 January 2006") +
+				".\n\nFollow it on the page where you follow your case, with the key you were given when you filed it.\n"
+			if err := m.Send(ctx, to, "Your complaint "+c.Number+": "+nt.Kind, body); err != nil {
+				return n, fmt.Errorf("cases: notice of %s: %w", c.Number, err)
+			}
+			if err := s.cfg.Store.MarkSent(ctx, id, key, s.cfg.Now()); err != nil {
+				return n, err
+			}
+			if err := s.record(ctx, id, nil, Actor{ID: "sightline"}, map[string]string{"action": "notice-sent", "kind": nt.Kind}, nil); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }

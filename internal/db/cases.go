@@ -237,3 +237,36 @@ func (s caseStore) Complaint(ctx context.Context, id string) ([]byte, error) {
 	}
 	return []byte(doc), nil
 }
+
+func (s caseStore) MailTo(ctx context.Context, id, email string) error {
+	_, err := s.d.exec(ctx, `INSERT INTO case_mail (case_id, email) VALUES (?, ?) ON CONFLICT (case_id) DO UPDATE SET email = excluded.email`, id, email)
+	return err
+}
+
+func (s caseStore) Mailing(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for kv, err := range each(ctx, s.d, func(row scanner) ([2]string, error) {
+		var kv [2]string
+		return kv, row.Scan(&kv[0], &kv[1])
+	}, `SELECT case_id, email FROM case_mail ORDER BY case_id`) {
+		if err != nil {
+			return nil, err
+		}
+		out[kv[0]] = kv[1]
+	}
+	return out, nil
+}
+
+func (s caseStore) Sent(ctx context.Context, id string) (map[string]bool, error) {
+	keys, err := Facts(s).strings(ctx, `SELECT notice FROM case_mail_sent WHERE case_id = ?`, id)
+	out := map[string]bool{}
+	for _, k := range keys {
+		out[k] = true
+	}
+	return out, err
+}
+
+func (s caseStore) MarkSent(ctx context.Context, id, notice string, at time.Time) error {
+	_, err := s.d.exec(ctx, `INSERT INTO case_mail_sent (case_id, notice, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, id, notice, at.UTC())
+	return err
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/media"
+	"github.com/sightline/sightline/internal/notify"
 	"github.com/sightline/sightline/internal/review"
 	"github.com/sightline/sightline/internal/web"
 )
@@ -63,8 +64,13 @@ type Config struct {
 	// supervisor. Default 30 minutes.
 	ShareCodeTTL time.Duration
 	// CaseDeadline is how long from receipt a case may stay open
-	// (default 365 days); CaseTarget is the goal (default 180 days).
-	CaseDeadline, CaseTarget time.Duration
+	// (default 365 days); CaseTarget is the goal (default 180 days);
+	// CaseNoticeEvery is how often an open case's complainant is told it
+	// is still open (default 180 days).
+	CaseDeadline, CaseTarget, CaseNoticeEvery time.Duration
+	// SMTP is the host:port of a mail relay that sends complainants their
+	// notices, from SMTPFrom; none means notices are only on their page.
+	SMTP, SMTPFrom string
 	// LogOrigin names the custody log in its signed checkpoints; it should
 	// be the schema-less URL where the log is published, such as
 	// "evidence.example.org/log". It is fixed when the log's key is created
@@ -217,7 +223,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		err = s.reviews.Finish(ctx) // reviews a crash kept from being logged
 	}
 	s.cases = cases.NewService(cases.Config{Store: s.db.Cases(), Evidence: s.evidence, Record: recorder.Record, Now: cfg.Now,
-		Deadline: cfg.CaseDeadline, Target: cfg.CaseTarget})
+		Deadline: cfg.CaseDeadline, Target: cfg.CaseTarget, NoticeEvery: cfg.CaseNoticeEvery})
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
@@ -289,8 +295,40 @@ func (s *Server) Run(ctx context.Context) {
 		}
 	})
 	wg.Go(func() { s.ingest.RunStreams(ctx) })
+	if s.cfg.SMTP != "" {
+		wg.Go(func() { s.sendNotices(ctx) })
+	}
 	s.ingest.Run(ctx, time.Minute)
 	wg.Wait()
+}
+
+// sendNotices emails complainants their notices every minute.
+func (s *Server) sendNotices(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if _, err := s.SendNotices(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("sending notices", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SendNotices emails the complainants' notices not sent yet (none when
+// there is no --smtp), and reports how many it sent.
+func (s *Server) SendNotices(ctx context.Context) (int, error) {
+	if s.cfg.SMTP == "" {
+		return 0, nil
+	}
+	from := s.cfg.SMTPFrom
+	if from == "" {
+		from = "sightline@localhost"
+	}
+	return s.cases.SendNotices(ctx, notify.SMTP{Addr: s.cfg.SMTP, From: from})
 }
 
 // alignJob is the kind of the job that aligns an incident's clips.

@@ -8,10 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -263,4 +266,92 @@ func (env *Env) StaffToken(name string, role account.Role, unit, badge string) s
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// Mail is a message Mailpit received.
+type Mail struct {
+	To      string
+	Subject string
+	Text    string
+}
+
+// Mailpit starts a real SMTP server (Mailpit, installed by `make test`)
+// for one test and returns its SMTP address and a function that lists
+// the messages it has received, oldest first.
+func Mailpit(t testing.TB) (string, func() []Mail) {
+	t.Helper()
+	bin, err := exec.LookPath("mailpit")
+	if err != nil {
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		bin = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "mailpit")
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatal("mailpit is not installed: run `make test`, which installs it")
+		}
+	}
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	web, smtp := free(), free()
+	cmd := exec.Command(bin, "--listen", web, "--smtp", smtp, "--database", filepath.Join(t.TempDir(), "mailpit.db"), "--quiet")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	api := "http://" + web + "/api/v1/"
+	getJSON := func(path string, v any) error {
+		resp, err := http.Get(api + path)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("mailpit %s: %d", path, resp.StatusCode)
+		}
+		return json.NewDecoder(resp.Body).Decode(v)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var v any
+		if getJSON("messages", &v) == nil {
+			if c, err := net.Dial("tcp", smtp); err == nil {
+				c.Close()
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("mailpit did not start in a minute")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return smtp, func() []Mail {
+		var list struct {
+			Messages []struct {
+				ID      string
+				Subject string
+				To      []struct{ Address string }
+			}
+		}
+		if err := getJSON("messages", &list); err != nil {
+			t.Fatal(err)
+		}
+		var out []Mail
+		for i := len(list.Messages) - 1; i >= 0; i-- { // newest first there
+			m := list.Messages[i]
+			var full struct{ Text string }
+			if err := getJSON("message/"+m.ID, &full); err != nil {
+				t.Fatal(err)
+			}
+			mail := Mail{Subject: m.Subject, Text: full.Text}
+			if len(m.To) > 0 {
+				mail.To = m.To[0].Address
+			}
+			out = append(out, mail)
+		}
+		return out
+	}
 }

@@ -83,3 +83,16 @@ CREATE TABLE complaints (
 
 ALTER TABLE custody ADD COLUMN case_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX custody_case ON custody (case_id, log_index);
+
+-- Where a complainant asked to be told of their case by email, and the
+-- notices already sent (a notice is its kind and time).
+CREATE TABLE case_mail (
+    case_id TEXT PRIMARY KEY REFERENCES cases (id),
+    email   TEXT NOT NULL
+);
+CREATE TABLE case_mail_sent (
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    notice  TEXT NOT NULL,
+    sent_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (case_id, notice)
+);
