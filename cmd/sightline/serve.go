@@ -39,6 +39,8 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.DurationVar(&c.cfg.CaseDeadline, "case-deadline", 365*24*time.Hour, "how long from receipt a complaint or internal review may stay open (its deadline; pauses move it on)")
 	fs.DurationVar(&c.cfg.CaseTarget, "case-target", 180*24*time.Hour, "the goal for finishing a case, from receipt")
 	fs.DurationVar(&c.cfg.CaseNoticeEvery, "case-notice-every", 180*24*time.Hour, "how often an open case's complainant is told it is still open")
+	fs.IntVar(&c.cfg.AlertAllegations, "alert-allegations", 0, "flag an officer named in this many allegations within --alert-window, for early intervention (0: off)")
+	fs.DurationVar(&c.cfg.AlertWindow, "alert-window", 365*24*time.Hour, "the window --alert-allegations counts in")
 	fs.StringVar(&c.cfg.SMTP, "smtp", "", "host:port of a mail relay that emails complainants their notices (none: notices are only on their page)")
 	fs.StringVar(&c.cfg.SMTPFrom, "smtp-from", "sightline@localhost", "the sender of those emails")
 	fs.StringVar(&c.cfg.LogOrigin, "log-origin", "", "name of the custody log in its checkpoints, fixed when its key is created (default "+server.DefaultLogOrigin+")")

@@ -109,6 +109,7 @@ const (
 	EditCase       Action = "edit-case"        // status, allegations, findings, evidence, deadline pauses
 	TakeCase       Action = "take-case"        // an investigator takes a case no one investigates
 	AssignCase     Action = "assign-case"      // assign an investigator to a case
+	ReadAlerts     Action = "read-alerts"      // officers flagged for early intervention
 )
 
 // Facts are what the table needs to know about one evidence item.

@@ -94,6 +94,11 @@ var Table = map[Action]map[string]Rule{
 	AssignCase: {
 		string(account.Admin): always("admin"),
 	},
+	// Flags for early intervention name officers: for those who run
+	// investigations.
+	ReadAlerts: {
+		string(account.Investigator): always("yes"),
+	},
 }
 
 // caseRules are who may read and work a case: its investigators, and
@@ -298,7 +303,7 @@ var sameUnitSharedOrOnCase = Rule{sameUnitOrShared.Text + ", and what is in inci
 // Actions lists the table's rows in the order the docs show them.
 var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
 	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, AssignStaff, ClaimCode, ReviewItem, EditReview,
-	FileComplaint, Complainant, CreateCase, ListCases, ReadCase, EditCase, TakeCase, AssignCase}
+	FileComplaint, Complainant, CreateCase, ListCases, ReadCase, EditCase, TakeCase, AssignCase, ReadAlerts}
 
 // Markdown renders the table as the docs show it: a row per action, a
 // column per role; "no" where the table has no rule.

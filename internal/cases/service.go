@@ -45,6 +45,21 @@ type Store interface {
 	Mailing(ctx context.Context) (map[string]string, error)
 	Sent(ctx context.Context, id string) (map[string]bool, error)
 	MarkSent(ctx context.Context, id, notice string, at time.Time) error
+	// Allegations counts the allegations naming officer added since.
+	Allegations(ctx context.Context, officer string, since time.Time) (int, error)
+	// Flag records that officer was flagged, unless they were flagged
+	// since; it reports whether it did.
+	Flag(ctx context.Context, officer string, at, since time.Time, count int) (bool, error)
+	// Flags lists the flags raised since, newest first.
+	Flags(ctx context.Context, since time.Time) ([]Flag, error)
+}
+
+// Flag is an officer flagged for early intervention: Count allegations
+// in the window before At.
+type Flag struct {
+	Officer string    `json:"officer"`
+	At      time.Time `json:"at"`
+	Count   int       `json:"count"`
 }
 
 // Actor is who makes a change, as the custody log names them.
@@ -67,6 +82,10 @@ type Config struct {
 	// NoticeEvery is how often an open case's complainant is told it is
 	// still open (default 180 days).
 	NoticeEvery time.Duration
+	// AlertAllegations flags an officer named in that many allegations
+	// within AlertWindow (default 365 days); 0 flags no one.
+	AlertAllegations int
+	AlertWindow      time.Duration
 }
 
 // Service changes cases and logs every change.
@@ -85,6 +104,9 @@ func NewService(cfg Config) *Service {
 	}
 	if cfg.NoticeEvery <= 0 {
 		cfg.NoticeEvery = 180 * 24 * time.Hour
+	}
+	if cfg.AlertWindow <= 0 {
+		cfg.AlertWindow = 365 * 24 * time.Hour
 	}
 	return &Service{cfg}
 }
@@ -305,8 +327,37 @@ func (s *Service) AddAllegation(ctx context.Context, by Actor, id, officer strin
 	if err := s.cfg.Store.AddAllegation(ctx, id, a); err != nil {
 		return a, err
 	}
-	return a, s.record(ctx, id, nil, by, map[string]string{"action": "allegation-added", "allegation": a.ID, "category": string(category)},
-		map[string]string{"officer": officer, "policy": a.Policy})
+	if err := s.record(ctx, id, nil, by, map[string]string{"action": "allegation-added", "allegation": a.ID, "category": string(category)},
+		map[string]string{"officer": officer, "policy": a.Policy}); err != nil {
+		return a, err
+	}
+	return a, s.alert(ctx, id, officer)
+}
+
+// alert flags an officer named in AlertAllegations allegations within the
+// window, once per window, and logs it.
+func (s *Service) alert(ctx context.Context, id, officer string) error {
+	if s.cfg.AlertAllegations <= 0 || officer == Unidentified {
+		return nil
+	}
+	now := s.cfg.Now().UTC()
+	since := now.Add(-s.cfg.AlertWindow)
+	n, err := s.cfg.Store.Allegations(ctx, officer, since)
+	if err != nil || n < s.cfg.AlertAllegations {
+		return err
+	}
+	flagged, err := s.cfg.Store.Flag(ctx, officer, now, since, n)
+	if err != nil || !flagged {
+		return err
+	}
+	return s.record(ctx, id, nil, Actor{ID: "sightline"}, map[string]string{"action": "officer-flagged", "count": fmt.Sprint(n)},
+		map[string]string{"officer": officer})
+}
+
+// Flags lists the officers flagged for early intervention within the
+// window, newest first.
+func (s *Service) Flags(ctx context.Context) ([]Flag, error) {
+	return s.cfg.Store.Flags(ctx, s.cfg.Now().Add(-s.cfg.AlertWindow))
 }
 
 // RecordFinding records an allegation's recommended or final finding and

@@ -270,3 +270,35 @@ func (s caseStore) MarkSent(ctx context.Context, id, notice string, at time.Time
 	_, err := s.d.exec(ctx, `INSERT INTO case_mail_sent (case_id, notice, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, id, notice, at.UTC())
 	return err
 }
+
+func (s caseStore) Allegations(ctx context.Context, officer string, since time.Time) (int, error) {
+	var n int
+	err := s.d.queryRow(ctx, `SELECT COUNT(*) FROM allegations WHERE officer = ? AND added_at >= ?`, officer, since.UTC()).Scan(&n)
+	return n, err
+}
+
+func (s caseStore) Flag(ctx context.Context, officer string, at, since time.Time, count int) (bool, error) {
+	res, err := s.d.exec(ctx, `INSERT INTO officer_flags (officer, flagged_at, count) SELECT ?, ?, ?
+		WHERE NOT EXISTS (SELECT 1 FROM officer_flags WHERE officer = ? AND flagged_at >= ?)`, officer, at.UTC(), count, officer, since.UTC())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (s caseStore) Flags(ctx context.Context, since time.Time) ([]cases.Flag, error) {
+	out := []cases.Flag{}
+	for f, err := range each(ctx, s.d, func(row scanner) (cases.Flag, error) {
+		var f cases.Flag
+		err := row.Scan(&f.Officer, &f.At, &f.Count)
+		f.At = f.At.UTC()
+		return f, err
+	}, `SELECT officer, flagged_at, count FROM officer_flags WHERE flagged_at >= ? ORDER BY flagged_at DESC`, since.UTC()) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}

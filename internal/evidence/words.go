@@ -41,7 +41,7 @@ var publicDetails = map[string]bool{
 	"token": true, "kind": true, "expires": true,
 	// cases: the kinds the server checked against its lists
 	"origin": true, "previous_status": true, "closed_as": true, "allegation": true,
-	"category": true, "stage": true, "finding": true, "paused_s": true,
+	"category": true, "stage": true, "finding": true, "paused_s": true, "count": true,
 	// intake and files made from originals
 	"size": true, "source": true, "sha256": true, "mime": true, "partial": true, "continues": true,
 	WordsKey: true,

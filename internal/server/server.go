@@ -68,6 +68,11 @@ type Config struct {
 	// CaseNoticeEvery is how often an open case's complainant is told it
 	// is still open (default 180 days).
 	CaseDeadline, CaseTarget, CaseNoticeEvery time.Duration
+	// AlertAllegations flags an officer named in that many allegations
+	// within AlertWindow (default 365 days) for early intervention; 0
+	// flags no one.
+	AlertAllegations int
+	AlertWindow      time.Duration
 	// SMTP is the host:port of a mail relay that sends complainants their
 	// notices, from SMTPFrom; none means notices are only on their page.
 	SMTP, SMTPFrom string
@@ -223,7 +228,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		err = s.reviews.Finish(ctx) // reviews a crash kept from being logged
 	}
 	s.cases = cases.NewService(cases.Config{Store: s.db.Cases(), Evidence: s.evidence, Record: recorder.Record, Now: cfg.Now,
-		Deadline: cfg.CaseDeadline, Target: cfg.CaseTarget, NoticeEvery: cfg.CaseNoticeEvery})
+		Deadline: cfg.CaseDeadline, Target: cfg.CaseTarget, NoticeEvery: cfg.CaseNoticeEvery,
+		AlertAllegations: cfg.AlertAllegations, AlertWindow: cfg.AlertWindow})
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,

@@ -263,6 +263,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"POST /api/v1/complaints/{case}/evidence": {{"POST", complaintURL + "/evidence", `{"id":"` + civ.ID + `","token":"` + civ.AccessToken + `"}`, nil, all(404)}},
 		"POST /api/v1/complaints/{case}/withdraw": {{"POST", complaintURL + "/withdraw", "", nil, all(404)}},
 		"GET /api/v1/cases":                       {{"GET", "/api/v1/cases", "", nil, [9]int{401, 403, 403, 403, 403, 200, 200, 200, 200}}},
+		"GET /api/v1/alerts":                      {{"GET", "/api/v1/alerts", "", nil, [9]int{401, 403, 403, 403, 403, 403, 200, 403, 403}}},
 		"POST /api/v1/cases":                      {{"POST", "/api/v1/cases", `{}`, nil, [9]int{401, 403, 403, 403, 403, 201, 201, 403, 201}}},
 		"GET /api/v1/cases/{case}":                {{"GET", caseURL + "?reason=review", "", nil, caseWorkers(200, 404)}},
 		// inv.ortiz takes it (naming himself), the admin assigns him again.

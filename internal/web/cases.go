@@ -541,12 +541,20 @@ func (s *server) casesPage(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row{k.ID, k.Number, k.Status, k.Origin, k.ReceivedAt, d, len(k.Allegations),
 			open && d.Before(now), open && !d.Before(now) && d.Before(now.Add(30*24*time.Hour)), takes})
 	}
+	var flags []cases.Flag
+	if access.Decide(c.Principal, access.ReadAlerts, nil).Allowed {
+		if flags, err = s.Cases.Flags(r.Context()); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	s.render(w, http.StatusOK, "cases.html", struct {
 		User      account.User
 		Cases     []row
 		CSRF      string
 		CanCreate bool
-	}{c.User, rows, c.session.CSRF, access.Decide(c.Principal, access.CreateCase, nil).Allowed})
+		Flags     []cases.Flag
+	}{c.User, rows, c.session.CSRF, access.Decide(c.Principal, access.CreateCase, nil).Allowed, flags})
 }
 
 // casePage answers GET /staff/cases/{case}: the case for those who work
@@ -572,4 +580,17 @@ func (s *server) casePage(w http.ResponseWriter, r *http.Request) {
 		Categories []cases.Category
 		Findings   []cases.Finding
 	}{k, reason, csrf, cases.Categories, cases.Findings})
+}
+
+// alerts answers GET /api/v1/alerts: the officers flagged for early
+// intervention (--alert-allegations within --alert-window), newest first.
+func (s *server) alerts(w http.ResponseWriter, r *http.Request) {
+	flags, err := s.Cases.Flags(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Flags []cases.Flag `json:"flags"`
+	}{flags})
 }

@@ -284,3 +284,51 @@ func TestCaseDeadlinePauses(t *testing.T) {
 		t.Errorf("the pause and its reason are not in the case's events: %s", body)
 	}
 }
+
+// An officer named in N allegations within the window is flagged once,
+// for investigators to see, and the flag is logged.
+func TestEarlyInterventionFlags(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.AlertAllegations, c.AlertWindow = 3, 90*24*time.Hour })
+	inv := env.StaffToken("inv.ortiz", account.Investigator, "ia", "")
+	sup := env.StaffToken("sgt.reyes", account.Supervisor, "central", "301")
+	flags := func() []map[string]any {
+		t.Helper()
+		got, body := call(t, env, "GET", "/api/v1/alerts", inv, "")
+		var out struct{ Flags []map[string]any }
+		if got != 200 || json.Unmarshal([]byte(body), &out) != nil {
+			t.Fatalf("alerts: %d %s", got, body)
+		}
+		return out.Flags
+	}
+	allege := func(badge string) string {
+		t.Helper()
+		_, body := call(t, env, "POST", "/api/v1/cases", inv, `{}`)
+		var k struct{ ID string }
+		json.Unmarshal([]byte(body), &k)
+		if got, body := call(t, env, "POST", "/api/v1/cases/"+k.ID+"/allegations", inv, `{"officer_badge":"`+badge+`","category":"force"}`); got != 201 {
+			t.Fatalf("allegation: %d %s", got, body)
+		}
+		return k.ID
+	}
+	allege("4521")
+	env.Clock.Advance(100 * 24 * time.Hour) // outside the window by the third
+	allege("4521")
+	allege("4521")
+	allege("777")
+	if f := flags(); len(f) != 0 {
+		t.Fatalf("flagged with 2 allegations in the window: %v", f)
+	}
+	last := allege("4521")
+	allege("4521") // a fourth: still one flag in the window
+	f := flags()
+	if len(f) != 1 || f[0]["officer"] != "4521" || f[0]["count"] != 3.0 {
+		t.Fatalf("flags: %v", f)
+	}
+	if got, _ := call(t, env, "GET", "/api/v1/alerts", sup, ""); got != 403 {
+		t.Errorf("a supervisor reading flags: %d, want 403", got)
+	}
+	_, body := call(t, env, "GET", "/api/v1/cases/"+last+"?reason=check", inv, "")
+	if !strings.Contains(body, `"officer-flagged"`) {
+		t.Errorf("the flag is not logged on the case that raised it: %s", body)
+	}
+}

@@ -187,6 +187,7 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "POST /api/v1/complaints/{case}/evidence", access.Complainant, h(s.complainantAttach))
 	s.handle(mux, "POST /api/v1/complaints/{case}/withdraw", access.Complainant, h(s.withdraw))
 	s.handle(mux, "GET /api/v1/cases", access.ListCases, h(s.listCases))
+	s.handle(mux, "GET /api/v1/alerts", access.ReadAlerts, h(s.alerts))
 	s.handle(mux, "POST /api/v1/cases", access.CreateCase, h(s.createCase))
 	s.handle(mux, "GET /api/v1/cases/{case}", access.ReadCase, h(s.readCase))
 	s.handle(mux, "POST /api/v1/cases/{case}/assign", access.AssignCase, h(s.assignCase))

@@ -96,3 +96,12 @@ CREATE TABLE case_mail_sent (
     sent_at TIMESTAMP NOT NULL,
     PRIMARY KEY (case_id, notice)
 );
+
+-- Early intervention: an officer flagged for many allegations in a
+-- window (--alert-allegations, --alert-window), once per window.
+CREATE TABLE officer_flags (
+    officer    TEXT NOT NULL,
+    flagged_at TIMESTAMP NOT NULL,
+    count      INTEGER NOT NULL,
+    PRIMARY KEY (officer, flagged_at)
+);
