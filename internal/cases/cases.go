@@ -228,3 +228,14 @@ func (c Case) Notices(now time.Time, every time.Duration) []Notice {
 	slices.SortStableFunc(out, func(a, b Notice) int { return a.At.Compare(b.At) })
 	return out
 }
+
+// PublicRow is one allegation of a closed case as the public figures give
+// it: no names, badges or words.
+type PublicRow struct {
+	CaseNumber string
+	Received   time.Time
+	Closed     time.Time
+	Category   Category
+	Finding    Finding
+	Unit       string
+}

@@ -52,6 +52,8 @@ type Store interface {
 	Flag(ctx context.Context, officer string, at, since time.Time, count int) (bool, error)
 	// Flags lists the flags raised since, newest first.
 	Flags(ctx context.Context, since time.Time) ([]Flag, error)
+	// Public lists the allegations of closed cases, by case number.
+	Public(ctx context.Context) ([]PublicRow, error)
 }
 
 // Flag is an officer flagged for early intervention: Count allegations
@@ -110,6 +112,9 @@ func NewService(cfg Config) *Service {
 	}
 	return &Service{cfg}
 }
+
+// Public lists the allegations of closed cases for the public figures.
+func (s *Service) Public(ctx context.Context) ([]PublicRow, error) { return s.cfg.Store.Public(ctx) }
 
 // Notices are what a case's complainant has been told by now.
 func (s *Service) Notices(c Case) []Notice { return c.Notices(s.cfg.Now(), s.cfg.NoticeEvery) }

@@ -302,3 +302,24 @@ func (s caseStore) Flags(ctx context.Context, since time.Time) ([]cases.Flag, er
 	}
 	return out, nil
 }
+
+func (s caseStore) Public(ctx context.Context) ([]cases.PublicRow, error) {
+	out := []cases.PublicRow{}
+	for r, err := range each(ctx, s.d, func(row scanner) (cases.PublicRow, error) {
+		var r cases.PublicRow
+		err := row.Scan(&r.CaseNumber, &r.Received, &r.Closed, &r.Category, &r.Finding, &r.Unit)
+		r.Received, r.Closed = r.Received.UTC(), r.Closed.UTC()
+		return r, err
+	}, `SELECT c.number, c.received_at, h.at, a.category,
+			COALESCE((SELECT f.finding FROM findings f WHERE f.allegation_id = a.id AND f.stage = 'final' ORDER BY f.seq DESC LIMIT 1), ''),
+			c.unit
+		FROM allegations a JOIN cases c ON c.id = a.case_id
+		JOIN case_history h ON h.case_id = c.id AND h.seq = (SELECT MAX(seq) FROM case_history WHERE case_id = c.id AND status = 'closed')
+		WHERE c.status = 'closed' ORDER BY c.number, a.added_at, a.id`) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

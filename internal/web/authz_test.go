@@ -254,6 +254,8 @@ func TestAuthorizationTable(t *testing.T) {
 		"PATCH /api/v1/evidence/{id}/reviews/{review}":       {{"PATCH", civItem + "/reviews/" + rev.ID, `{"outcome":"detained"}`, nil, editors}},
 		"DELETE /api/v1/evidence/{id}/reviews/{review}":      {{"DELETE", civItem + "/reviews/" + rev.ID, "", nil, editors}},
 
+		"GET /api/v1/public/allegations.csv":      {{"GET", "/api/v1/public/allegations.csv", "", nil, all(200)}},
+		"GET /figures":                            {{"GET", "/figures", "", nil, all(200)}},
 		"GET /complain":                           {{"GET", "/complain", "", nil, all(200)}},
 		"GET /complaint/{case}":                   {{"GET", "/complaint/" + filed.ID, "", nil, all(200)}},
 		"GET /staff/cases":                        {{"GET", "/staff/cases", "", nil, [9]int{303, 403, 403, 403, 403, 200, 200, 200, 200}}},

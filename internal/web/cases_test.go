@@ -332,3 +332,90 @@ func TestEarlyInterventionFlags(t *testing.T) {
 		t.Errorf("the flag is not logged on the case that raised it: %s", body)
 	}
 }
+
+// The public CSV and /figures count exactly the allegations of closed
+// cases of a seeded data set, and name no officer.
+func TestPublicFiguresCountClosedAllegations(t *testing.T) {
+	env := servertest.Start(t)
+	inv := env.StaffToken("inv.ortiz", account.Investigator, "ia", "")
+	must := func(got int, body string, want int) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("%d %s, want %d", got, body, want)
+		}
+	}
+	// open makes a case with allegations (badge, category, finding) and
+	// takes it as far as to ("closed", "administratively-closed" or
+	// "investigating").
+	open := func(to string, allegations ...[3]string) {
+		t.Helper()
+		got, body := call(t, env, "POST", "/api/v1/cases", inv, `{}`)
+		must(got, body, 201)
+		var k struct{ ID string }
+		json.Unmarshal([]byte(body), &k)
+		u := "/api/v1/cases/" + k.ID
+		for _, st := range []string{"acknowledged", "investigating"} {
+			got, body := call(t, env, "POST", u+"/status", inv, `{"status":"`+st+`"}`)
+			must(got, body, 204)
+		}
+		var ids []string
+		for _, a := range allegations {
+			got, body := call(t, env, "POST", u+"/allegations", inv, `{"officer_badge":"`+a[0]+`","category":"`+a[1]+`"}`)
+			must(got, body, 201)
+			var al struct{ ID string }
+			json.Unmarshal([]byte(body), &al)
+			ids = append(ids, al.ID)
+			got, body = call(t, env, "POST", u+"/allegations/"+al.ID+"/findings", inv, `{"stage":"recommended","finding":"`+a[2]+`","basis":"b"}`)
+			must(got, body, 204)
+		}
+		switch to {
+		case "administratively-closed":
+			got, body := call(t, env, "POST", u+"/status", inv, `{"status":"administratively-closed","reason":"withdrawn"}`)
+			must(got, body, 204)
+		case "closed":
+			got, body := call(t, env, "POST", u+"/status", inv, `{"status":"findings-recommended"}`)
+			must(got, body, 204)
+			for i, id := range ids {
+				got, body := call(t, env, "POST", u+"/allegations/"+id+"/findings", inv, `{"stage":"final","finding":"`+allegations[i][2]+`","basis":"b"}`)
+				must(got, body, 204)
+			}
+			got, body = call(t, env, "POST", u+"/status", inv, `{"status":"closed"}`)
+			must(got, body, 204)
+		}
+	}
+	open("closed", [3]string{"4521", "force", "sustained"}, [3]string{"4521", "discourtesy", "unfounded"})
+	open("closed", [3]string{"777", "bias", "exonerated"})
+	env.Clock.Advance(40 * 24 * time.Hour) // a second month
+	open("closed", [3]string{"888", "force", "not-sustained"})
+	open("investigating", [3]string{"4521", "force", "sustained"})
+	open("administratively-closed", [3]string{"4521", "force", "sustained"})
+
+	got, body := call(t, env, "GET", "/api/v1/public/allegations.csv", "", "")
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if got != 200 || len(lines) != 1+4 || lines[0] != "case_number,received,closed,category,finding,unit" {
+		t.Fatalf("CSV: %d\n%s", got, body)
+	}
+	for _, badge := range []string{"4521", "777", "888"} {
+		if strings.Contains(body, ","+badge) {
+			t.Errorf("the CSV names badge %s:\n%s", badge, body)
+		}
+	}
+	got, page := call(t, env, "GET", "/figures", "", "")
+	if got != 200 || !strings.Contains(page, `<strong id="total">4</strong>`) {
+		t.Fatalf("figures: %d\n%s", got, page)
+	}
+	// Each chart's segments add up to the 4 closed allegations; force has 2
+	// (one each month), sustained 1.
+	counts := regexp.MustCompile(`<rect [^>]*data-key="([a-z-]+)" data-count="(\d+)"`).FindAllStringSubmatch(page, -1)
+	sum := map[string]int{}
+	total := 0
+	for _, c := range counts {
+		n := 0
+		fmt.Sscan(c[2], &n)
+		sum[c[1]] += n
+		total += n
+	}
+	if total != 8 || sum["force"] != 2 || sum["sustained"] != 1 || sum["bias"] != 1 || sum["unfounded"] != 1 {
+		t.Errorf("the charts count %d segments' allegations (want 8: 4 in each chart): %v", total, sum)
+	}
+}

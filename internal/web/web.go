@@ -194,6 +194,8 @@ func New(cfg Config) (*Handler, error) {
 	for _, rt := range s.caseEdits() {
 		s.handle(mux, rt.pattern, access.EditCase, rt.handler)
 	}
+	s.handle(mux, "GET /api/v1/public/allegations.csv", access.Public, h(s.allegationsCSV))
+	s.handle(mux, "GET /figures", access.Public, h(s.figuresPage))
 	s.handle(mux, "GET /complain", access.Public, h(s.complainPage))
 	s.handle(mux, "GET /complaint/{case}", access.Public, h(s.complaintPage))
 	s.handle(mux, "GET /staff/cases", access.ListCases, h(s.casesPage))
