@@ -14,6 +14,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/transparency-dev/tessera/api"
 
 	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/cases"
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ledger"
@@ -45,7 +47,9 @@ type Report struct {
 	// Checkpoints is how many kept checkpoints were checked.
 	Checkpoints int
 	// Indexed is how many custody index rows were checked against the log.
-	Indexed  int
+	Indexed int
+	// Cases is how many cases were held against the log.
+	Cases    int
 	Problems []Problem
 }
 
@@ -155,7 +159,72 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 	if err := checkIndex(ctx, d, entries, r); err != nil {
 		return nil, err
 	}
+	if err := checkCases(ctx, d, entries, r); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// checkCases holds every case against the log: it was filed or opened by
+// a logged event, each change of its status is a logged "status" event in
+// the same order, and each allegation and each finding it holds now was
+// logged as such.
+func checkCases(ctx context.Context, d *db.DB, entries map[uint64]evidence.Event, r *Report) error {
+	byCase := map[string][]evidence.Event{}
+	for _, idx := range slices.Sorted(maps.Keys(entries)) {
+		if e := entries[idx]; e.Type == evidence.CaseEvent && e.Case != "" {
+			byCase[e.Case] = append(byCase[e.Case], e)
+		}
+	}
+	ids, err := d.CaseIDs(ctx)
+	if err != nil {
+		return err
+	}
+	store := d.Cases()
+	for _, id := range ids {
+		r.Cases++
+		k, err := store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		what := "case " + k.Number
+		var statuses []string
+		logged := map[string]bool{}
+		opened := false
+		for _, e := range byCase[id] {
+			switch a := e.Details["action"]; a {
+			case "filed", "opened":
+				opened = true
+			case "status":
+				statuses = append(statuses, e.Details["status"])
+			case "allegation-added":
+				logged["allegation "+e.Details["allegation"]+" "+e.Details["category"]] = true
+			case "finding":
+				logged["finding "+e.Details["allegation"]+" "+e.Details["stage"]+" "+e.Details["finding"]] = true
+			}
+		}
+		if !opened {
+			r.add(what, "no logged event filed or opened it")
+		}
+		var held []string
+		for _, h := range k.History[min(1, len(k.History)):] {
+			held = append(held, string(h.Status))
+		}
+		if !slices.Equal(held, statuses) {
+			r.add(what, "its history says %v, the log %v", held, statuses)
+		}
+		for _, a := range k.Allegations {
+			if !logged["allegation "+a.ID+" "+string(a.Category)] {
+				r.add(what, "allegation %s (%s) was not logged", a.ID, a.Category)
+			}
+			for stage, f := range map[string]*cases.Decision{"recommended": a.Recommended, "final": a.Final} {
+				if f != nil && !logged["finding "+a.ID+" "+stage+" "+string(f.Finding)] {
+					r.add(what, "the %s finding %s of allegation %s was not logged", stage, f.Finding, a.ID)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // checkIndex checks that the custody index (what the civilian's and the

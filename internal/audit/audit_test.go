@@ -200,3 +200,54 @@ func TestAuditNamesADerivedFileByItsKind(t *testing.T) {
 		t.Errorf("the poster is not named; problems: %v", r.Problems)
 	}
 }
+
+// The audit holds cases against the log: a history, an allegation or a
+// finding changed in the database, not by a logged step, is a problem.
+func TestAuditChecksCases(t *testing.T) {
+	env := servertest.Start(t)
+	inv := env.StaffToken("inv.ortiz", "investigator", "ia", "")
+	do := func(method, path, body string, want int) string {
+		t.Helper()
+		resp, out := env.Do(method, path, map[string]string{"Authorization": "Bearer " + inv}, []byte(body))
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	out := do("POST", "/api/v1/cases", `{}`, 201)
+	id := out[strings.Index(out, `"id": "`)+7:]
+	id = id[:strings.Index(id, `"`)]
+	do("POST", "/api/v1/cases/"+id+"/status", `{"status":"acknowledged"}`, 204)
+	out = do("POST", "/api/v1/cases/"+id+"/allegations", `{"officer_badge":"4521","category":"force"}`, 201)
+	alg := out[strings.Index(out, `"id": "`)+7:]
+	alg = alg[:strings.Index(alg, `"`)]
+	do("POST", "/api/v1/cases/"+id+"/allegations/"+alg+"/findings", `{"stage":"recommended","finding":"sustained","basis":"b"}`, 204)
+	env.Stop()
+	if r := run(t, env.Data); len(r.Problems) != 0 || r.Cases != 1 {
+		t.Fatalf("a clean folder with a case: %d cases, problems %v", r.Cases, r.Problems)
+	}
+	for name, stmt := range map[string]string{
+		"a status set in the database": `UPDATE case_history SET status = 'closed' WHERE seq = 1`,
+		"a finding changed":            `UPDATE findings SET finding = 'exonerated'`,
+		"an allegation's kind changed": `UPDATE allegations SET category = 'bias'`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := clone(t, env.Data)
+			d, err := sql.Open("sqlite", filepath.Join(dir, "sightline.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+			r := run(t, dir)
+			for _, p := range r.Problems {
+				if strings.HasPrefix(p.Concerns, "case ") {
+					return
+				}
+			}
+			t.Fatalf("audit did not notice; problems: %v", r.Problems)
+		})
+	}
+}

@@ -323,3 +323,8 @@ func (s caseStore) Public(ctx context.Context) ([]cases.PublicRow, error) {
 	}
 	return out, nil
 }
+
+// CaseIDs lists every case, for the audit.
+func (d *DB) CaseIDs(ctx context.Context) ([]string, error) {
+	return Facts{d}.strings(ctx, `SELECT id FROM cases ORDER BY received_at, id`)
+}
