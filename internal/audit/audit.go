@@ -151,9 +151,23 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 			r.add(what, "record says %s, the event that made it (log index %d) says %s", f.SHA256, f.LogIndex, e.Details["sha256"])
 		}
 	}
+	// Documents attached to cases: each an intact blob.
+	docs, err := d.CaseDocuments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sum := range docs {
+		ref, err := blob.ParseRef(sum)
+		if err != nil {
+			r.add("case document "+sum, "not a SHA-256")
+			continue
+		}
+		used[ref] = true
+		r.checkBlob(hashes, "case document "+sum, "blob", ref)
+	}
 	for ref := range hashes {
 		if !used[ref] {
-			r.add("blob "+ref.String(), "belongs to no evidence record")
+			r.add("blob "+ref.String(), "belongs to no evidence record or case")
 		}
 	}
 	if err := checkIndex(ctx, d, entries, r); err != nil {

@@ -117,7 +117,27 @@ type Case struct {
 	Evidence      []string      `json:"evidence"`
 	Incidents     []string      `json:"incidents"`
 	Allegations   []Allegation  `json:"allegations"`
+	Notes         []Note        `json:"notes"`
+	Documents     []Document    `json:"documents"`
 	TokenDigest   string        `json:"-"`
+}
+
+// Note is something staff wrote on a case.
+type Note struct {
+	Text string    `json:"text"`
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
+}
+
+// Document is a file attached to a case (a statement, a report), stored
+// as a blob under its SHA-256.
+type Document struct {
+	SHA256 string    `json:"sha256"`
+	Name   string    `json:"name"`
+	Size   int64     `json:"size"`
+	MIME   string    `json:"mime_type"`
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
 }
 
 // Change is one step of a case's status.

@@ -1,14 +1,18 @@
 package cases
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/evidence"
 )
 
@@ -54,6 +58,9 @@ type Store interface {
 	Flags(ctx context.Context, since time.Time) ([]Flag, error)
 	// Public lists the allegations of closed cases, by case number.
 	Public(ctx context.Context) ([]PublicRow, error)
+	AddNote(ctx context.Context, id string, n Note) error
+	// AddDocument records a document whose blob is stored (idempotent).
+	AddDocument(ctx context.Context, id string, d Document) error
 }
 
 // Flag is an officer flagged for early intervention: Count allegations
@@ -76,6 +83,8 @@ type Actor struct {
 type Config struct {
 	Store    Store
 	Evidence evidence.Store
+	// Blobs keeps the documents attached to cases.
+	Blobs    blob.Store
 	Record   func(context.Context, evidence.Event) (uint64, error)
 	Now      func() time.Time
 	// Deadline is how long from receipt a case may stay open (default
@@ -514,4 +523,58 @@ func (s *Service) SendNotices(ctx context.Context, m Mailer) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// MaxNote bounds a note, in characters; MaxDocument a document, in bytes.
+const (
+	MaxNote     = 20000
+	MaxDocument = 20 << 20
+)
+
+// AddNote keeps a note on a case; its words stay in the database, the
+// event names them by hash.
+func (s *Service) AddNote(ctx context.Context, by Actor, id, note string) error {
+	if _, err := s.cfg.Store.Get(ctx, id); err != nil {
+		return err
+	}
+	note = strings.TrimSpace(note)
+	if note == "" {
+		return invalid("text", "the note")
+	}
+	if err := text("text", note, MaxNote, true); err != nil {
+		return err
+	}
+	n := Note{Text: note, By: by.ID, At: s.cfg.Now().UTC()}
+	if err := s.cfg.Store.AddNote(ctx, id, n); err != nil {
+		return err
+	}
+	return s.record(ctx, id, nil, by, map[string]string{"action": "note-added"}, map[string]string{"note": note})
+}
+
+// AddDocument stores a document as a blob and attaches it to a case; the
+// event names its SHA-256 and size, its name is words.
+func (s *Service) AddDocument(ctx context.Context, by Actor, id, name string, body []byte) (Document, error) {
+	if _, err := s.cfg.Store.Get(ctx, id); err != nil {
+		return Document{}, err
+	}
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "" || strings.ContainsAny(name, "/\\"):
+		return Document{}, invalid("name", "a file name, without / or \\")
+	case len(body) == 0 || len(body) > MaxDocument:
+		return Document{}, invalid("body", fmt.Sprintf("1 byte to %d MiB", MaxDocument>>20))
+	}
+	if err := text("name", name, 255, false); err != nil {
+		return Document{}, err
+	}
+	ref := blob.Ref(sha256.Sum256(body))
+	if err := s.cfg.Blobs.Put(ctx, ref, bytes.NewReader(body)); err != nil {
+		return Document{}, err
+	}
+	d := Document{SHA256: ref.String(), Name: name, Size: int64(len(body)), MIME: http.DetectContentType(body), By: by.ID, At: s.cfg.Now().UTC()}
+	if err := s.cfg.Store.AddDocument(ctx, id, d); err != nil {
+		return d, err
+	}
+	return d, s.record(ctx, id, nil, by, map[string]string{"action": "document-added", "sha256": d.SHA256, "size": fmt.Sprint(d.Size)},
+		map[string]string{"name": name})
 }

@@ -127,6 +127,30 @@ func (s caseStore) Get(ctx context.Context, id string) (cases.Case, error) {
 	if c.Allegations == nil {
 		c.Allegations = []cases.Allegation{}
 	}
+	c.Notes = []cases.Note{}
+	for n, err := range each(ctx, s.d, func(row scanner) (cases.Note, error) {
+		var n cases.Note
+		err := row.Scan(&n.Text, &n.By, &n.At)
+		n.At = n.At.UTC()
+		return n, err
+	}, `SELECT text, actor, at FROM case_notes WHERE case_id = ? ORDER BY seq`, id) {
+		if err != nil {
+			return c, err
+		}
+		c.Notes = append(c.Notes, n)
+	}
+	c.Documents = []cases.Document{}
+	for d, err := range each(ctx, s.d, func(row scanner) (cases.Document, error) {
+		var d cases.Document
+		err := row.Scan(&d.SHA256, &d.Name, &d.Size, &d.MIME, &d.By, &d.At)
+		d.At = d.At.UTC()
+		return d, err
+	}, `SELECT sha256, name, size, mime, actor, at FROM case_documents WHERE case_id = ? ORDER BY at, sha256`, id) {
+		if err != nil {
+			return c, err
+		}
+		c.Documents = append(c.Documents, d)
+	}
 	for i := range c.Allegations {
 		a := &c.Allegations[i]
 		for _, st := range []cases.Stage{cases.Recommended, cases.Final} {
@@ -327,4 +351,21 @@ func (s caseStore) Public(ctx context.Context) ([]cases.PublicRow, error) {
 // CaseIDs lists every case, for the audit.
 func (d *DB) CaseIDs(ctx context.Context) ([]string, error) {
 	return Facts{d}.strings(ctx, `SELECT id FROM cases ORDER BY received_at, id`)
+}
+
+func (s caseStore) AddNote(ctx context.Context, id string, n cases.Note) error {
+	_, err := s.d.exec(ctx, `INSERT INTO case_notes (case_id, seq, text, actor, at)
+		VALUES (?, (SELECT COUNT(*) FROM case_notes WHERE case_id = ?), ?, ?, ?)`, id, id, n.Text, n.By, n.At.UTC())
+	return err
+}
+
+func (s caseStore) AddDocument(ctx context.Context, id string, d cases.Document) error {
+	_, err := s.d.exec(ctx, `INSERT INTO case_documents (case_id, sha256, name, size, mime, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, id, d.SHA256, d.Name, d.Size, d.MIME, d.By, d.At.UTC())
+	return err
+}
+
+// CaseDocuments lists the SHA-256 of every case document, for the audit.
+func (d *DB) CaseDocuments(ctx context.Context) ([]string, error) {
+	return Facts{d}.strings(ctx, `SELECT DISTINCT sha256 FROM case_documents ORDER BY sha256`)
 }

@@ -227,7 +227,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err == nil {
 		err = s.reviews.Finish(ctx) // reviews a crash kept from being logged
 	}
-	s.cases = cases.NewService(cases.Config{Store: s.db.Cases(), Evidence: s.evidence, Record: recorder.Record, Now: cfg.Now,
+	s.cases = cases.NewService(cases.Config{Store: s.db.Cases(), Evidence: s.evidence, Blobs: s.blobs, Record: recorder.Record, Now: cfg.Now,
 		Deadline: cfg.CaseDeadline, Target: cfg.CaseTarget, NoticeEvery: cfg.CaseNoticeEvery,
 		AlertAllegations: cfg.AlertAllegations, AlertWindow: cfg.AlertWindow})
 	if err == nil {

@@ -67,13 +67,19 @@ func (s *server) principal(r *http.Request) (access.Principal, *account.Session,
 // the table consulted before the handler runs. Actions on an item are
 // decided again, with the item's facts, by the handler (s.item).
 func (s *server) handle(mux *http.ServeMux, pattern string, action access.Action, h http.Handler) {
+	s.handleBody(mux, pattern, action, maxBody, h)
+}
+
+// handleBody is handle for a route whose bodies may be up to limit bytes
+// (a case's documents).
+func (s *server) handleBody(mux *http.ServeMux, pattern string, action access.Action, limit int64, h http.Handler) {
 	s.routes = append(s.routes, Route{pattern, action})
 	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Outside uploads a body is small and must arrive promptly: a
 		// client trickling bytes cannot hold a connection open.
 		if action != access.Upload && r.Body != nil && r.Body != http.NoBody {
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.BodyTimeout))
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		p, se, err := s.principal(r)
 		if err != nil {

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/cases"
 	"github.com/sightline/sightline/internal/evidence"
 )
@@ -401,6 +403,9 @@ func (s *server) caseEdits() []route {
 	type reasonIn struct {
 		Reason string `json:"reason"`
 	}
+	type noteIn struct {
+		Text string `json:"text"`
+	}
 	return []route{
 		{"POST /api/v1/cases/{case}/status", caseEdit(s, `send {"status": "…", "reason": "…"}`, func(w http.ResponseWriter, r *http.Request, k cases.Case, c caller, in *statusIn) error {
 			return s.Cases.SetStatus(r.Context(), c.caseActor(), k.ID, in.Status, in.Reason)
@@ -432,6 +437,9 @@ func (s *server) caseEdits() []route {
 		})},
 		{"POST /api/v1/cases/{case}/resume", caseEdit(s, `send {}`, func(w http.ResponseWriter, r *http.Request, k cases.Case, c caller, in *nothingIn) error {
 			return s.Cases.Resume(r.Context(), c.caseActor(), k.ID)
+		})},
+		{"POST /api/v1/cases/{case}/notes", caseEdit(s, `send {"text": "…"}`, func(w http.ResponseWriter, r *http.Request, k cases.Case, c caller, in *noteIn) error {
+			return s.Cases.AddNote(r.Context(), c.caseActor(), k.ID, in.Text)
 		})},
 	}
 }
@@ -593,4 +601,68 @@ func (s *server) alerts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Flags []cases.Flag `json:"flags"`
 	}{flags})
+}
+
+// addDocument answers POST /api/v1/cases/{case}/documents?name=…: the
+// body, up to 20 MiB, is stored as a blob and attached to the case.
+func (s *server) addDocument(w http.ResponseWriter, r *http.Request) {
+	k, c, ok := s.kase(w, r, access.EditCase)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.problem(w, r, http.StatusRequestEntityTooLarge, "a document must be under 20 MiB")
+		return
+	}
+	d, err := s.Cases.AddDocument(r.Context(), c.caseActor(), k.ID, r.URL.Query().Get("name"), body)
+	if err != nil {
+		s.failCase(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, d)
+}
+
+// document answers GET /api/v1/cases/{case}/documents/{sha256}?reason=…:
+// a case's document, to save, its read logged with the reason.
+func (s *server) document(w http.ResponseWriter, r *http.Request) {
+	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	if reason == "" {
+		s.problem(w, r, http.StatusBadRequest, "reading a case's document needs a reason: add ?reason=...")
+		return
+	}
+	if rs := []rune(reason); len(rs) > maxReason {
+		reason = string(rs[:maxReason])
+	}
+	k, c, ok := s.kase(w, r, access.ReadCase)
+	if !ok {
+		return
+	}
+	i := slices.IndexFunc(k.Documents, func(d cases.Document) bool { return d.SHA256 == r.PathValue("sha256") })
+	if i < 0 {
+		s.problem(w, r, http.StatusNotFound, "not found")
+		return
+	}
+	d := k.Documents[i]
+	ref, err := blob.ParseRef(d.SHA256)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	e := evidence.Event{Type: evidence.CaseEvent, Case: k.ID, Actor: c.Actor(), At: evidence.EventTime(s.Now()),
+		Details: map[string]string{"action": "read-document", "sha256": d.SHA256, "role": c.Role(), "via": c.Via()}, Words: map[string]string{"reason": reason}}
+	if _, err := s.record(r.Context(), e); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, err := s.Blobs.Open(r.Context(), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Name}))
+	w.Header().Set("Cache-Control", "private, no-store")
+	http.ServeContent(w, r, "", d.At, f)
 }

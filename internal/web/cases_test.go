@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server"
 	"github.com/sightline/sightline/internal/server/servertest"
@@ -417,5 +418,65 @@ func TestPublicFiguresCountClosedAllegations(t *testing.T) {
 	}
 	if total != 8 || sum["force"] != 2 || sum["sustained"] != 1 || sum["bias"] != 1 || sum["unfounded"] != 1 {
 		t.Errorf("the charts count %d segments' allegations (want 8: 4 in each chart): %v", total, sum)
+	}
+}
+
+// Staff keep notes and documents on a case: the notes' words and the
+// documents' names stay out of the log, a document is read back byte for
+// byte with a reason (logged), the complainant sees neither, and the audit
+// counts the document's blob as the case's.
+func TestCaseNotesAndDocuments(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.FailureLimit = 1000 })
+	inv := env.StaffToken("inv.ortiz", account.Investigator, "ia", "")
+	got, body := call(t, env, "POST", "/api/v1/complaints", "", `{"narrative":"x","occurred_at":"2026-01-01T00:00:00Z"}`)
+	var filed struct{ ID, Token string }
+	if got != 201 || json.Unmarshal([]byte(body), &filed) != nil {
+		t.Fatalf("complaint: %d %s", got, body)
+	}
+	u := "/api/v1/cases/" + filed.ID
+	call(t, env, "POST", u+"/assign", inv, `{"user":"inv.ortiz"}`)
+	const note = "Called the store owner; footage of the whole stop exists."
+	if got, body := call(t, env, "POST", u+"/notes", inv, `{"text":"`+note+`"}`); got != 204 {
+		t.Fatalf("note: %d %s", got, body)
+	}
+	doc := []byte("%PDF-1.4 a witness statement\n" + strings.Repeat("x", 2<<20))
+	resp, body := env.Do("POST", u+"/documents?name=statement.pdf", map[string]string{"Authorization": "Bearer " + inv}, doc)
+	var d struct{ SHA256 string }
+	if resp.StatusCode != 201 || json.Unmarshal([]byte(body), &d) != nil || d.SHA256 == "" {
+		t.Fatalf("document: %d %s", resp.StatusCode, body)
+	}
+	for name, tc := range map[string]struct {
+		path string
+		body []byte
+		want int
+	}{
+		"a name with a slash": {u + "/documents?name=a/b.pdf", []byte("x"), 400},
+		"no name":             {u + "/documents", []byte("x"), 400},
+		"empty":               {u + "/documents?name=a.pdf", nil, 400},
+		"over 20 MiB":         {u + "/documents?name=big.bin", make([]byte, 20<<20+1), 413},
+	} {
+		if resp, body := env.Do("POST", tc.path, map[string]string{"Authorization": "Bearer " + inv}, tc.body); resp.StatusCode != tc.want {
+			t.Errorf("%s: %d %.100s, want %d", name, resp.StatusCode, body, tc.want)
+		}
+	}
+	if got, _ := call(t, env, "GET", u+"/documents/"+d.SHA256, inv, ""); got != 400 {
+		t.Errorf("a document without a reason: %d, want 400", got)
+	}
+	resp, back := env.Do("GET", u+"/documents/"+d.SHA256+"?reason=IA+review", map[string]string{"Authorization": "Bearer " + inv}, nil)
+	if resp.StatusCode != 200 || back != string(doc) || !strings.Contains(resp.Header.Get("Content-Disposition"), "statement.pdf") {
+		t.Fatalf("document read back: %d, %d bytes, %q", resp.StatusCode, len(back), resp.Header.Get("Content-Disposition"))
+	}
+	_, kase := call(t, env, "GET", u+"?reason=check", inv, "")
+	if !strings.Contains(kase, note) || !strings.Contains(kase, `"read-document"`) || !strings.Contains(kase, "statement.pdf") {
+		t.Errorf("the case lacks the note, the document or its read: %s", kase)
+	}
+	_, view := call(t, env, "GET", "/api/v1/complaints/"+filed.ID, filed.Token, "")
+	if strings.Contains(view, note) || strings.Contains(view, "statement.pdf") {
+		t.Errorf("the complainant sees staff notes or documents: %s", view)
+	}
+	env.Stop()
+	r, err := audit.Run(t.Context(), server.AuditPaths(env.Data))
+	if err != nil || len(r.Problems) != 0 {
+		t.Errorf("audit: %v %v", err, r.Problems)
 	}
 }

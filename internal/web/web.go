@@ -194,6 +194,8 @@ func New(cfg Config) (*Handler, error) {
 	for _, rt := range s.caseEdits() {
 		s.handle(mux, rt.pattern, access.EditCase, rt.handler)
 	}
+	s.handleBody(mux, "POST /api/v1/cases/{case}/documents", access.EditCase, cases.MaxDocument, h(s.addDocument))
+	s.handle(mux, "GET /api/v1/cases/{case}/documents/{sha256}", access.ReadCase, h(s.document))
 	s.handle(mux, "GET /api/v1/public/allegations.csv", access.Public, h(s.allegationsCSV))
 	s.handle(mux, "GET /figures", access.Public, h(s.figuresPage))
 	s.handle(mux, "GET /complain", access.Public, h(s.complainPage))

@@ -91,6 +91,23 @@
       li.append(a);
       inc.append(li);
     }
+    const notes = $("k-notes");
+    notes.textContent = "";
+    for (const n of k.notes) {
+      const li = el("li", undefined, "note");
+      li.append(el("time", time(n.at)), el("p", n.text, "pre"), el("p", n.by, "hint"));
+      notes.append(li);
+    }
+    const docs = $("k-documents");
+    docs.textContent = "";
+    for (const d of k.documents) {
+      const a = el("a", d.name, "document");
+      a.href = api + "/documents/" + d.sha256 + "?reason=" + encodeURIComponent(reason);
+      a.download = d.name;
+      const li = el("li");
+      li.append(a, " ", el("span", window.say.size(d.size) + " · " + time(d.at), "hint"));
+      docs.append(li);
+    }
     const events = $("k-events");
     events.textContent = "";
     for (const e of k.events) {
@@ -110,6 +127,19 @@
   $("evidence-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     post("/evidence", { evidence_id: $("e-add-id").value.trim() });
+  });
+  $("note-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (await post("/notes", { text: $("note-text").value })) $("note-text").value = "";
+  });
+  $("document-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = $("document-file").files[0];
+    if (!f) return;
+    const res = await fetch(api + "/documents?name=" + encodeURIComponent(f.name), { method: "POST", headers: { "X-CSRF-Token": csrf }, body: f });
+    const out = await res.json().catch(() => ({}));
+    $("k-error").textContent = res.ok ? "" : "Not attached: " + (out.error || res.status) + ".";
+    await load();
   });
   $("pause-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

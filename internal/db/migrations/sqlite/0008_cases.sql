@@ -105,3 +105,23 @@ CREATE TABLE officer_flags (
     count      INTEGER NOT NULL,
     PRIMARY KEY (officer, flagged_at)
 );
+
+-- A case's notes (words: here only) and documents (blobs, by SHA-256).
+CREATE TABLE case_notes (
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    seq     INTEGER NOT NULL,
+    text    TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE TABLE case_documents (
+    case_id TEXT NOT NULL REFERENCES cases (id),
+    sha256  TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    size    BIGINT NOT NULL,
+    mime    TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (case_id, sha256)
+);
