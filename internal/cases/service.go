@@ -84,9 +84,9 @@ type Config struct {
 	Store    Store
 	Evidence evidence.Store
 	// Blobs keeps the documents attached to cases.
-	Blobs    blob.Store
-	Record   func(context.Context, evidence.Event) (uint64, error)
-	Now      func() time.Time
+	Blobs  blob.Store
+	Record func(context.Context, evidence.Event) (uint64, error)
+	Now    func() time.Time
 	// Deadline is how long from receipt a case may stay open (default
 	// 365 days); Target is the goal (default 180 days).
 	Deadline, Target time.Duration
