@@ -561,8 +561,10 @@ func (s *server) casesPage(w http.ResponseWriter, r *http.Request) {
 		Cases     []row
 		CSRF      string
 		CanCreate bool
+		CanAssign bool
 		Flags     []cases.Flag
-	}{c.User, rows, c.session.CSRF, access.Decide(c.Principal, access.CreateCase, nil).Allowed, flags})
+	}{c.User, rows, c.session.CSRF, access.Decide(c.Principal, access.CreateCase, nil).Allowed,
+		access.Decide(c.Principal, access.AssignCase, &access.Facts{Case: &access.CaseFacts{}}).Allowed, flags})
 }
 
 // casePage answers GET /staff/cases/{case}: the case for those who work

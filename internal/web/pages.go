@@ -231,8 +231,10 @@ func (s *server) staffHome(w http.ResponseWriter, r *http.Request) {
 		Incidents []incident.Incident
 		CSRF      string
 		CanCreate bool
+		CanCases  bool
 		Sources   []evidence.Source
-	}{c.User, items, incidents, c.session.CSRF, access.Decide(c.Principal, access.CreateIncident, nil).Allowed, evidence.Sources})
+	}{c.User, items, incidents, c.session.CSRF, access.Decide(c.Principal, access.CreateIncident, nil).Allowed,
+		access.Decide(c.Principal, access.ListCases, nil).Allowed, evidence.Sources})
 }
 
 // staffView shows one item to a staff member. For a civilian's footage

@@ -18,6 +18,13 @@
         .then(() => { location.href = "/staff/cases/" + encodeURIComponent(id); }).catch(fail);
     });
   }
+  for (const b of root.querySelectorAll(".assign-case")) {
+    b.addEventListener("click", () => {
+      const tr = b.closest("tr");
+      post("/api/v1/cases/" + encodeURIComponent(tr.dataset.case) + "/assign", { user: tr.querySelector(".assign-name").value.trim() })
+        .then(() => { b.replaceWith(document.createTextNode("assigned")); }).catch(fail);
+    });
+  }
   const open = document.getElementById("case-open");
   if (open) {
     open.addEventListener("click", () => post("/api/v1/cases", {}).then((c) => { location.href = "/staff/cases/" + encodeURIComponent(c.id); }).catch(fail));
