@@ -195,12 +195,8 @@ func (s *server) caseAccesses(r *http.Request, k cases.Case) ([]caseAccess, map[
 			continue
 		}
 		seen[e.Index] = true
-		ev := e.Evidence
-		if e.Evidence == "" && e.Case == "" {
-			ev = ""
-		}
 		out = append(out, caseAccess{At: e.At, Type: string(e.Type), Action: e.Details["action"], Actor: e.Actor, Role: e.Details["role"],
-			Outcome: e.Details["outcome"], Reason: e.Words["reason"], Evidence: ev})
+			Outcome: e.Details["outcome"], Reason: e.Words["reason"], Evidence: e.Evidence})
 		actors = append(actors, e.Actor)
 	}
 	people, err := s.people(r.Context(), actors)
@@ -272,11 +268,37 @@ func (s *server) kase(w http.ResponseWriter, r *http.Request, action access.Acti
 	return k, c, true
 }
 
+// listed is a case as the lists show it, for one caller.
+type listedCase struct {
+	cases.Case
+	Due      time.Time // the deadline as it stands, pauses counted
+	Takeable bool      // the caller may take it
+}
+
+// casesFor lists the cases c works on or may take (the admin: all, to
+// assign them), open ones first, the nearest deadline first.
+func (s *server) casesFor(r *http.Request, c caller) ([]listedCase, error) {
+	all, err := s.Cases.List(r.Context(), c.User.ID, c.User.Unit, c.User.Role == account.Investigator || c.User.Role == account.Admin)
+	if err != nil {
+		return nil, err
+	}
+	var out []listedCase
+	for _, k := range all {
+		f := caseFacts(k)
+		takes := access.Decide(c.Principal, access.TakeCase, f).Allowed
+		if !access.Decide(c.Principal, access.ReadCase, f).Allowed && !takes && c.User.Role != account.Admin {
+			continue
+		}
+		d, _ := k.Due(s.Now())
+		out = append(out, listedCase{k, d, takes})
+	}
+	return out, nil
+}
+
 // listCases answers GET /api/v1/cases: open cases first, the nearest
 // deadline first; investigators also see the cases no one has taken.
 func (s *server) listCases(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	all, err := s.Cases.List(r.Context(), c.User.ID, c.User.Unit, c.User.Role == account.Investigator || c.User.Role == account.Admin)
+	all, err := s.casesFor(r, callerOf(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -293,13 +315,7 @@ func (s *server) listCases(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []row{}
 	for _, k := range all {
-		f := caseFacts(k)
-		if !access.Decide(c.Principal, access.ReadCase, f).Allowed && !access.Decide(c.Principal, access.TakeCase, f).Allowed &&
-			c.User.Role != account.Admin {
-			continue
-		}
-		d, _ := k.Due(s.Now())
-		out = append(out, row{k.ID, k.Number, k.Origin, k.Status, k.ReceivedAt.Format("2006-01-02T15:04:05Z"), d.Format("2006-01-02"),
+		out = append(out, row{k.ID, k.Number, k.Origin, k.Status, k.ReceivedAt.Format("2006-01-02T15:04:05Z"), k.Due.Format("2006-01-02"),
 			len(k.Investigators) == 0, len(k.Allegations)})
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -522,7 +538,7 @@ func (s *server) casesPage(w http.ResponseWriter, r *http.Request) {
 		s.listCases(w, r)
 		return
 	}
-	all, err := s.Cases.List(r.Context(), c.User.ID, c.User.Unit, c.User.Role == account.Investigator || c.User.Role == account.Admin)
+	all, err := s.casesFor(r, c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -538,16 +554,9 @@ func (s *server) casesPage(w http.ResponseWriter, r *http.Request) {
 	now := s.Now()
 	var rows []row
 	for _, k := range all {
-		f := caseFacts(k)
-		reads := access.Decide(c.Principal, access.ReadCase, f).Allowed
-		takes := access.Decide(c.Principal, access.TakeCase, f).Allowed
-		if !reads && !takes && c.User.Role != account.Admin {
-			continue
-		}
-		d, _ := k.Due(now)
 		open := k.Status.Open()
-		rows = append(rows, row{k.ID, k.Number, k.Status, k.Origin, k.ReceivedAt, d, len(k.Allegations),
-			open && d.Before(now), open && !d.Before(now) && d.Before(now.Add(30*24*time.Hour)), takes})
+		rows = append(rows, row{k.ID, k.Number, k.Status, k.Origin, k.ReceivedAt, k.Due, len(k.Allegations),
+			open && k.Due.Before(now), open && !k.Due.Before(now) && k.Due.Before(now.Add(30*24*time.Hour)), k.Takeable})
 	}
 	var flags []cases.Flag
 	if access.Decide(c.Principal, access.ReadAlerts, nil).Allowed {

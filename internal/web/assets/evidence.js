@@ -226,6 +226,7 @@
       case "involved": return "recorded an officer as involved" + (w.badge ? " (badge " + w.badge + ")" : "");
       case "derived": return "A copy was made so that browsers can play it (" + (d.kind || "copy") + "); your original is unchanged";
       case "incident": return "put it on an incident for review";
+      case "case": return d.action === "evidence-added" ? "attached it to a complaint or an internal review" : "worked on a case that holds it";
       case "reviewed": return "wrote a review (below)";
     }
     return e.type;
