@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -197,7 +198,28 @@ func TestVerifyReceiptOffline(t *testing.T) {
 	srv := startServer(t, data, 0)
 	file := cliUpload(t, srv.URL, t.TempDir(), "clip.mp4", "1")
 	key := logKey(t, data)
+	// The receipt as a C2SP tlog-proof, downloaded with the token.
+	var saved struct {
+		ID          string `json:"id"`
+		AccessToken string `json:"access_token"`
+	}
+	b, _ := os.ReadFile(file + ".sightline.json")
+	if err := json.Unmarshal(b, &saved); err != nil {
+		t.Fatal(err)
+	}
+	proof, err := bearer("GET", srv.URL+"/api/v1/evidence/"+saved.ID+"/receipt?format=tlog-proof", saved.AccessToken, "", http.StatusOK)
+	if err != nil || !strings.HasPrefix(string(proof), "c2sp.org/tlog-proof@v1\n") {
+		t.Fatalf("tlog-proof: %v %.60q", err, proof)
+	}
+	os.WriteFile(file+".tlog-proof", proof, 0o644)
 	srv.kill() // offline from here on
+
+	if out, errOut, err := sightline(t, "verify", file, file+".tlog-proof", "--key", key); err != nil || !strings.HasPrefix(out, "OK: "+fileSHA(t, file)) {
+		t.Errorf("verify with the tlog-proof: %v %q %q", err, out, errOut)
+	}
+	if out, _, err := sightline(t, "verify", file, file+".tlog-proof"); err == nil || !strings.Contains(out, "carries no key") {
+		t.Errorf("verify of a tlog-proof without --key: %v %q", err, out)
+	}
 
 	out, errOut, err := sightline(t, "verify", file, "--key", key)
 	if err != nil || !regexp.MustCompile(`^OK: `+fileSHA(t, file)+` logged at index \d+ in a checkpoint of size \d+ signed by \S+ at \S+Z\n$`).MatchString(out) {
@@ -210,7 +232,7 @@ func TestVerifyReceiptOffline(t *testing.T) {
 		t.Errorf("no warning without --key: %q", errOut)
 	}
 
-	b, _ := os.ReadFile(file)
+	b, _ = os.ReadFile(file)
 	b[len(b)/2] ^= 0x01
 	os.WriteFile(file, b, 0o644)
 	out, _, err = sightline(t, "verify", file, "--key", key)

@@ -122,9 +122,12 @@ const (
 	ReviewFormat = "sightline-review-receipt-v1"
 )
 
-// Parse reads a receipt, bare or in a file a page saved (CaptureFormat,
-// ReviewFormat).
+// Parse reads a receipt, bare, in a file a page saved (CaptureFormat,
+// ReviewFormat), or as a C2SP tlog-proof@v1 (FormatProof).
 func Parse(b []byte) (Receipt, error) {
+	if bytes.HasPrefix(b, []byte(ProofHeader+"\n")) {
+		return parseProof(b)
+	}
 	var head struct {
 		Format string `json:"format"`
 	}
@@ -200,7 +203,9 @@ func File(path string, r Receipt, key string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != r.SHA256 || n != r.Size {
+	// A tlog-proof of an event that gives no size (Size -1) is held to the
+	// SHA-256 alone.
+	if got := hex.EncodeToString(h.Sum(nil)); got != r.SHA256 || r.Size >= 0 && n != r.Size {
 		return Result{}, fmt.Errorf("%w: the file's SHA-256 is %s (%d bytes), the receipt's %s (%d bytes)", ErrFileDiffers, got, n, r.SHA256, r.Size)
 	}
 	return Check(r, key)
@@ -213,6 +218,9 @@ func Check(r Receipt, key string) (Result, error) {
 	var res Result
 	if key == "" {
 		key = r.VerifierKey
+	}
+	if key == "" {
+		return res, fmt.Errorf("%w: a tlog-proof carries no key: give the log's verifier key", ErrSignature)
 	}
 	ev, err := parseEntry(r.Entry)
 	if err != nil {

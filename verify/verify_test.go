@@ -191,6 +191,9 @@ func FuzzReceipt(f *testing.F) {
 	f.Add(withEarlier)
 	f.Add([]byte(`{"format":"sightline-capture-v1","access_token":"t","receipt":` + string(good) + `}`))
 	f.Add([]byte(`{"format":"sightline-review-receipt-v1","document":"{}","receipt":` + string(good) + `}`))
+	var r verify.Receipt
+	json.Unmarshal(good, &r)
+	f.Add(verify.FormatProof(r))
 	_, vkey, _ := note.GenerateKey(rand.Reader, "o")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := verify.Parse(b)
@@ -271,6 +274,48 @@ func TestSavedFiles(t *testing.T) {
 	} {
 		if _, err := verify.Parse([]byte(in)); !errors.Is(err, verify.ErrMalformed) {
 			t.Errorf("Parse(%.80s…) = %v, want ErrMalformed", in, err)
+		}
+	}
+}
+
+// A receipt written as a C2SP tlog-proof@v1 (the entry in its extra line)
+// verifies with the log's key, and only with it; a changed proof line or
+// checkpoint fails.
+func TestTlogProof(t *testing.T) {
+	rc, file, key := receipt(t)
+	proof := verify.FormatProof(rc)
+	if !strings.HasPrefix(string(proof), "c2sp.org/tlog-proof@v1\nextra ") || !strings.Contains(string(proof), "\nindex ") {
+		t.Fatalf("proof:\n%s", proof)
+	}
+	got, err := verify.Parse(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := verify.File(file, got, key)
+	if err != nil || res.Index != rc.Index || res.SHA256 != rc.SHA256 {
+		t.Fatalf("a genuine tlog-proof: %v %+v", err, res)
+	}
+	if _, err := verify.File(file, got, ""); !errors.Is(err, verify.ErrSignature) {
+		t.Errorf("a tlog-proof without a key: %v, want ErrSignature", err)
+	}
+	lines := strings.Split(string(proof), "\n")
+	for name, tc := range map[string]struct {
+		proof string
+		want  error
+	}{
+		"a proof hash added":   {strings.Replace(string(proof), lines[2]+"\n", lines[2]+"\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", 1), verify.ErrProof},
+		"another index":        {strings.Replace(string(proof), lines[2], fmt.Sprintf("index %d", rc.Index+1), 1), verify.ErrProof},
+		"no extra":             {strings.Replace(string(proof), lines[1]+"\n", "", 1), verify.ErrMalformed},
+		"no checkpoint":        {strings.SplitN(string(proof), "\n\n", 2)[0], verify.ErrMalformed},
+		"a signature changed":  {strings.Replace(string(proof), "— ", "— x", 1), verify.ErrSignature},
+		"an index with a zero": {strings.Replace(string(proof), lines[2], "index 0"+strings.TrimPrefix(lines[2], "index "), 1), verify.ErrMalformed},
+	} {
+		r, err := verify.Parse([]byte(tc.proof))
+		if err == nil {
+			_, err = verify.File(file, r, key)
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
 	}
 }

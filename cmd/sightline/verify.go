@@ -14,7 +14,7 @@ func (m *Main) verify(args []string) error {
 	fs := flag.NewFlagSet("sightline verify", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "usage: sightline verify FILE [RECEIPT] [--key VKEY]\n\nRECEIPT defaults to FILE.receipt.json. VKEY is the log's published verifier key.")
+		fmt.Fprintln(m.Stderr, "usage: sightline verify FILE [RECEIPT] [--key VKEY]\n\nRECEIPT defaults to FILE.receipt.json; it may be a receipt, a record the pages saved, a review's receipt\nor a C2SP tlog-proof (FILE.tlog-proof, which needs --key). VKEY is the log's published verifier key.")
 		fs.PrintDefaults()
 	}
 	key := fs.String("key", "", "the custody log's verifier key, as `sightline keys` prints it")
@@ -42,7 +42,7 @@ func (m *Main) verify(args []string) error {
 	if err != nil {
 		return fail(err)
 	}
-	if *key == "" {
+	if *key == "" && r.VerifierKey != "" {
 		fmt.Fprintf(m.Stderr, "warning: no --key: trusting the key in the receipt, %s (fingerprint %s); check it against the log's published key\n",
 			r.Origin, verify.Fingerprint(r.VerifierKey))
 	}

@@ -108,11 +108,19 @@ func (s *server) receipt(w http.ResponseWriter, r *http.Request) {
 	s.writeReceipt(w, r, it)
 }
 
-// writeReceipt answers with the receipt of an item's "received" event.
+// writeReceipt answers with the receipt of an item's "received" event: as
+// JSON, or with ?format=tlog-proof as a C2SP tlog-proof@v1.
 func (s *server) writeReceipt(w http.ResponseWriter, r *http.Request, it evidence.Item) {
 	rc, err := s.Log.Receipt(r.Context(), it.ReceivedIndex, it.SHA256.String(), it.Size)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("format") == "tlog-proof" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": it.ID + ".tlog-proof"}))
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(verify.FormatProof(rc))
 		return
 	}
 	writeJSON(w, http.StatusOK, rc)
