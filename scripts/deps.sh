@@ -2,13 +2,14 @@
 # Installs the Debian packages Sightline needs and that are missing.
 #   scripts/deps.sh run    what the server needs (ffmpeg)
 #   scripts/deps.sh test   that, plus what the tests drive (chromium, node and npm for tus-js-client), make (HEIC photos)
-#                          and watch (strace: which files ffmpeg opens), and Mailpit (a real SMTP server, a Go tool)
+#                          and watch (strace: which files ffmpeg opens; pdftotext: what a PDF says), and Mailpit
+#                          (a real SMTP server, a Go tool)
 #   scripts/deps.sh bench  what the benchmarks need (espeak-ng and sox make the test incidents of bench-sync)
 set -euo pipefail
 
 case "${1:-run}" in
 run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux" ;;
-test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium heif-enc:libheif-examples strace:strace" ;;
+test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils" ;;
 bench) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux espeak-ng:espeak-ng sox:sox" ;;
 *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
