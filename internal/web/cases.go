@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"slices"
@@ -356,22 +357,8 @@ func (s *server) createCase(w http.ResponseWriter, r *http.Request) {
 // complaint and every event about it. Reading it is logged with the
 // reason, which it needs.
 func (s *server) readCase(w http.ResponseWriter, r *http.Request) {
-	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
-	if reason == "" {
-		s.problem(w, r, http.StatusBadRequest, "reading a case needs a reason: add ?reason=...")
-		return
-	}
-	if rs := []rune(reason); len(rs) > maxReason {
-		reason = string(rs[:maxReason])
-	}
-	k, c, ok := s.kase(w, r, access.ReadCase)
+	k, ok := s.readingCase(w, r, "read-case", nil, nil)
 	if !ok {
-		return
-	}
-	e := evidence.Event{Type: evidence.CaseEvent, Case: k.ID, Actor: c.Actor(), At: evidence.EventTime(s.Now()),
-		Details: map[string]string{"action": "read-case", "role": c.Role(), "via": c.Via()}, Words: map[string]string{"reason": reason}}
-	if _, err := s.record(r.Context(), e); err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	complaint, err := s.Cases.Complaint(r.Context(), k.ID)
@@ -637,32 +624,16 @@ func (s *server) addDocument(w http.ResponseWriter, r *http.Request) {
 // document answers GET /api/v1/cases/{case}/documents/{sha256}?reason=…:
 // a case's document, to save, its read logged with the reason.
 func (s *server) document(w http.ResponseWriter, r *http.Request) {
-	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
-	if reason == "" {
-		s.problem(w, r, http.StatusBadRequest, "reading a case's document needs a reason: add ?reason=...")
-		return
+	has := func(k cases.Case) bool {
+		return slices.ContainsFunc(k.Documents, func(d cases.Document) bool { return d.SHA256 == r.PathValue("sha256") })
 	}
-	if rs := []rune(reason); len(rs) > maxReason {
-		reason = string(rs[:maxReason])
-	}
-	k, c, ok := s.kase(w, r, access.ReadCase)
+	k, ok := s.readingCase(w, r, "read-document", map[string]string{"sha256": r.PathValue("sha256")}, has)
 	if !ok {
 		return
 	}
-	i := slices.IndexFunc(k.Documents, func(d cases.Document) bool { return d.SHA256 == r.PathValue("sha256") })
-	if i < 0 {
-		s.problem(w, r, http.StatusNotFound, "not found")
-		return
-	}
-	d := k.Documents[i]
+	d := k.Documents[slices.IndexFunc(k.Documents, func(d cases.Document) bool { return d.SHA256 == r.PathValue("sha256") })]
 	ref, err := blob.ParseRef(d.SHA256)
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	e := evidence.Event{Type: evidence.CaseEvent, Case: k.ID, Actor: c.Actor(), At: evidence.EventTime(s.Now()),
-		Details: map[string]string{"action": "read-document", "sha256": d.SHA256, "role": c.Role(), "via": c.Via()}, Words: map[string]string{"reason": reason}}
-	if _, err := s.record(r.Context(), e); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -676,4 +647,36 @@ func (s *server) document(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Name}))
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.ServeContent(w, r, "", d.At, f)
+}
+
+// readingCase decides a read of the case named in the path (action says
+// which: read-case, read-document, with details), which needs a reason
+// (400 without), and logs it with the reason before anything is sent.
+// exists, if not nil, says whether what is read is in the case (404, not
+// logged, if not).
+func (s *server) readingCase(w http.ResponseWriter, r *http.Request, action string, details map[string]string, exists func(cases.Case) bool) (cases.Case, bool) {
+	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	if reason == "" {
+		s.problem(w, r, http.StatusBadRequest, "reading a case needs a reason: add ?reason=...")
+		return cases.Case{}, false
+	}
+	if rs := []rune(reason); len(rs) > maxReason {
+		reason = string(rs[:maxReason])
+	}
+	k, c, ok := s.kase(w, r, access.ReadCase)
+	if !ok {
+		return k, false
+	}
+	if exists != nil && !exists(k) {
+		s.problem(w, r, http.StatusNotFound, "not found")
+		return k, false
+	}
+	e := evidence.Event{Type: evidence.CaseEvent, Case: k.ID, Actor: c.Actor(), At: evidence.EventTime(s.Now()),
+		Details: map[string]string{"action": action, "role": c.Role(), "via": c.Via()}, Words: map[string]string{"reason": reason}}
+	maps.Copy(e.Details, details)
+	if _, err := s.record(r.Context(), e); err != nil {
+		s.fail(w, r, err)
+		return k, false
+	}
+	return k, true
 }
