@@ -5,10 +5,11 @@
 // compressed: footage does not compress) and hashed on the way, so a bag
 // of many gigabytes needs no temporary copy and bounded memory.
 //
-// The same files added in the same order give the same bytes: entries
-// carry one fixed time and no extra fields, and the tag files are written
-// in a fixed order. A download can then resume with Range, and two
-// parties can compare one hash.
+// A bag is planned before it is written: its files' names and sizes are
+// known, so its length is known before a byte is written (Length), and
+// the same plan gives the same bytes: entries carry one fixed time and no
+// extra fields, and the tag files come in a fixed order. A download can
+// then resume with Range, and two parties can compare one hash.
 package bag
 
 import (
@@ -18,113 +19,251 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
-// epoch is the time every entry carries: the zip format's earliest.
-var epoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// Writer writes one bag.
-type Writer struct {
-	z        *zip.Writer
-	top      string
-	info     [][2]string
-	payload  []sums // in the order added
-	octets   int64
-	closed   bool
-	seenPath map[string]bool
+// Bag is the plan of one bag.
+type Bag struct {
+	// Top is the bag's folder in the zip.
+	Top string
+	// Info are the lines of bag-info.txt (Source-Organization, External-
+	// Identifier, …), in order, after Bagging-Date; Payload-Oxum ends it.
+	Info [][2]string
+	// Date is the Bagging-Date.
+	Date time.Time
+	// Files are the payload, in the order written.
+	Files []File
 }
 
-type sums struct {
-	path           string // under the top folder: data/…
-	sha256, sha512 string
+// File is one payload file.
+type File struct {
+	// Name is its slash-separated path under data/.
+	Name string
+	Size int64
+	Open func() (io.ReadCloser, error)
+	// SHA256, if set, is what the file must hash to: bytes that differ
+	// fail the write with ErrChanged (they are hashed in any case).
+	SHA256 string
+	// SHA512, if set, is taken as the file's SHA-512 without hashing it
+	// again (it was computed from these bytes before).
+	SHA512 string
 }
 
-// New starts a bag whose top folder is top, written to w.
-func New(w io.Writer, top string) *Writer {
-	return &Writer{z: zip.NewWriter(w), top: top, seenPath: map[string]bool{}}
+// ErrChanged says a payload file's bytes are not the ones planned: their
+// size or SHA-256 differ.
+var ErrChanged = errors.New("bag: a file is not the one planned")
+
+// Bytes is a File holding b.
+func Bytes(name string, b []byte) File {
+	return File{Name: name, Size: int64(len(b)), Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(string(b))), nil
+	}}
 }
 
-// Info adds a line to bag-info.txt (Source-Organization, External-
-// Identifier, …), in the order given; Bagging-Date and Payload-Oxum are
-// added by Close.
-func (b *Writer) Info(label, value string) {
-	b.info = append(b.info, [2]string{label, value})
-}
-
-// Add streams r into the bag as the payload file data/name and hashes it.
-// Names are slash-separated paths; each may be added once.
-func (b *Writer) Add(name string, r io.Reader) (int64, error) {
-	if b.closed {
-		return 0, errors.New("bag: closed")
+// check refuses names that are not clean relative paths, or repeated.
+func (b Bag) check() error {
+	seen := map[string]bool{}
+	for _, f := range b.Files {
+		n := f.Name
+		if path.Clean(n) != n || strings.HasPrefix(n, "/") || strings.HasPrefix(n, "../") || n == "." || n == ".." || seen[n] {
+			return fmt.Errorf("bag: bad or repeated payload name %q", n)
+		}
+		if f.Size < 0 {
+			return fmt.Errorf("bag: %s: negative size", n)
+		}
+		seen[n] = true
 	}
-	clean := path.Clean(name)
-	if clean != name || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "../") || name == "." || b.seenPath[name] {
-		return 0, fmt.Errorf("bag: bad or repeated payload name %q", name)
-	}
-	b.seenPath[name] = true
-	w, err := b.create("data/" + name)
-	if err != nil {
+	return nil
+}
+
+// The zip format's sizes, as archive/zip writes them: a local header and
+// a data descriptor per entry, a directory header per entry, an end
+// record, and the zip64 forms past 4 GiB or 65,535 entries.
+const (
+	localHeader   = 30
+	descriptor    = 16
+	descriptor64  = 24
+	dirHeader     = 46
+	zip64Extra    = 28
+	end           = 22
+	end64         = 56 + 20
+	uint32max     = 1<<32 - 1
+	uint16max     = 1<<16 - 1
+	sha256HexLen  = 64
+	sha512HexLen  = 128
+	manifestSpace = 2 + 1 // "  " and "\n"
+)
+
+// Length is how many bytes WriteTo writes for b, known before any is.
+func (b Bag) Length() (int64, error) {
+	if err := b.check(); err != nil {
 		return 0, err
 	}
-	h256, h512 := sha256.New(), sha512.New()
-	n, err := io.Copy(io.MultiWriter(w, h256, h512), r)
-	if err != nil {
-		return n, fmt.Errorf("bag: %s: %w", name, err)
-	}
-	b.octets += n
-	b.payload = append(b.payload, sums{"data/" + name, hex.EncodeToString(h256.Sum(nil)), hex.EncodeToString(h512.Sum(nil))})
-	return n, nil
-}
-
-func (b *Writer) create(name string) (io.Writer, error) {
-	return b.z.CreateHeader(&zip.FileHeader{Name: b.top + "/" + name, Method: zip.Store, Modified: epoch})
-}
-
-// Close writes the tag files and the zip's directory. date is the
-// Bagging-Date (a fixed one keeps the bytes the same).
-func (b *Writer) Close(date time.Time) error {
-	if b.closed {
-		return nil
-	}
-	b.closed = true
-	info := "Bagging-Date: " + date.UTC().Format("2006-01-02") + "\n"
-	for _, kv := range b.info {
-		info += kv[0] + ": " + strings.ReplaceAll(kv[1], "\n", " ") + "\n"
-	}
-	info += fmt.Sprintf("Payload-Oxum: %d.%d\n", b.octets, len(b.payload))
-	manifest := func(pick func(sums) string) string {
-		var m strings.Builder
-		for _, s := range b.payload {
-			m.WriteString(pick(s) + "  " + encodePath(s.path) + "\n")
+	var offset int64
+	var dir int64
+	entry := func(name string, size int64) {
+		name = b.Top + "/" + name
+		start := offset
+		offset += localHeader + int64(len(name)) + size
+		if size >= uint32max {
+			offset += descriptor64
+		} else {
+			offset += descriptor
 		}
-		return m.String()
+		dir += dirHeader + int64(len(name))
+		if size >= uint32max || start >= uint32max {
+			dir += zip64Extra
+		}
+	}
+	var m256, m512, tagm int64
+	for _, f := range b.Files {
+		entry("data/"+f.Name, f.Size)
+		p := int64(len(encodePath("data/" + f.Name)))
+		m256 += sha256HexLen + manifestSpace + p
+		m512 += sha512HexLen + manifestSpace + p
+	}
+	for _, t := range []struct {
+		name string
+		size int64
+	}{{"bagit.txt", int64(len(bagitTxt))}, {"bag-info.txt", int64(len(b.info()))}, {"manifest-sha256.txt", m256}, {"manifest-sha512.txt", m512}} {
+		entry(t.name, t.size)
+		tagm += sha256HexLen + manifestSpace + int64(len(t.name))
+	}
+	entry("tagmanifest-sha256.txt", tagm)
+	records := int64(len(b.Files) + 5)
+	total := offset + dir + end
+	if records >= uint16max || dir >= uint32max || offset >= uint32max {
+		total += end64
+	}
+	return total, nil
+}
+
+const bagitTxt = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+
+func (b Bag) info() string {
+	var octets int64
+	for _, f := range b.Files {
+		octets += f.Size
+	}
+	info := "Bagging-Date: " + b.Date.UTC().Format("2006-01-02") + "\n"
+	for _, kv := range b.Info {
+		info += kv[0] + ": " + strings.NewReplacer("\r", " ", "\n", " ").Replace(kv[1]) + "\n"
+	}
+	return info + fmt.Sprintf("Payload-Oxum: %d.%d\n", octets, len(b.Files))
+}
+
+// WriteTo writes the zipped bag to w, reading each payload file once.
+func (b Bag) WriteTo(w io.Writer) (int64, error) {
+	if err := b.check(); err != nil {
+		return 0, err
+	}
+	cw := &counter{w: w}
+	z := zip.NewWriter(cw)
+	create := func(name string) (io.Writer, error) {
+		// The MS-DOS time fields directly: Modified would add an extra
+		// field with the Unix time. 0x21 is 1980-01-01, the earliest.
+		return z.CreateHeader(&zip.FileHeader{Name: b.Top + "/" + name, Method: zip.Store, ModifiedDate: 0x21})
+	}
+	buf := make([]byte, 1<<20)
+	var m256, m512 strings.Builder
+	for _, f := range b.Files {
+		s256, s512, err := b.add(create, f, buf)
+		if err != nil {
+			return cw.n, err
+		}
+		p := encodePath("data/" + f.Name)
+		m256.WriteString(s256 + "  " + p + "\n")
+		m512.WriteString(s512 + "  " + p + "\n")
 	}
 	tags := []struct{ name, body string }{
-		{"bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"},
-		{"bag-info.txt", info},
-		{"manifest-sha256.txt", manifest(func(s sums) string { return s.sha256 })},
-		{"manifest-sha512.txt", manifest(func(s sums) string { return s.sha512 })},
+		{"bagit.txt", bagitTxt},
+		{"bag-info.txt", b.info()},
+		{"manifest-sha256.txt", m256.String()},
+		{"manifest-sha512.txt", m512.String()},
 	}
 	var tagmanifest strings.Builder
 	for _, t := range tags {
-		if err := b.writeTag(t.name, t.body); err != nil {
-			return err
+		if err := writeTag(create, t.name, t.body); err != nil {
+			return cw.n, err
 		}
 		sum := sha256.Sum256([]byte(t.body))
 		tagmanifest.WriteString(hex.EncodeToString(sum[:]) + "  " + t.name + "\n")
 	}
-	if err := b.writeTag("tagmanifest-sha256.txt", tagmanifest.String()); err != nil {
-		return err
+	if err := writeTag(create, "tagmanifest-sha256.txt", tagmanifest.String()); err != nil {
+		return cw.n, err
 	}
-	return b.z.Close()
+	err := z.Close()
+	return cw.n, err
 }
 
-func (b *Writer) writeTag(name, body string) error {
-	w, err := b.create(name)
+// add streams f into the zip, hashing it on other cores while it is
+// written, and returns its SHA-256 and SHA-512.
+func (b Bag) add(create func(string) (io.Writer, error), f File, buf []byte) (string, string, error) {
+	w, err := create("data/" + f.Name)
+	if err != nil {
+		return "", "", err
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return "", "", fmt.Errorf("bag: %s: %w", f.Name, err)
+	}
+	defer rc.Close()
+	hs := []hash.Hash{sha256.New()}
+	if f.SHA512 == "" {
+		hs = append(hs, sha512.New())
+	}
+	var n int64
+	for {
+		k, rerr := io.ReadFull(rc, buf)
+		if k > 0 {
+			n += int64(k)
+			if n > f.Size {
+				return "", "", fmt.Errorf("%w: %s is longer than %d bytes", ErrChanged, f.Name, f.Size)
+			}
+			if err := writeHashing(w, hs, buf[:k]); err != nil {
+				return "", "", err
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return "", "", fmt.Errorf("bag: %s: %w", f.Name, rerr)
+		}
+	}
+	if n != f.Size {
+		return "", "", fmt.Errorf("%w: %s is %d bytes, planned %d", ErrChanged, f.Name, n, f.Size)
+	}
+	s256 := hex.EncodeToString(hs[0].Sum(nil))
+	if f.SHA256 != "" && s256 != f.SHA256 {
+		return "", "", fmt.Errorf("%w: %s hashes to %s, planned %s", ErrChanged, f.Name, s256, f.SHA256)
+	}
+	s512 := f.SHA512
+	if s512 == "" {
+		s512 = hex.EncodeToString(hs[1].Sum(nil))
+	}
+	return s256, s512, nil
+}
+
+// writeHashing writes p to w while each hash takes it on a goroutine of
+// its own: on a machine with cores to spare the hashes cost no time.
+func writeHashing(w io.Writer, hs []hash.Hash, p []byte) error {
+	var wg sync.WaitGroup
+	for _, h := range hs {
+		wg.Go(func() { h.Write(p) })
+	}
+	_, err := w.Write(p)
+	wg.Wait()
+	return err
+}
+
+func writeTag(create func(string) (io.Writer, error), name, body string) error {
+	w, err := create(name)
 	if err == nil {
 		_, err = io.WriteString(w, body)
 	}
@@ -135,4 +274,15 @@ func (b *Writer) writeTag(name, body string) error {
 // % percent-encoded.
 func encodePath(p string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(p)
+}
+
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

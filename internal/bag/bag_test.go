@@ -4,8 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,141 +13,118 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/bag"
+	"github.com/sightline/sightline/internal/bag/bagtest"
 )
 
-func write(t *testing.T, files [][2]string) []byte {
+func plan(files [][2]string) bag.Bag {
+	b := bag.Bag{Top: "package-1", Date: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		Info: [][2]string{{"Source-Organization", "Sightline test"}, {"External-Identifier", "case 2026-000001"}}}
+	for _, f := range files {
+		b.Files = append(b.Files, bag.Bytes(f[0], []byte(f[1])))
+	}
+	return b
+}
+
+func write(t *testing.T, b bag.Bag) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	b := bag.New(&buf, "package-1")
-	b.Info("Source-Organization", "Sightline test")
-	b.Info("External-Identifier", "case 2026-000001")
-	for _, f := range files {
-		if _, err := b.Add(f[0], strings.NewReader(f[1])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Close(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	n, err := b.WriteTo(&buf)
+	if err != nil {
 		t.Fatal(err)
+	}
+	want, err := b.Length()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(buf.Len()) || n != want {
+		t.Fatalf("wrote %d bytes (counted %d), Length said %d", buf.Len(), n, want)
 	}
 	return buf.Bytes()
 }
 
-// validate checks a zipped bag by RFC 8493's rules alone, written apart
-// from the writer: one top folder; bagit.txt as §2.1.1 gives it; every
-// payload file in every manifest with the right digest, and no manifest
-// line without its file; the tag manifest holds for the tag files; the
-// Payload-Oxum counts the payload.
-func validate(zipped []byte) error {
-	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
-	if err != nil {
-		return err
-	}
-	files := map[string][]byte{}
-	top := ""
-	for _, f := range zr.File {
-		first, rest, ok := strings.Cut(f.Name, "/")
-		if !ok || rest == "" {
-			return fmt.Errorf("%s: not inside a top folder", f.Name)
-		}
-		if top == "" {
-			top = first
-		} else if first != top {
-			return fmt.Errorf("two top folders: %s and %s", top, first)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return err
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			return err
-		}
-		files[rest] = b
-	}
-	if string(files["bagit.txt"]) != "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n" {
-		return fmt.Errorf("bagit.txt: %q", files["bagit.txt"])
-	}
-	digest := map[string]func([]byte) string{
-		"sha256": func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) },
-		"sha512": func(b []byte) string { s := sha512.Sum512(b); return hex.EncodeToString(s[:]) },
-	}
-	check := func(manifest string, alg string, payload bool) error {
-		listed := map[string]bool{}
-		for _, line := range strings.Split(strings.TrimSuffix(string(files[manifest]), "\n"), "\n") {
-			sum, name, ok := strings.Cut(line, "  ")
-			if !ok {
-				return fmt.Errorf("%s: line %q", manifest, line)
-			}
-			b, ok := files[name]
-			if !ok {
-				return fmt.Errorf("%s lists %s, which is not in the bag", manifest, name)
-			}
-			if digest[alg](b) != sum {
-				return fmt.Errorf("%s: %s does not hash to %s", manifest, name, sum)
-			}
-			listed[name] = true
-		}
-		if payload {
-			for name := range files {
-				if strings.HasPrefix(name, "data/") && !listed[name] {
-					return fmt.Errorf("%s: %s is in data/ but not listed", manifest, name)
-				}
-			}
-		}
-		return nil
-	}
-	for _, m := range []struct{ file, alg string }{{"manifest-sha256.txt", "sha256"}, {"manifest-sha512.txt", "sha512"}} {
-		if err := check(m.file, m.alg, true); err != nil {
-			return err
-		}
-	}
-	if err := check("tagmanifest-sha256.txt", "sha256", false); err != nil {
-		return err
-	}
-	octets, count := 0, 0
-	for name, b := range files {
-		if strings.HasPrefix(name, "data/") {
-			octets += len(b)
-			count++
-		}
-	}
-	if want := fmt.Sprintf("Payload-Oxum: %d.%d\n", octets, count); !strings.Contains(string(files["bag-info.txt"]), want) {
-		return fmt.Errorf("bag-info.txt lacks %q:\n%s", want, files["bag-info.txt"])
-	}
-	return nil
-}
+var files = [][2]string{{"originals/a.mp4", "the first original"}, {"originals/b.webm", strings.Repeat("b", 1<<20+17)}, {"custody/entries.jsonl", "{}\n"}}
 
-var files = [][2]string{{"originals/a.mp4", "the first original"}, {"originals/b.webm", strings.Repeat("b", 1<<20)}, {"custody/entries.jsonl", "{}\n"}}
-
-// A bag is valid by the RFC's rules, and the same files in the same
-// order give the same bytes.
+// A bag is valid by the RFC's rules, its length is known before it is
+// written, and the same plan gives the same bytes.
 func TestBagIsValidAndDeterministic(t *testing.T) {
-	one := write(t, files)
-	if err := validate(one); err != nil {
+	one := write(t, plan(files))
+	if err := bagtest.Validate(one); err != nil {
 		t.Fatal(err)
 	}
-	if two := write(t, files); !bytes.Equal(one, two) {
+	if two := write(t, plan(files)); !bytes.Equal(one, two) {
 		t.Error("the same bag twice differs")
 	}
-	if _, err := bag.New(io.Discard, "x").Add("../escape", strings.NewReader("")); err == nil {
+	if _, err := plan([][2]string{{"../escape", ""}}).WriteTo(io.Discard); err == nil {
 		t.Error("a payload name outside data/ was taken")
+	}
+	if _, err := plan([][2]string{{"a", ""}, {"a", ""}}).Length(); err == nil {
+		t.Error("a repeated name was taken")
+	}
+}
+
+// Length is exact for bags of every shape: empty files, names that need
+// percent-encoding in the manifests, names outside ASCII, many files.
+func TestLength(t *testing.T) {
+	shapes := map[string][][2]string{
+		"none":    nil,
+		"empty":   {{"e", ""}},
+		"encoded": {{"odd%name\nwith line", "x"}, {"ünïcödé/名前.txt", "y"}},
+	}
+	var many [][2]string
+	for i := range 300 {
+		many = append(many, [2]string{fmt.Sprintf("f/%04d", i), strings.Repeat("z", i)})
+	}
+	shapes["many"] = many
+	for name, files := range shapes {
+		b := plan(files)
+		b.Info = append(b.Info, [2]string{"Internal-Sender-Description", "two\nlines"})
+		if err := bagtest.Validate(write(t, b)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A file whose bytes are not the ones planned fails the write: longer,
+// shorter, or another SHA-256. A SHA-512 given is used as it is.
+func TestPlannedBytes(t *testing.T) {
+	data := []byte("the original bytes")
+	sum := sha256.Sum256(data)
+	f := bag.Bytes("o", data)
+	f.SHA256 = hex.EncodeToString(sum[:])
+	for name, change := range map[string]func(*bag.File){
+		"longer":  func(f *bag.File) { f.Size-- },
+		"shorter": func(f *bag.File) { f.Size++ },
+		"other":   func(f *bag.File) { f.SHA256 = strings.Repeat("0", 64) },
+	} {
+		g := f
+		change(&g)
+		if _, err := (bag.Bag{Top: "t", Files: []bag.File{g}}).WriteTo(io.Discard); !errors.Is(err, bag.ErrChanged) {
+			t.Errorf("%s: %v, want ErrChanged", name, err)
+		}
+	}
+	f.SHA512 = strings.Repeat("ab", 64)
+	var buf bytes.Buffer
+	if _, err := (bag.Bag{Top: "t", Files: []bag.File{f}}).WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(f.SHA512+"  data/o\n")) {
+		t.Error("the SHA-512 given is not in the manifest")
 	}
 }
 
 // Each tamper with a zipped bag is caught by the validator: a byte of a
-// payload file, a manifest line, a file added to data/.
+// payload file, a file added to data/.
 func TestValidatorCatchesTampering(t *testing.T) {
-	good := write(t, files)
+	good := write(t, plan(files))
 	flip := bytes.Clone(good)
 	i := bytes.Index(flip, []byte("the first original"))
 	flip[i] ^= 1
 	// A stored entry's CRC no longer matches: the zip reader refuses it,
 	// or the manifest does.
-	if validate(flip) == nil {
+	if bagtest.Validate(flip) == nil {
 		t.Error("a changed payload byte passed")
 	}
-	extra := write(t, append(files[:len(files):len(files)], [2]string{"originals/unlisted.mp4", "x"}))
+	extra := write(t, plan(append(files[:len(files):len(files)], [2]string{"originals/unlisted.mp4", "x"})))
 	// Drop the added file's lines from the manifests by rebuilding them
 	// from the good bag's: the file is then in data/ but not listed.
 	zr, _ := zip.NewReader(bytes.NewReader(extra), int64(len(extra)))
@@ -169,7 +146,7 @@ func TestValidatorCatchesTampering(t *testing.T) {
 		rc.Close()
 	}
 	zw.Close()
-	if err := validate(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "not listed") {
+	if err := bagtest.Validate(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "not listed") {
 		t.Errorf("a file added to data/: %v", err)
 	}
 }

@@ -30,6 +30,7 @@ import (
 // hands out, and otherwise at most one per Config.HistoryEvery.
 type history struct {
 	mu       sync.Mutex
+	path     string
 	f        *os.File
 	every    time.Duration
 	lastSize uint64
@@ -40,6 +41,8 @@ type history struct {
 // historyLine is one line of the history file.
 type historyLine struct {
 	Checkpoint string `json:"checkpoint"`
+	// At is when it was kept (lines written before it existed lack it).
+	At time.Time `json:"at,omitzero"`
 }
 
 // openHistory opens the history file at path for appending, creating it if
@@ -50,7 +53,7 @@ func openHistory(path string, every time.Duration) (*history, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: history: %w", err)
 	}
-	h := &history{f: f, every: every}
+	h := &history{path: path, f: f, every: every}
 	var good int64
 	var last []byte
 	r := bufio.NewReader(f)
@@ -112,7 +115,7 @@ func (h *history) record(cp []byte, force bool, now time.Time) error {
 	if h.known && !force && now.Sub(h.lastAt) < h.every {
 		return nil
 	}
-	line, err := json.Marshal(historyLine{string(cp)})
+	line, err := json.Marshal(historyLine{string(cp), now.UTC()})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -311,4 +312,112 @@ func TestHistory(t *testing.T) {
 	if got := sizes(); len(got) != 7 || got[6] != 7 {
 		t.Fatalf("after a torn line, history sizes %v; want it dropped and 7 kept", got)
 	}
+}
+
+// A pin proves entries against the checkpoint it holds, however far the
+// log has grown since: inclusion in it, and its consistency with every
+// checkpoint kept before it. Made again at the same size, it gives the
+// same proofs; a size the log never kept is refused.
+func TestPin(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	defer l.Close(t.Context())
+	for i := range 5 {
+		if _, err := l.Append(t.Context(), event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	early, err := l.Receipt(t.Context(), 2, fmt.Sprintf("%064x", 2), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, l, 5, 300) // past a whole tile: the pinned tiles are partial ones
+	pin, err := l.Pin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pin.Size != 300 || pin.At.IsZero() {
+		t.Fatalf("pinned size %d at %v, want 300 and a time", pin.Size, pin.At)
+	}
+	appendAll(t, l, 300, 700)
+	again, err := l.PinAt(t.Context(), 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.Note) != string(pin.Note) || !again.At.Equal(pin.At) {
+		t.Error("the pin made again differs")
+	}
+	r, err := again.Receipt(t.Context(), 299, shaAt(t, l, 299), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.Check(r, l.VerifierKey()); err != nil {
+		t.Errorf("a receipt in the pinned checkpoint: %v", err)
+	}
+	// The checkpoint the early receipt was issued with, proved consistent
+	// with the pinned one.
+	var earlySize uint64
+	for _, k := range must(l.Kept()) {
+		if string(k.Note) == early.Checkpoint {
+			earlySize = k.Size
+		}
+	}
+	if earlySize == 0 {
+		t.Fatal("the checkpoint of a receipt handed out is not kept")
+	}
+	proof, err := again.Consistency(t.Context(), earlySize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Earlier = []verify.Earlier{{Checkpoint: early.Checkpoint, ConsistencyProof: proof}}
+	r, err = again.Receipt(t.Context(), 2, early.SHA256, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Earlier = []verify.Earlier{{Checkpoint: early.Checkpoint, ConsistencyProof: proof}}
+	if res, err := verify.Check(r, l.VerifierKey()); err != nil || len(res.Earlier) != 1 {
+		t.Errorf("consistency with the early checkpoint: %v %v", res.Earlier, err)
+	}
+	if _, err := l.PinAt(t.Context(), 301); !errors.Is(err, ledger.ErrNotKept) {
+		t.Errorf("a size never kept: %v", err)
+	}
+	if _, err := again.Receipt(t.Context(), 300, shaAt(t, l, 300), 1); err == nil {
+		t.Error("an entry after the pin was proved in it")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// appendAll appends events from to to, at once: their order does not
+// matter, only that they are in.
+func appendAll(t *testing.T, l *ledger.Log, from, to int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := from; i < to; i++ {
+		wg.Go(func() {
+			if _, err := l.Append(t.Context(), event(i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// shaAt is the SHA-256 the entry at index names.
+func shaAt(t *testing.T, l *ledger.Log, index uint64) string {
+	t.Helper()
+	b, err := l.Entry(t.Context(), index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct{ Evidence struct{ SHA256 string } }
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e.Evidence.SHA256
 }
