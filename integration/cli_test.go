@@ -307,3 +307,66 @@ func TestRefreshReceipt(t *testing.T) {
 		t.Error("a failed refresh changed the receipt file")
 	}
 }
+
+// `sightline export` saves a case's evidence package with an
+// investigator's API token; offline, `sightline verify-package` says OK
+// for its item and exits 0, and for a package with a changed byte says
+// FAIL and exits 1.
+func TestExportAndVerifyPackage(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0)
+	file := cliUpload(t, srv.URL, t.TempDir(), "clip.mp4", "1")
+	var saved struct{ ID string }
+	b, _ := os.ReadFile(file + ".sightline.json")
+	if err := json.Unmarshal(b, &saved); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err := sightline(t, "admin", "create-user", "--data", data, "--role", "investigator", "--name", "inv.ortiz", "--unit", "ia"); err != nil {
+		t.Fatalf("create-user: %v %s", err, errOut)
+	}
+	tok, errOut, err := sightline(t, "admin", "token", "--data", data, "--user", "inv.ortiz", "--expires", "24h")
+	if err != nil {
+		t.Fatalf("token: %v %s", err, errOut)
+	}
+	tok = strings.TrimSpace(tok)
+	body, err := bearer("POST", srv.URL+"/api/v1/cases", tok, `{}`, http.StatusCreated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct{ ID string }
+	json.Unmarshal(body, &k)
+	if _, err := bearer("POST", srv.URL+"/api/v1/cases/"+k.ID+"/evidence", tok, `{"evidence_id":"`+saved.ID+`"}`, http.StatusNoContent); err != nil {
+		t.Fatal(err)
+	}
+	zipPath := filepath.Join(t.TempDir(), "case.zip")
+	out, errOut, err := sightline(t, "export", "--server", srv.URL, "--token", tok, "--case", k.ID, "--reason", "disclosure", "-o", zipPath)
+	if err != nil || !strings.Contains(out, "saved "+zipPath) {
+		t.Fatalf("export: %v %q %q", err, out, errOut)
+	}
+	if !strings.Contains(errOut, "100%") {
+		t.Errorf("no progress shown: %q", errOut)
+	}
+	if _, _, err := sightline(t, "export", "--server", srv.URL, "--token", tok, "--case", k.ID, "-o", zipPath+"2"); err == nil {
+		t.Error("an export without a reason ran")
+	}
+	key := logKey(t, data)
+	srv.kill() // offline from here on
+
+	out, _, err = sightline(t, "verify-package", zipPath, "--key", key)
+	if err != nil || !strings.Contains(out, "OK    "+saved.ID) || !strings.Contains(out, "the package is whole") {
+		t.Fatalf("verify-package: %v %q", err, out)
+	}
+	z, _ := os.ReadFile(zipPath)
+	original, _ := os.ReadFile(file)
+	i := bytes.Index(z, original[len(original)/2:len(original)/2+64])
+	if i < 0 {
+		t.Fatal("the original is not stored in the zip as it is")
+	}
+	z[i] ^= 1
+	bad := filepath.Join(t.TempDir(), "bad.zip")
+	os.WriteFile(bad, z, 0o644)
+	out, _, err = sightline(t, "verify-package", bad, "--key", key)
+	if err == nil || !strings.Contains(out, "FAIL  "+saved.ID) || !strings.Contains(out, "changed") {
+		t.Errorf("verify-package of a changed package: %v %q", err, out)
+	}
+}

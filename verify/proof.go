@@ -71,7 +71,7 @@ func parseProof(b []byte) (Receipt, error) {
 	}
 	r.Checkpoint = cp
 	r.Origin, _, _ = strings.Cut(cp, "\n")
-	e, err := parseEntry(r.Entry)
+	e, err := ParseEntry(r.Entry)
 	if err != nil {
 		return r, err
 	}

@@ -185,7 +185,7 @@ func strict(b []byte, v any) error {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if dec.More() {
-		return fmt.Errorf("%w: more after the receipt", ErrMalformed)
+		return fmt.Errorf("%w: more after the value", ErrMalformed)
 	}
 	return nil
 }
@@ -222,7 +222,7 @@ func Check(r Receipt, key string) (Result, error) {
 	if key == "" {
 		return res, fmt.Errorf("%w: a tlog-proof carries no key: give the log's verifier key", ErrSignature)
 	}
-	ev, err := parseEntry(r.Entry)
+	ev, err := ParseEntry(r.Entry)
 	if err != nil {
 		return res, err
 	}
@@ -250,7 +250,7 @@ func Check(r Receipt, key string) (Result, error) {
 	if err := tlog.CheckRecord(proof, int64(cp.Size), cp.Root, int64(r.Index), tlog.RecordHash([]byte(r.Entry))); err != nil {
 		return res, fmt.Errorf("%w: inclusion proof: %v", ErrProof, err)
 	}
-	res = Result{SHA256: r.SHA256, Index: r.Index, TreeSize: cp.Size, Origin: cp.Origin, At: ev.At, Event: ev.Type}
+	res = Result{SHA256: r.SHA256, Index: r.Index, TreeSize: cp.Size, Origin: cp.Origin, At: must(time.Parse(time.RFC3339Nano, ev.At)), Event: ev.Type}
 	if r.Document != "" {
 		sum := sha256.Sum256([]byte(r.Document))
 		if want := ev.Details["document_sha256"]; want != hex.EncodeToString(sum[:]) {
@@ -362,24 +362,31 @@ func OpenCheckpoint(b []byte, v note.Verifier) (Checkpoint, error) {
 	return cp, nil
 }
 
-// entry is the part of a custody event a verifier reads.
-type entry struct {
+// Event is a custody log entry about a file, as a verifier reads it.
+type Event struct {
 	Type     string `json:"type"`
 	Evidence struct {
 		ID     string `json:"id"`
 		SHA256 string `json:"sha256"`
 	} `json:"evidence"`
-	At      time.Time         `json:"at"`
-	Details map[string]string `json:"details"`
+	Incident string            `json:"incident"`
+	Case     string            `json:"case"`
+	Actor    string            `json:"actor"`
+	At       string            `json:"at"` // RFC 3339, UTC
+	Details  map[string]string `json:"details"`
 }
 
-func parseEntry(s string) (entry, error) {
-	var e entry
+// ParseEntry reads a custody log entry about a file.
+func ParseEntry(s string) (Event, error) {
+	var e Event
 	if err := json.Unmarshal([]byte(s), &e); err != nil {
 		return e, fmt.Errorf("%w: entry: %v", ErrMalformed, err)
 	}
 	if e.Type == "" || e.Evidence.ID == "" || len(e.Evidence.SHA256) != 64 {
-		return e, fmt.Errorf("%w: the entry is not a custody event", ErrMalformed)
+		return e, fmt.Errorf("%w: the entry is not a custody event about a file", ErrMalformed)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, e.At); err != nil {
+		return e, fmt.Errorf("%w: the entry's time %q", ErrMalformed, e.At)
 	}
 	return e, nil
 }
@@ -389,4 +396,12 @@ func parseEntry(s string) (entry, error) {
 func Fingerprint(key string) string {
 	s := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(s[:8])
+}
+
+// must is for values ParseEntry has checked.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -5,6 +5,8 @@
 //	sightline upload  upload files or folders of footage, resuming where a previous run stopped
 //	sightline keys    print the custody log's public verifier key
 //	sightline verify  check a file against its receipt, offline
+//	sightline verify-package  check an evidence package, offline
+//	sightline export  save an incident's or a case's evidence package, for court or disclosure
 //	sightline refresh bring receipts up to the log's latest checkpoint, with consistency proofs
 //	sightline admin   staff accounts, device and API tokens
 //	sightline audit   check a data folder's originals, records and custody log
@@ -70,6 +72,10 @@ var commands = []command{
 	{"verify", "check a file against its receipt, offline: sightline verify FILE [RECEIPT] [--key VKEY]", func(m *Main, _ context.Context, args []string) error {
 		return m.verify(args)
 	}},
+	{"verify-package", "check an evidence package, offline: sightline verify-package FILE.zip --key VKEY", func(m *Main, _ context.Context, args []string) error {
+		return m.verifyPackage(args)
+	}},
+	{"export", "save an evidence package: sightline export --server URL --token T (--incident ID | --case ID) --reason R -o FILE.zip", (*Main).export},
 	{"refresh", "bring receipts up to the log's latest checkpoint: sightline refresh --server URL RECEIPT...", (*Main).refresh},
 	{"admin", "staff accounts and tokens: sightline admin create-user --role R --name N [--unit U] [--badge B]", (*Main).admin},
 	{"audit", "check a data folder: originals, records, the custody log: sightline audit [--data DIR]", (*Main).audit},
@@ -78,7 +84,7 @@ var commands = []command{
 func (m *Main) usage(w io.Writer) {
 	fmt.Fprint(w, "usage: sightline <command> [flags]\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun \"sightline help <command>\" or \"sightline <command> -h\" for a command's flags.\n")
 }

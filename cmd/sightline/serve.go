@@ -43,6 +43,7 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.DurationVar(&c.cfg.AlertWindow, "alert-window", 365*24*time.Hour, "the window --alert-allegations counts in")
 	fs.StringVar(&c.cfg.SMTP, "smtp", "", "host:port of a mail relay that emails complainants their notices (none: notices are only on their page)")
 	fs.StringVar(&c.cfg.SMTPFrom, "smtp-from", "sightline@localhost", "the sender of those emails")
+	fs.StringVar(&c.cfg.Organization, "organization", "", "who runs this server, as evidence packages name their source (default: the log's origin)")
 	fs.StringVar(&c.cfg.LogOrigin, "log-origin", "", "name of the custody log in its checkpoints, fixed when its key is created (default "+server.DefaultLogOrigin+")")
 	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "longest wait from an acknowledged event to a signed checkpoint covering it (its receipt); at least 200ms")
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")

@@ -110,6 +110,7 @@ const (
 	TakeCase       Action = "take-case"        // an investigator takes a case no one investigates
 	AssignCase     Action = "assign-case"      // assign an investigator to a case
 	ReadAlerts     Action = "read-alerts"      // officers flagged for early intervention
+	ExportPackage  Action = "export-package"   // an incident's or a case's evidence package, for court or disclosure
 )
 
 // Facts are what the table needs to know about one evidence item.

@@ -99,6 +99,14 @@ var Table = map[Action]map[string]Rule{
 	ReadAlerts: {
 		string(account.Investigator): always("yes"),
 	},
+	// A package holds every item of an incident or a case: who may read
+	// the incident or the case may export it, if they may also read every
+	// item in it (the handler decides each item, and refuses the whole
+	// package if one is not theirs to read).
+	ExportPackage: {
+		string(account.Supervisor):   incidentOrCase(notInvolvedIn(unitOrAssigned), notNamedIn(caseUnit)),
+		string(account.Investigator): incidentOrCase(notInvolvedIn(assigned), notNamedIn(investigating)),
+	},
 }
 
 // caseRules are who may read and work a case: its investigators, and
@@ -303,7 +311,7 @@ var sameUnitSharedOrOnCase = Rule{sameUnitOrShared.Text + ", and what is in inci
 // Actions lists the table's rows in the order the docs show them.
 var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
 	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, AssignStaff, ClaimCode, ReviewItem, EditReview,
-	FileComplaint, Complainant, CreateCase, ListCases, ReadCase, EditCase, TakeCase, AssignCase, ReadAlerts}
+	FileComplaint, Complainant, CreateCase, ListCases, ReadCase, EditCase, TakeCase, AssignCase, ReadAlerts, ExportPackage}
 
 // Markdown renders the table as the docs show it: a row per action, a
 // column per role; "no" where the table has no rule.
@@ -323,4 +331,15 @@ func Markdown() string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// incidentOrCase decides by inc for an incident's facts and by kase for
+// a case's.
+func incidentOrCase(inc, kase Rule) Rule {
+	return Rule{"incidents: " + inc.Text + "; cases: " + kase.Text, func(p Principal, f *Facts) Decision {
+		if f != nil && f.Incident != nil {
+			return inc.Decide(p, f)
+		}
+		return kase.Decide(p, f)
+	}}
 }

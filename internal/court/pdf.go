@@ -32,10 +32,11 @@ const (
 	lineGap  = 3.0
 )
 
-func newDoc(title string, at time.Time) (*doc, error) {
+// newDoc starts a document; its properties give title and subject.
+func newDoc(title, subject string, at time.Time) (*doc, error) {
 	d := &doc{pdf: &gopdf.GoPdf{}}
 	d.pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4})
-	d.pdf.SetInfo(gopdf.PdfInfo{Title: title, Producer: "Sightline", Creator: "Sightline", CreationDate: at.UTC()})
+	d.pdf.SetInfo(gopdf.PdfInfo{Title: title, Subject: subject, Producer: "Sightline", Creator: "Sightline", CreationDate: at.UTC()})
 	for _, f := range []struct {
 		name string
 		ttf  []byte

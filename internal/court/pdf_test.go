@@ -29,7 +29,7 @@ func pdftotext(t *testing.T, pdf []byte) string {
 // new pages, and the same calls give the same bytes.
 func TestDocIsReadableAndDeterministic(t *testing.T) {
 	render := func() []byte {
-		d, err := newDoc("Custody report", time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+		d, err := newDoc("Custody report", "", time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 		if err != nil {
 			t.Fatal(err)
 		}

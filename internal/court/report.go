@@ -16,6 +16,10 @@ type Report struct {
 	KeyFingerprint string
 	Version        string // Sightline's
 	Items          []Item
+	// Binds names, in the PDF's properties, the files the report is a
+	// rendering of (verify.ReportSubject), so a checker can tell it was
+	// made from them.
+	Binds string
 }
 
 // Checkpoint is the log's state the package is pinned to.
@@ -62,7 +66,7 @@ type Derived struct {
 
 // PDF renders the report.
 func (r Report) PDF() ([]byte, error) {
-	d, err := newDoc("Custody report: "+r.Subject, r.MadeAt)
+	d, err := newDoc("Custody report: "+r.Subject, r.Binds, r.MadeAt)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +152,7 @@ type CertifiedItem struct {
 
 // PDF renders the certification form.
 func (c Certification) PDF() ([]byte, error) {
-	d, err := newDoc("Certification: "+c.Subject, c.MadeAt)
+	d, err := newDoc("Certification: "+c.Subject, "", c.MadeAt)
 	if err != nil {
 		return nil, err
 	}

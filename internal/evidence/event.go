@@ -53,6 +53,11 @@ const (
 	// status changed, allegation added, finding recorded, read); its
 	// details say which, its words (narrative, reasons, bases) are sealed.
 	CaseEvent EventType = "case"
+	// Exported is an item leaving in an evidence package: its details name
+	// the package's SHA-256 and size and the log size it is pinned to.
+	// It is logged once the package is whole; the read that began it is
+	// logged (accessed, action export-package) before a byte is sent.
+	Exported EventType = "exported"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)

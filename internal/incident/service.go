@@ -341,3 +341,14 @@ func label(it evidence.Item) string {
 	}
 	return l
 }
+
+// Items lists the evidence ids of an incident's clips, in the order they
+// were added.
+func (s *Service) Items(ctx context.Context, id string) ([]string, error) {
+	clips, err := s.cfg.Store.Clips(ctx, id)
+	ids := make([]string, len(clips))
+	for i, c := range clips {
+		ids[i] = c.Evidence
+	}
+	return ids, err
+}

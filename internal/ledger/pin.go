@@ -160,3 +160,16 @@ func (p *Pin) Consistency(ctx context.Context, from uint64) ([]string, error) {
 
 // VerifierKey is the key of the pinned log.
 func (p *Pin) VerifierKey() string { return p.l.vkey }
+
+// Earlier lists the checkpoints the log kept before the pinned one,
+// smallest first.
+func (p *Pin) Earlier() ([]Kept, error) {
+	kept, err := p.l.Kept()
+	var out []Kept
+	for _, k := range kept {
+		if k.Size < p.Size {
+			out = append(out, k)
+		}
+	}
+	return out, err
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/cases"
+	"github.com/sightline/sightline/internal/court"
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
@@ -76,6 +77,9 @@ type Config struct {
 	// SMTP is the host:port of a mail relay that sends complainants their
 	// notices, from SMTPFrom; none means notices are only on their page.
 	SMTP, SMTPFrom string
+	// Organization names who runs the server, in evidence packages
+	// (their bag-info Source-Organization); the log's origin if empty.
+	Organization string
 	// LogOrigin names the custody log in its signed checkpoints; it should
 	// be the schema-less URL where the log is published, such as
 	// "evidence.example.org/log". It is fixed when the log's key is created
@@ -233,7 +237,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
-			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews, Cases: s.cases})
+			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews, Cases: s.cases,
+			Digests: s.db.Digests(), Organization: cfg.Organization})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
@@ -285,10 +290,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for _, k := range derive.Kinds {
-			for id, err := range s.db.EvidenceWithoutJob(ctx, string(k)) {
+		for _, k := range itemJobs() {
+			for id, err := range s.db.EvidenceWithoutJob(ctx, k) {
 				if err == nil {
-					err = s.jobs.Enqueue(ctx, string(k), id)
+					err = s.jobs.Enqueue(ctx, k, id)
 				}
 				if err != nil {
 					s.cfg.Logger.Error("queuing media jobs", "err", err)
@@ -374,13 +379,31 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 		return nil
 	})
 	s.jobs.Handle(alignJob, func(ctx context.Context, j jobs.Job) error { return s.incidents.Align(ctx, j.Subject) })
+	digests := court.Digests{Store: s.db.Digests(), Blobs: s.blobs}
+	s.jobs.Handle(court.DigestJob, func(ctx context.Context, j jobs.Job) error {
+		it, err := s.evidence.Get(ctx, j.Subject)
+		if err == nil {
+			_, err = digests.SHA512(ctx, it.SHA256)
+		}
+		return err
+	})
 	return nil
 }
 
-// queueMedia queues the media jobs of a new item.
-func (s *Server) queueMedia(ctx context.Context, id string) {
+// itemJobs are the kinds of job run on every new item: the media jobs,
+// and its SHA-512 for evidence packages.
+func itemJobs() []string {
+	kinds := []string{court.DigestJob}
 	for _, k := range derive.Kinds {
-		if err := s.jobs.Enqueue(ctx, string(k), id); err != nil {
+		kinds = append(kinds, string(k))
+	}
+	return kinds
+}
+
+// queueMedia queues the jobs of a new item (itemJobs).
+func (s *Server) queueMedia(ctx context.Context, id string) {
+	for _, k := range itemJobs() {
+		if err := s.jobs.Enqueue(ctx, k, id); err != nil {
 			s.cfg.Logger.Error("queuing a media job", "evidence", id, "kind", k, "err", err)
 		}
 	}

@@ -131,7 +131,7 @@ func itemAction(a access.Action) bool {
 	switch a {
 	case access.ReadItem, access.ReadOriginal, access.ReadReceipt, access.ReadCustody, access.ShareItem, access.RecordInvolved,
 		access.ReadIncident, access.EditIncident, access.AssignStaff, access.ReviewItem, access.EditReview,
-		access.ReadCase, access.EditCase, access.TakeCase, access.AssignCase:
+		access.ReadCase, access.EditCase, access.TakeCase, access.AssignCase, access.ExportPackage:
 		return true
 	}
 	return false

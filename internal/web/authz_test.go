@@ -222,7 +222,9 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /api/v1/incidents/{incident}":             {{"GET", inc, "", nil, incidentReaders}},
 		"GET /api/v1/incidents/{incident}/timeline":    {{"GET", inc + "/timeline", "", nil, incidentReaders}},
 		"GET /api/v1/incidents/{incident}/suggestions": {{"GET", inc + "/suggestions", "", nil, incidentReaders}},
-		"GET /staff/incidents/{incident}":              {{"GET", "/staff/incidents/" + incA, "", nil, signInFirst(incidentReaders)}},
+		// The incident holds the body camera clip, which both may read.
+		"GET /api/v1/incidents/{incident}/package": {{"GET", inc + "/package" + reason, "", nil, incidentReaders}},
+		"GET /staff/incidents/{incident}":          {{"GET", "/staff/incidents/" + incA, "", nil, signInFirst(incidentReaders)}},
 		// The supervisor may decide on and add the civilian's clip shared
 		// with them; the investigator finds it added already (409), then
 		// not there to remove (404) once the supervisor has removed it.
@@ -278,17 +280,19 @@ func TestAuthorizationTable(t *testing.T) {
 		"POST /api/v1/cases/{case}/notes":                             {{"POST", caseURL + "/notes", `{"text":"a note"}`, nil, caseWorkers(204, 204)}},
 		"POST /api/v1/cases/{case}/documents":                         {{"POST", caseURL + "/documents?name=a.txt", "a statement", nil, caseWorkers(201, 201)}},
 		"GET /api/v1/cases/{case}/documents/{sha256}":                 {{"GET", caseURL + "/documents/" + strings.Repeat("0", 64) + "?reason=x", "", nil, caseWorkers(404, 404)}},
-		"POST /api/v1/cases/{case}/resume":                            {{"POST", caseURL + "/resume", `{}`, nil, caseWorkers(204, 409)}},
-		"GET /e/{id}":                                                 {{"GET", "/e/" + civ.ID, "", nil, all(200)}},
-		"GET /c/{code}":                                               {{"GET", "/c/000000000", "", nil, all(303)}},
-		"GET /staff/code":                                             {{"GET", "/staff/code", "", nil, claimPages(400)}},
-		"POST /staff/code":                                            {{"POST", "/staff/code", "code=000000000", form, claimPages(404)}},
-		"GET /staff/review/{id}":                                      {{"GET", "/staff/review/" + civ.ID, "", nil, [9]int{303, 404, 404, 404, 404, 400, 404, 404, 404}}},
-		"POST /staff/review/{id}":                                     {{"POST", "/staff/review/" + civ.ID, "seen=x&outcome=released", form, [9]int{303, 404, 404, 404, 404, 200, 404, 404, 404}}},
-		"GET /admin":                                                  {{"GET", "/admin", "", nil, notThroughTokens}},
-		"POST /admin/users":                                           {{"POST", "/admin/users", "name=x.y&role=officer&badge=1", form, notThroughTokens}},
-		"POST /admin/device-tokens":                                   {{"POST", "/admin/device-tokens", "unit=central", form, notThroughTokens}},
-		"POST /admin/tokens/{id}/revoke":                              {{"POST", "/admin/tokens/t_x/revoke", "", form, notThroughTokens}},
+		// By now the case holds the body camera clip (added above).
+		"GET /api/v1/cases/{case}/package": {{"GET", caseURL + "/package" + reason, "", nil, caseWorkers(200, 200)}},
+		"POST /api/v1/cases/{case}/resume": {{"POST", caseURL + "/resume", `{}`, nil, caseWorkers(204, 409)}},
+		"GET /e/{id}":                      {{"GET", "/e/" + civ.ID, "", nil, all(200)}},
+		"GET /c/{code}":                    {{"GET", "/c/000000000", "", nil, all(303)}},
+		"GET /staff/code":                  {{"GET", "/staff/code", "", nil, claimPages(400)}},
+		"POST /staff/code":                 {{"POST", "/staff/code", "code=000000000", form, claimPages(404)}},
+		"GET /staff/review/{id}":           {{"GET", "/staff/review/" + civ.ID, "", nil, [9]int{303, 404, 404, 404, 404, 400, 404, 404, 404}}},
+		"POST /staff/review/{id}":          {{"POST", "/staff/review/" + civ.ID, "seen=x&outcome=released", form, [9]int{303, 404, 404, 404, 404, 200, 404, 404, 404}}},
+		"GET /admin":                       {{"GET", "/admin", "", nil, notThroughTokens}},
+		"POST /admin/users":                {{"POST", "/admin/users", "name=x.y&role=officer&badge=1", form, notThroughTokens}},
+		"POST /admin/device-tokens":        {{"POST", "/admin/device-tokens", "unit=central", form, notThroughTokens}},
+		"POST /admin/tokens/{id}/revoke":   {{"POST", "/admin/tokens/t_x/revoke", "", form, notThroughTokens}},
 	}
 
 	routes := env.Server.Handler().(*web.Handler).Routes()

@@ -21,6 +21,7 @@ import (
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/cases"
+	"github.com/sightline/sightline/internal/court"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
@@ -61,6 +62,11 @@ type Config struct {
 	Reviews *review.Service
 	// Cases keeps complaints and internal reviews.
 	Cases *cases.Service
+	// Digests keeps the SHA-512 of blobs, for evidence packages.
+	Digests court.DigestStore
+	// Organization names who runs this server, in evidence packages;
+	// the log's origin if empty.
+	Organization string
 	// FailureLimit is how many failed token guesses, and how many failed
 	// sign-ins, one client address may make in 10 minutes. Default 20.
 	FailureLimit int
@@ -125,6 +131,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Organization == "" && cfg.Log != nil {
+		cfg.Organization = cfg.Log.Origin()
+	}
 	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute),
 		codeGuesses: newLimiter(codeGuesses, 10*time.Minute), viewings: newViewings(), writes: newLimiter(cfg.WriteLimit, 10*time.Minute)}
 	assets, err := fs.Sub(embedded, "assets")
@@ -169,6 +178,7 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /api/v1/incidents/{incident}", access.ReadIncident, h(s.incidentRecord))
 	s.handle(mux, "GET /api/v1/incidents/{incident}/timeline", access.ReadIncident, h(s.timeline))
 	s.handle(mux, "GET /api/v1/incidents/{incident}/suggestions", access.ReadIncident, h(s.suggestions))
+	s.handle(mux, "GET /api/v1/incidents/{incident}/package", access.ExportPackage, h(s.incidentPackage))
 	for _, rt := range s.incidentEdits() {
 		s.handle(mux, rt.pattern, access.EditIncident, rt.handler)
 	}
@@ -196,6 +206,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	s.handleBody(mux, "POST /api/v1/cases/{case}/documents", access.EditCase, cases.MaxDocument, h(s.addDocument))
 	s.handle(mux, "GET /api/v1/cases/{case}/documents/{sha256}", access.ReadCase, h(s.document))
+	s.handle(mux, "GET /api/v1/cases/{case}/package", access.ExportPackage, h(s.casePackage))
 	s.handle(mux, "GET /api/v1/public/allegations.csv", access.Public, h(s.allegationsCSV))
 	s.handle(mux, "GET /figures", access.Public, h(s.figuresPage))
 	s.handle(mux, "GET /complain", access.Public, h(s.complainPage))
