@@ -90,6 +90,12 @@ func Package(r io.ReaderAt, size int64, key string) (PackageResult, error) {
 		if c.files[rest] != nil {
 			c.fail(-1, "%s: twice in the zip", rest)
 		}
+		// Sightline stores files as they are; a file that inflates a
+		// thousandfold is not one it wrote, and is not read (a zip bomb).
+		if f.UncompressedSize64 > 1000*f.CompressedSize64+1<<20 {
+			c.fail(-1, "%s: inflates %d bytes to %d: not read", rest, f.CompressedSize64, f.UncompressedSize64)
+			continue
+		}
 		c.files[rest] = f
 	}
 	itemsJSON, err := c.read("data/" + PackageItems)

@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/sightline/sightline/internal/bag"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server/servertest"
 	"github.com/sightline/sightline/verify"
@@ -318,4 +320,40 @@ func TestTlogProof(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
 	}
+}
+
+// Package never panics on a zip, and never passes one a fuzzer made: its
+// entries cannot carry a signature the key checks.
+func FuzzPackage(f *testing.F) {
+	_, key, err := note.GenerateKey(rand.Reader, "o")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buildSeed(f))
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	f.Fuzz(func(t *testing.T, z []byte) {
+		res, err := verify.Package(bytes.NewReader(z), int64(len(z)), key)
+		if err == nil && res.OK() {
+			t.Fatalf("a made-up package passed: %+v", res)
+		}
+	})
+}
+
+// buildSeed is a small bag shaped as a package, for the fuzzer.
+func buildSeed(f testing.TB) []byte {
+	zero := strings.Repeat("0", 64)
+	var buf bytes.Buffer
+	b := bag.Bag{Top: "sightline-case-x-3", Files: []bag.File{
+		bag.Bytes(verify.PackageItems, []byte(`[{"id":"a","original":"originals/a.mp4","sha256":"`+zero+`","size":1,"received_index":0,"derived":null}]`)),
+		bag.Bytes(verify.PackageEntries, []byte(`{"index":0,"entry":{"type":"received","evidence":{"id":"a","sha256":"`+zero+`"},"actor":"x","at":"2026-01-01T00:00:00Z","details":{"size":"1"}}}`+"\n")),
+		bag.Bytes(verify.PackageEvents, []byte(strings.Join(verify.EventsHeader, ",")+"\n0,2026-01-01T00:00:00Z,a,received,,x,,,,,,,\n")),
+		bag.Bytes(verify.PackageCheckpoint, []byte("o\n1\nAAAA\n\n— o x\n")),
+		bag.Bytes(verify.PackageReceipts+"events/0.tlog-proof", []byte("c2sp.org/tlog-proof@v1\nindex 0\n\no\n")),
+		bag.Bytes(verify.PackageEarlier+"1", []byte("o\n1\n")),
+		bag.Bytes("originals/a.mp4", []byte("x")),
+	}}
+	if _, err := b.WriteTo(&buf); err != nil {
+		f.Fatal(err)
+	}
+	return buf.Bytes()
 }
