@@ -16,7 +16,7 @@ FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/med
 	internal/cases:FuzzParseComplaint verify:FuzzReceipt verify:FuzzCheckpoint verify:FuzzPackage
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
-.PHONY: run test build bench bench-sync bench-load fuzz vendor vendor-check deps test-deps clean
+.PHONY: run test build bench bench-sync bench-load bench-package fuzz vendor vendor-check deps test-deps clean
 
 run: deps
 	$(GO) run ./cmd/sightline serve --data $(DATA) --listen $(LISTEN)
@@ -50,6 +50,11 @@ bench: deps
 # first), errors, the server's peak RSS, the log's growth, then the audit.
 bench-load: deps
 	$(GO) run ./bench/load
+
+# Evidence packages: a 10 GiB export against reading the same files, and
+# the server's peak RSS.
+bench-package: deps
+	$(GO) run ./bench/package
 
 # Sound alignment: accuracy and speed on test incidents built from
 # espeak-ng speech and sox street noise (installed by scripts/deps.sh bench).

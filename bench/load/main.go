@@ -23,7 +23,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -42,12 +41,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/transparency-dev/tessera/api"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/sightline/sightline/bench/internal/served"
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
@@ -65,31 +64,28 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "sightline")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/sightline").CombinedOutput(); err != nil {
-		log.Fatalf("building sightline: %v\n%s", err, out)
-	}
+	bin := served.Build(dir)
 	data := filepath.Join(dir, "data")
 	// Behind a trusted proxy (here, loopback itself), each uploading phone
 	// has its own address, as a city's phones do; the attackers share one.
-	srv := start(bin, data, "--trusted-proxy", "127.0.0.1")
-	fmt.Printf("machine: %d CPUs; server pid %d at %s\n", runtime.NumCPU(), srv.cmd.Process.Pid, srv.url)
+	srv := served.Start(bin, data, "--trusted-proxy", "127.0.0.1")
+	fmt.Printf("machine: %d CPUs; server pid %d at %s\n", runtime.NumCPU(), srv.Cmd.Process.Pid, srv.URL)
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 4000, MaxIdleConnsPerHost: 4000, IdleConnTimeout: time.Minute},
 		Timeout: 5 * time.Minute}
-	peak := watchRSS(srv.cmd.Process.Pid)
+	peak := srv.WatchRSS()
 
 	// The baseline: the cheapest request the server answers, at the
 	// readers' concurrency, for a few seconds.
 	base := run(5*time.Second, map[string]worker{"health check": {*readers / 4, func(ctx context.Context, s *stats) {
-		s.do(hc, "GET", srv.url+"/healthz", nil, nil, 200)
+		s.do(hc, "GET", srv.URL+"/healthz", nil, nil, 200)
 	}}})
 	baseRate := base["health check"].rate()
 
 	// Items to read: civilian uploads, each with its token.
 	var items []client.Receipt
 	for i := range 20 {
-		r, err := uploadOnce(context.Background(), hc, srv.url, mediatest.NoiseWAV(256<<10, uint64(1_000_000+i)), false, "10.255.0.1")
+		r, err := uploadOnce(context.Background(), hc, srv.URL, mediatest.NoiseWAV(256<<10, uint64(1_000_000+i)), false, "10.255.0.1")
 		if err != nil {
 			log.Fatalf("preparing items: %v", err)
 		}
@@ -106,28 +102,28 @@ func main() {
 			body := mediatest.NoiseWAV(sizes[rand.IntN(len(sizes))], n)
 			t0 := time.Now()
 			phone := fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
-			_, err := uploadOnce(ctx, hc, srv.url, body, n%4 == 0, phone)
+			_, err := uploadOnce(ctx, hc, srv.URL, body, n%4 == 0, phone)
 			s.record(time.Since(t0), err == nil, err)
 		}},
 		"read original (range)": {*readers / 2, func(ctx context.Context, s *stats) {
 			it := items[rand.IntN(len(items))]
 			from := rand.Int64N(it.Size - 65536)
-			s.do(hc, "GET", srv.url+"/api/v1/evidence/"+it.ID+"/original", map[string]string{"Authorization": "Bearer " + it.AccessToken,
+			s.do(hc, "GET", srv.URL+"/api/v1/evidence/"+it.ID+"/original", map[string]string{"Authorization": "Bearer " + it.AccessToken,
 				"Range": fmt.Sprintf("bytes=%d-%d", from, from+65535)}, nil, 206)
 		}},
 		"read custody": {*readers / 2, func(ctx context.Context, s *stats) {
 			it := items[rand.IntN(len(items))]
-			s.do(hc, "GET", srv.url+"/api/v1/evidence/"+it.ID+"/custody", map[string]string{"Authorization": "Bearer " + it.AccessToken}, nil, 200)
+			s.do(hc, "GET", srv.URL+"/api/v1/evidence/"+it.ID+"/custody", map[string]string{"Authorization": "Bearer " + it.AccessToken}, nil, 200)
 		}},
 		"attack (refused)": {*attackers, func(ctx context.Context, s *stats) {
 			it := items[rand.IntN(len(items))]
 			switch rand.IntN(3) {
 			case 0:
-				s.do(hc, "GET", srv.url+"/api/v1/evidence/"+it.ID+"/original", map[string]string{"Authorization": "Bearer guess-" + strconv.Itoa(rand.Int())}, nil, 404, 429)
+				s.do(hc, "GET", srv.URL+"/api/v1/evidence/"+it.ID+"/original", map[string]string{"Authorization": "Bearer guess-" + strconv.Itoa(rand.Int())}, nil, 404, 429)
 			case 1:
-				s.do(hc, "DELETE", srv.url+"/api/v1/evidence/"+it.ID+"/reviews/"+strings.Repeat("A", 60_000), nil, nil, 404, 429)
+				s.do(hc, "DELETE", srv.URL+"/api/v1/evidence/"+it.ID+"/reviews/"+strings.Repeat("A", 60_000), nil, nil, 404, 429)
 			default:
-				s.do(hc, "GET", srv.url+"/api/v1/incidents/inc_"+strconv.Itoa(rand.Int()), nil, nil, 401, 404, 429)
+				s.do(hc, "GET", srv.URL+"/api/v1/incidents/inc_"+strconv.Itoa(rand.Int()), nil, nil, 401, 404, 429)
 			}
 		}},
 	})
@@ -150,7 +146,7 @@ func main() {
 	rss := peak()
 	fmt.Printf("\nserver peak RSS: %.0f MiB (target under 1024)\n", float64(rss)/(1<<20))
 
-	srv.stop()
+	srv.Stop()
 	after := logSize(data) // with the checkpoint written at shutdown
 	types, denied, accepted, entryBytes := entriesSince(data, before.entries, after.entries)
 	fmt.Printf("custody log: %d entries added, %.0f bytes each (the entries themselves); the log's folder changed by %+.2f MiB "+
@@ -178,74 +174,6 @@ func errString(err error) string {
 }
 
 // server is a running `sightline serve`.
-type server struct {
-	cmd *exec.Cmd
-	url string
-}
-
-func start(bin, data string, extra ...string) *server {
-	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"}, extra...)...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "sightline: serving on "); ok {
-			go io.Copy(io.Discard, out)
-			return &server{cmd, strings.Fields(rest)[0]}
-		}
-	}
-	log.Fatal("the server did not start")
-	return nil
-}
-
-// stop shuts the server down cleanly and waits.
-func (s *server) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.cmd.Wait()
-}
-
-// watchRSS samples the process's resident memory and returns a function
-// that gives its peak (the kernel's high-water mark, and the samples).
-func watchRSS(pid int) func() int64 {
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	read := func(field string) int64 {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			return 0
-		}
-		for line := range strings.Lines(string(b)) {
-			if rest, ok := strings.CutPrefix(line, field+":"); ok {
-				kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-				return kb << 10
-			}
-		}
-		return 0
-	}
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			if v := read("VmRSS"); v > peak.Load() {
-				peak.Store(v)
-			}
-		}
-	}()
-	return func() int64 {
-		close(stop)
-		return max(peak.Load(), read("VmHWM"))
-	}
-}
-
 // worker is a kind of client: how many run at once, and one request.
 type worker struct {
 	n  int

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"path"
 	"strings"
 	"sync"
@@ -159,9 +160,23 @@ func (b Bag) info() string {
 
 // WriteTo writes the zipped bag to w, reading each payload file once.
 func (b Bag) WriteTo(w io.Writer) (int64, error) {
+	n, _, err := b.Write(w)
+	return n, err
+}
+
+// Write writes the zipped bag to w, as WriteTo, and returns the zip's
+// SHA-256 too, hashed on another core as it is written.
+func (b Bag) Write(w io.Writer) (int64, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
 	if err := b.check(); err != nil {
-		return 0, err
+		return 0, sum, err
 	}
+	h := newAsyncSum()
+	n, err := b.write(io.MultiWriter(h, w))
+	return n, [sha256.Size]byte(h.sum()), err
+}
+
+func (b Bag) write(w io.Writer) (int64, error) {
 	cw := &counter{w: w}
 	z := zip.NewWriter(cw)
 	create := func(name string) (io.Writer, error) {
@@ -169,10 +184,9 @@ func (b Bag) WriteTo(w io.Writer) (int64, error) {
 		// field with the Unix time. 0x21 is 1980-01-01, the earliest.
 		return z.CreateHeader(&zip.FileHeader{Name: b.Top + "/" + name, Method: zip.Store, ModifiedDate: 0x21})
 	}
-	buf := make([]byte, 1<<20)
 	var m256, m512 strings.Builder
 	for _, f := range b.Files {
-		s256, s512, err := b.add(create, f, buf)
+		s256, s512, err := b.add(create, f)
 		if err != nil {
 			return cw.n, err
 		}
@@ -202,8 +216,9 @@ func (b Bag) WriteTo(w io.Writer) (int64, error) {
 }
 
 // add streams f into the zip, hashing it on other cores while it is
-// written, and returns its SHA-256 and SHA-512.
-func (b Bag) add(create func(string) (io.Writer, error), f File, buf []byte) (string, string, error) {
+// written and reading ahead while it is hashed, and returns its SHA-256
+// and SHA-512.
+func (b Bag) add(create func(string) (io.Writer, error), f File) (string, string, error) {
 	w, err := create("data/" + f.Name)
 	if err != nil {
 		return "", "", err
@@ -218,22 +233,16 @@ func (b Bag) add(create func(string) (io.Writer, error), f File, buf []byte) (st
 		hs = append(hs, sha512.New())
 	}
 	var n int64
-	for {
-		k, rerr := io.ReadFull(rc, buf)
-		if k > 0 {
-			n += int64(k)
-			if n > f.Size {
-				return "", "", fmt.Errorf("%w: %s is longer than %d bytes", ErrChanged, f.Name, f.Size)
-			}
-			if err := writeHashing(w, hs, buf[:k]); err != nil {
-				return "", "", err
-			}
+	for chunk, err := range readAhead(rc) {
+		if err != nil {
+			return "", "", fmt.Errorf("bag: %s: %w", f.Name, err)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
+		n += int64(len(chunk))
+		if n > f.Size {
+			return "", "", fmt.Errorf("%w: %s is longer than %d bytes", ErrChanged, f.Name, f.Size)
 		}
-		if rerr != nil {
-			return "", "", fmt.Errorf("bag: %s: %w", f.Name, rerr)
+		if err := writeHashing(w, hs, chunk); err != nil {
+			return "", "", err
 		}
 	}
 	if n != f.Size {
@@ -248,6 +257,67 @@ func (b Bag) add(create func(string) (io.Writer, error), f File, buf []byte) (st
 		s512 = hex.EncodeToString(hs[1].Sum(nil))
 	}
 	return s256, s512, nil
+}
+
+// chunk is how much is read at a time, and ahead is how many chunks are
+// read ahead of the one being hashed and written: a disk and the hashes
+// then work at the same time.
+const (
+	chunk = 1 << 20
+	ahead = 4
+)
+
+// readAhead yields r's bytes in chunks, read by a goroutine up to ahead
+// chunks before the one yielded; a yielded chunk is valid until the next.
+func readAhead(r io.Reader) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		type read struct {
+			buf []byte
+			err error
+		}
+		full := make(chan read, ahead)
+		free := make(chan []byte, ahead+1)
+		for range ahead + 1 {
+			free <- make([]byte, chunk)
+		}
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer close(full)
+			for {
+				var buf []byte
+				select {
+				case buf = <-free:
+				case <-done:
+					return
+				}
+				n, err := io.ReadFull(r, buf)
+				if err == io.EOF {
+					return
+				}
+				short := err == io.ErrUnexpectedEOF
+				if short {
+					err = nil
+				}
+				select {
+				case full <- read{buf[:n], err}:
+				case <-done:
+					return
+				}
+				if err != nil || short {
+					return
+				}
+			}
+		})
+		// No read may be in flight once the caller closes r.
+		defer func() { close(done); wg.Wait() }()
+		for rd := range full {
+			if !yield(rd.buf, rd.err) || rd.err != nil {
+				return
+			}
+			free <- rd.buf[:cap(rd.buf)]
+		}
+	}
 }
 
 // writeHashing writes p to w while each hash takes it on a goroutine of
@@ -274,6 +344,57 @@ func writeTag(create func(string) (io.Writer, error), name, body string) error {
 // % percent-encoded.
 func encodePath(p string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(p)
+}
+
+// asyncSum is a SHA-256 of what is written to it, hashed by a goroutine
+// of its own in chunks, so a writer that hashes what it writes is not
+// slowed by it on a machine with a core to spare.
+type asyncSum struct {
+	cur  []byte
+	in   chan []byte
+	free chan []byte
+	done chan []byte
+	sumd []byte
+}
+
+func newAsyncSum() *asyncSum {
+	a := &asyncSum{in: make(chan []byte, ahead), free: make(chan []byte, ahead+1), done: make(chan []byte, 1)}
+	for range ahead + 1 {
+		a.free <- make([]byte, 0, chunk)
+	}
+	a.cur = <-a.free
+	go func() {
+		h := sha256.New()
+		for b := range a.in {
+			h.Write(b)
+			a.free <- b[:0]
+		}
+		a.done <- h.Sum(nil)
+	}()
+	return a
+}
+
+func (a *asyncSum) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := copy(a.cur[len(a.cur):cap(a.cur)], p)
+		a.cur, p = a.cur[:len(a.cur)+k], p[k:]
+		if len(a.cur) == cap(a.cur) {
+			a.in <- a.cur
+			a.cur = <-a.free
+		}
+	}
+	return n, nil
+}
+
+// sum ends the hash and returns it; later calls return it again.
+func (a *asyncSum) sum() []byte {
+	if a.sumd == nil {
+		a.in <- a.cur
+		close(a.in)
+		a.sumd = <-a.done
+	}
+	return a.sumd
 }
 
 type counter struct {

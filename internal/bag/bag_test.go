@@ -54,6 +54,10 @@ func TestBagIsValidAndDeterministic(t *testing.T) {
 	if two := write(t, plan(files)); !bytes.Equal(one, two) {
 		t.Error("the same bag twice differs")
 	}
+	var buf bytes.Buffer
+	if _, sum, err := plan(files).Write(&buf); err != nil || sum != sha256.Sum256(one) {
+		t.Errorf("Write's SHA-256 is not the zip's: %v", err)
+	}
 	if _, err := plan([][2]string{{"../escape", ""}}).WriteTo(io.Discard); err == nil {
 		t.Error("a payload name outside data/ was taken")
 	}

@@ -71,6 +71,9 @@ type Package struct {
 // WriteTo writes the package's zip to w.
 func (p *Package) WriteTo(w io.Writer) (int64, error) { return p.Bag.WriteTo(w) }
 
+// Write writes the package's zip to w and returns its SHA-256 too.
+func (p *Package) Write(w io.Writer) (int64, [sha256.Size]byte, error) { return p.Bag.Write(w) }
+
 // Build plans the package of src: it makes the documents, receipts and
 // proofs (small, in memory) and plans the originals and derived files to
 // be streamed when it is written.

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -223,8 +222,7 @@ func (s *server) exportPackage(w http.ResponseWriter, r *http.Request, c caller,
 	// answers does not apply, the client's pace does.
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	tail := &holdback{w: w, keep: 64 << 10}
-	sum := sha256.New()
-	_, err = pkg.WriteTo(io.MultiWriter(sum, &window{w: tail, skip: from, left: to - from + 1}))
+	_, sum, err := pkg.Write(&window{w: tail, skip: from, left: to - from + 1})
 	if errors.Is(err, errWindowDone) {
 		tail.release() // a range short of the end: not a whole package
 		return
@@ -235,7 +233,7 @@ func (s *server) exportPackage(w http.ResponseWriter, r *http.Request, c caller,
 		s.Logger.Error("writing an evidence package", "kind", p.kind, "id", p.id, "err", err)
 		panic(http.ErrAbortHandler)
 	}
-	digest := hex.EncodeToString(sum.Sum(nil))
+	digest := hex.EncodeToString(sum[:])
 	for _, it := range items {
 		e := evidence.Event{Type: evidence.Exported, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}, Actor: c.Actor(),
 			At: evidence.EventTime(s.Now()), Details: map[string]string{"action": string(access.ExportPackage), "role": c.Role(), "via": c.Via(),
@@ -374,14 +372,30 @@ type holdback struct {
 }
 
 func (h *holdback) Write(p []byte) (int, error) {
-	h.tail = append(h.tail, p...)
-	if over := len(h.tail) - h.keep; over > 0 {
+	n := len(p)
+	over := len(h.tail) + len(p) - h.keep // bytes that may go now
+	if over <= 0 {
+		h.tail = append(h.tail, p...)
+		return n, nil
+	}
+	if over < len(h.tail) {
 		if _, err := h.w.Write(h.tail[:over]); err != nil {
 			return 0, err
 		}
-		h.tail = append(h.tail[:0], h.tail[over:]...)
+		h.tail = append(h.tail[:copy(h.tail, h.tail[over:])], p...)
+		return n, nil
 	}
-	return len(p), nil
+	// The tail and the start of p go; the last keep bytes of p stay (the
+	// bulk of p is written without a copy).
+	if _, err := h.w.Write(h.tail); err != nil {
+		return 0, err
+	}
+	cut := over - len(h.tail)
+	if _, err := h.w.Write(p[:cut]); err != nil {
+		return 0, err
+	}
+	h.tail = append(h.tail[:0], p[cut:]...)
+	return n, nil
 }
 
 func (h *holdback) release() {
