@@ -8,6 +8,8 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -78,20 +81,31 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		return nil, err
 	}
 
-	// Originals: each must hash to its name.
+	// Originals: each must hash to its name, and to the SHA-512 kept for
+	// evidence packages, if one was.
 	hashes := map[blob.Ref]bool{} // ref -> intact
+	digests := d.Digests()
 	for ref, err := range blobs.List(ctx) {
 		if err != nil {
 			r.add("blob store", "%v", err)
 			continue
 		}
 		r.Blobs++
-		got, err := hashFile(blobs.Path(ref))
+		got, got512, err := hashFile(blobs.Path(ref))
 		hashes[ref] = err == nil && got == ref
 		if err != nil {
 			r.add("blob "+ref.String(), "cannot be read: %v", err)
+			continue
 		} else if got != ref {
 			r.add("blob "+ref.String(), "content hashes to %s: the stored file has changed", got)
+			continue
+		}
+		kept, ok, err := digests.SHA512(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		if ok && kept != got512 {
+			r.add("blob "+ref.String(), "its kept SHA-512 %s… is not the file's %s…: evidence packages would list a wrong one", kept[:16], got512[:16])
 		}
 	}
 
@@ -460,15 +474,30 @@ func (f fileTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 
 func (fileTiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
-func hashFile(path string) (blob.Ref, error) {
+// hashFile reads a file once for its SHA-256 and SHA-512, each hashed on
+// a core of its own.
+func hashFile(path string) (blob.Ref, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return blob.Ref{}, err
+		return blob.Ref{}, "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return blob.Ref{}, err
+	h256, h512 := sha256.New(), sha512.New()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := io.ReadFull(f, buf)
+		if n > 0 {
+			var wg sync.WaitGroup
+			wg.Go(func() { h512.Write(buf[:n]) })
+			h256.Write(buf[:n])
+			wg.Wait()
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return blob.Ref{}, "", err
+		}
 	}
-	return blob.Ref(h.Sum(nil)), nil
+	return blob.Ref(h256.Sum(nil)), hex.EncodeToString(h512.Sum(nil)), nil
 }

@@ -97,6 +97,16 @@ func TestAudit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "evidence "},
+		{"a wrong SHA-512 kept for packages", func(t *testing.T, dir string) {
+			d, err := sql.Open("sqlite", filepath.Join(dir, "sightline.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if _, err := d.Exec(`INSERT INTO blob_digests SELECT sha256, ? FROM evidence LIMIT 1`, strings.Repeat("cd", 64)); err != nil {
+				t.Fatal(err)
+			}
+		}, "blob "},
 		{"a tile edited", func(t *testing.T, dir string) {
 			paths, _ := filepath.Glob(filepath.Join(dir, "log", "tile", "0", "*.p", "*"))
 			if len(paths) == 0 {
