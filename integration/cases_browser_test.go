@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/sightline/sightline/verify"
 )
 
 // signInWithoutCode sets up an account whose role needs no second factor
@@ -139,6 +142,14 @@ func TestComplaintFromRecordingToFinding(t *testing.T) {
 	move("findings-recommended")
 	finding("final")
 	move("closed")
+
+	// The case's evidence package, from its page: it checks offline.
+	zipped := downloaded(t, inv,
+		chromedp.SendKeys(chromedp.ID("package-reason"), "disclosure to the complainant's lawyer"),
+		chromedp.Click(chromedp.ID("package-download")))
+	if res, err := verify.Package(bytes.NewReader(zipped), int64(len(zipped)), logKey(t, data)); err != nil || !res.OK() || len(res.Items) != 1 || res.Items[0].ID != evidenceID.ID {
+		t.Errorf("the package saved from the case page: %v %+v", err, res)
+	}
 
 	// The complainant's page.
 	if err := chromedp.Do(phone, chromedp.Navigate(casePage), chromedp.WaitVisible(chromedp.ID("case"))); err != nil {

@@ -42,15 +42,22 @@ func saved(t *testing.T, ctx context.Context, id string) []byte {
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.getElementById("`+id+`").href || "").startsWith("blob:")`, chromedp.WithPollingTimeout(time.Minute))); err != nil {
 		t.Fatalf("#%s offers nothing to save: %v\n%s", id, err, pageText(ctx))
 	}
+	return downloaded(t, ctx, chromedp.Click(chromedp.ID(id)))
+}
+
+// downloaded runs act, which makes the page download a file, and returns
+// the file once it is whole.
+func downloaded(t *testing.T, ctx context.Context, act ...chromedp.Action[chromedp.Void]) []byte {
+	t.Helper()
 	dir := t.TempDir()
 	allow := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 		_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
 		return chromedp.Void{}, err
 	}
-	if err := chromedp.Do(ctx, chromedp.Action[chromedp.Void](allow), chromedp.Click(chromedp.ID(id))); err != nil {
+	if err := chromedp.Do(ctx, append([]chromedp.Action[chromedp.Void]{allow}, act...)...); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
@@ -61,7 +68,7 @@ func saved(t *testing.T, ctx context.Context, id string) []byte {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("#%s: nothing saved in a minute (%v)", id, ents)
+			t.Fatalf("nothing downloaded in two minutes (%v)\n%s", ents, pageText(ctx))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

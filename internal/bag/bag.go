@@ -14,6 +14,7 @@ package bag
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -62,7 +63,7 @@ var ErrChanged = errors.New("bag: a file is not the one planned")
 // Bytes is a File holding b.
 func Bytes(name string, b []byte) File {
 	return File{Name: name, Size: int64(len(b)), Open: func() (io.ReadCloser, error) {
-		return io.NopCloser(strings.NewReader(string(b))), nil
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}}
 }
 
@@ -263,8 +264,9 @@ func (b Bag) add(create func(string) (io.Writer, error), f File) (string, string
 // read ahead of the one being hashed and written: a disk and the hashes
 // then work at the same time.
 const (
-	chunk = 1 << 20
-	ahead = 4
+	chunk          = 1 << 20
+	ahead          = 4
+	prefetchWindow = 16 * chunk
 )
 
 // readAhead yields r's bytes in chunks, read by a goroutine up to ahead
@@ -284,14 +286,24 @@ func readAhead(r io.Reader) iter.Seq2[[]byte, error] {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			defer close(full)
+			var off int64
 			for {
+				// The kernel reads the window after the next chunks
+				// while this goroutine waits for a free buffer.
+				if off%prefetchWindow == 0 {
+					prefetch(r, off+prefetchWindow, prefetchWindow)
+				}
 				var buf []byte
 				select {
 				case buf = <-free:
 				case <-done:
 					return
 				}
+				if off == 0 {
+					prefetch(r, 0, prefetchWindow)
+				}
 				n, err := io.ReadFull(r, buf)
+				off += int64(n)
 				if err == io.EOF {
 					return
 				}

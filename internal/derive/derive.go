@@ -144,7 +144,9 @@ func Needed(it evidence.Item, k Kind) bool {
 	case Audio:
 		return it.Audio != nil
 	case Review:
-		return it.Video != nil && (!media.BrowserPlays(it.Info) || it.Unindexed)
+		// A still image is shown as it is: its "video" stream is the
+		// picture.
+		return it.MediaType == media.Video && it.Video != nil && (!media.BrowserPlays(it.Info) || it.Unindexed)
 	}
 	return false
 }

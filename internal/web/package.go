@@ -88,6 +88,21 @@ type packageOf struct {
 // same request gives the same bytes, so a cut download resumes with Range
 // and If-Range.
 func (s *server) exportPackage(w http.ResponseWriter, r *http.Request, c caller, p packageOf) {
+	items, reason, ok := s.exportable(w, r, c, p)
+	if !ok {
+		return
+	}
+	pkg, pin, ok := s.planPackage(w, r, p, items)
+	if !ok {
+		return
+	}
+	s.sendPackage(w, r, c, p, items, reason, pkg, pin)
+}
+
+// exportable decides an export: the reason it needs, and every item,
+// before anything is read or logged as read. A refusal is logged and
+// answered.
+func (s *server) exportable(w http.ResponseWriter, r *http.Request, c caller, p packageOf) ([]evidence.Item, string, bool) {
 	ctx := r.Context()
 	reason := strings.TrimSpace(strings.ToValidUTF8(r.URL.Query().Get("reason"), "\uFFFD"))
 	if rs := []rune(reason); len(rs) > maxReason {
@@ -99,12 +114,11 @@ func (s *server) exportPackage(w http.ResponseWriter, r *http.Request, c caller,
 		p.subject(&e)
 		if _, err := s.record(ctx, e); err != nil {
 			s.fail(w, r, err)
-			return
+			return nil, "", false
 		}
 		s.problem(w, r, http.StatusBadRequest, "an export needs a reason: add ?reason=…")
-		return
+		return nil, "", false
 	}
-	// Every item, decided before anything is read or logged as read.
 	var items []evidence.Item
 	var refused []evidence.Event
 	seen := map[string]bool{}
@@ -116,68 +130,79 @@ func (s *server) exportPackage(w http.ResponseWriter, r *http.Request, c caller,
 		it, err := s.Evidence.Get(ctx, id)
 		if err != nil {
 			s.fail(w, r, err)
-			return
+			return nil, "", false
 		}
 		f, err := s.facts(ctx, it)
 		if err != nil {
 			s.fail(w, r, err)
-			return
+			return nil, "", false
 		}
-		d := access.Decide(c.Principal, access.ReadOriginal, f)
-		e := decisionEvent(c, access.ExportPackage, d, reason)
-		e.Evidence, e.At = &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}, evidence.EventTime(s.Now())
-		if !d.Allowed {
-			e.Type = evidence.Denied
+		if d := access.Decide(c.Principal, access.ReadOriginal, f); !d.Allowed {
+			e := decisionEvent(c, access.ExportPackage, d, reason)
+			e.Type, e.At = evidence.Denied, evidence.EventTime(s.Now())
+			e.Evidence = &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}
 			refused = append(refused, e)
 			continue
 		}
 		items = append(items, it)
 	}
-	if len(refused) > 0 {
-		for _, e := range refused {
-			if _, err := s.record(ctx, e); err != nil {
-				s.fail(w, r, err)
-				return
-			}
+	for _, e := range refused {
+		if _, err := s.record(ctx, e); err != nil {
+			s.fail(w, r, err)
+			return nil, "", false
 		}
+	}
+	switch {
+	case len(refused) > 0:
 		s.problem(w, r, http.StatusForbidden, fmt.Sprintf("you may not read %d of the %d items in this %s: nothing was exported", len(refused), len(seen), p.kind))
-		return
-	}
-	if len(items) == 0 {
+		return nil, "", false
+	case len(items) == 0:
 		s.problem(w, r, http.StatusConflict, fmt.Sprintf("this %s holds no items to export", p.kind))
-		return
+		return nil, "", false
 	}
+	return items, reason, true
+}
+
+// planPackage pins the log and plans the package of items.
+func (s *server) planPackage(w http.ResponseWriter, r *http.Request, p packageOf, items []evidence.Item) (*court.Package, *ledger.Pin, bool) {
+	ctx := r.Context()
 	pin, err := s.pin(ctx, r.URL.Query().Get("checkpoint"))
-	if err != nil {
-		if errors.Is(err, ledger.ErrNotKept) || errors.Is(err, strconv.ErrSyntax) || errors.Is(err, strconv.ErrRange) {
-			s.problem(w, r, http.StatusBadRequest, "checkpoint: "+err.Error())
-			return
-		}
+	switch {
+	case errors.Is(err, ledger.ErrNotKept) || errors.Is(err, strconv.ErrSyntax) || errors.Is(err, strconv.ErrRange):
+		s.problem(w, r, http.StatusBadRequest, "checkpoint: "+err.Error())
+		return nil, nil, false
+	case err != nil:
 		s.fail(w, r, err)
-		return
+		return nil, nil, false
 	}
+	digests := court.Digests{Store: s.Digests, Blobs: s.Blobs}
 	src := court.Source{Kind: p.kind, ID: p.id, Label: p.label, Organization: s.Organization, Pin: pin,
-		Open: func(ref blob.Ref) (io.ReadCloser, error) { return s.Blobs.Open(ctx, ref) },
-		SHA512: func(ref blob.Ref) (string, error) {
-			return court.Digests{Store: s.Digests, Blobs: s.Blobs}.SHA512(ctx, ref)
-		}}
+		Open:   func(ref blob.Ref) (io.ReadCloser, error) { return s.Blobs.Open(ctx, ref) },
+		SHA512: func(ref blob.Ref) (string, error) { return digests.SHA512(ctx, ref) }}
 	for _, it := range items {
+		if it.ReceivedIndex >= pin.Size {
+			s.problem(w, r, http.StatusConflict, "an item arrived after that checkpoint: export without ?checkpoint")
+			return nil, nil, false
+		}
 		o, err := s.packageItem(ctx, it)
 		if err != nil {
 			s.fail(w, r, err)
-			return
-		}
-		if it.ReceivedIndex >= pin.Size {
-			s.problem(w, r, http.StatusConflict, "an item arrived after that checkpoint: export without ?checkpoint")
-			return
+			return nil, nil, false
 		}
 		src.Items = append(src.Items, o)
 	}
 	pkg, err := court.Build(ctx, src)
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return nil, nil, false
 	}
+	return pkg, pin, true
+}
+
+// sendPackage answers with the package, or the range asked for, logging
+// the read before a byte and the whole package before its last bytes.
+func (s *server) sendPackage(w http.ResponseWriter, r *http.Request, c caller, p packageOf, items []evidence.Item, reason string, pkg *court.Package, pin *ledger.Pin) {
+	ctx := r.Context()
 	etag := `"` + pkg.ETag + `"`
 	from, to, partial := int64(0), pkg.Length-1, false
 	if rg := r.Header.Get("Range"); rg != "" && (r.Header.Get("If-Range") == "" || r.Header.Get("If-Range") == etag) {
@@ -200,12 +225,12 @@ func (s *server) exportPackage(w http.ResponseWriter, r *http.Request, c caller,
 	if r.Method == http.MethodHead {
 		return
 	}
-	// The read is logged about every item before a byte leaves.
+	treeSize := strconv.FormatUint(pin.Size, 10)
 	for _, it := range items {
 		e := decisionEvent(c, access.ExportPackage, access.Decision{Allowed: true, Rule: "may read every item"}, reason)
 		e.Type, e.At = evidence.Accessed, evidence.EventTime(s.Now())
 		e.Evidence = &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}
-		e.Details["tree_size"] = strconv.FormatUint(pin.Size, 10)
+		e.Details["tree_size"] = treeSize
 		if partial {
 			e.Details["span"] = fmt.Sprintf("%d-%d", from, to)
 		}
@@ -223,11 +248,13 @@ func (s *server) exportPackage(w http.ResponseWriter, r *http.Request, c caller,
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	tail := &holdback{w: w, keep: 64 << 10}
 	_, sum, err := pkg.Write(&window{w: tail, skip: from, left: to - from + 1})
-	if errors.Is(err, errWindowDone) {
+	switch {
+	case errors.Is(err, errWindowDone):
 		tail.release() // a range short of the end: not a whole package
 		return
-	}
-	if err != nil {
+	case err != nil && ctx.Err() != nil:
+		return // the client went away: it resumes with Range
+	case err != nil:
 		// Headers are sent: cut the answer short, so the client sees a
 		// broken download rather than a package that is not whole.
 		s.Logger.Error("writing an evidence package", "kind", p.kind, "id", p.id, "err", err)
@@ -237,7 +264,7 @@ func (s *server) exportPackage(w http.ResponseWriter, r *http.Request, c caller,
 	for _, it := range items {
 		e := evidence.Event{Type: evidence.Exported, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256}, Actor: c.Actor(),
 			At: evidence.EventTime(s.Now()), Details: map[string]string{"action": string(access.ExportPackage), "role": c.Role(), "via": c.Via(),
-				"package_sha256": digest, "size": strconv.FormatInt(pkg.Length, 10), "tree_size": strconv.FormatUint(pin.Size, 10)}}
+				"package_sha256": digest, "size": strconv.FormatInt(pkg.Length, 10), "tree_size": treeSize}}
 		if _, err := s.record(context.WithoutCancel(ctx), e); err != nil {
 			s.Logger.Error("logging an export", "kind", p.kind, "id", p.id, "err", err)
 			panic(http.ErrAbortHandler)
