@@ -2,28 +2,13 @@ package court
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-// pdftotext is the text of a PDF as poppler's pdftotext reads it.
-func pdftotext(t *testing.T, pdf []byte) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "d.pdf")
-	if err := os.WriteFile(path, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("pdftotext", "-layout", path, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext (poppler-utils, installed by make test): %v", err)
-	}
-	return string(out)
-}
+	"github.com/sightline/sightline/internal/court/courttest"
+)
 
 // A document prints names as written (embedded Unicode fonts), flows onto
 // new pages, and the same calls give the same bytes.
@@ -49,7 +34,7 @@ func TestDocIsReadableAndDeterministic(t *testing.T) {
 	if !bytes.Equal(one, two) {
 		t.Error("the same document twice differs")
 	}
-	text := pdftotext(t, one)
+	text := courttest.PDFText(t, one)
 	for _, want := range []string{"Case 2026-000001", "Zoë Ñúñez, улица Ленина 5, Αθήνα", strings.Repeat("ab", 32), "page 2"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("pdftotext lacks %q", want)
@@ -79,7 +64,7 @@ func TestReportAndCertification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := pdftotext(t, pdf)
+	text := courttest.PDFText(t, pdf)
 	for _, it := range r.Items {
 		if !strings.Contains(text, it.SHA256) {
 			t.Errorf("the report lacks %s's SHA-256", it.ID)
@@ -97,7 +82,7 @@ func TestReportAndCertification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text = pdftotext(t, cert)
+	text = courttest.PDFText(t, cert)
 	for _, want := range []string{"902(14)", "SHA-256 logged at intake", strings.Repeat("a", 64), "The two hashes are the same", "Signature: ____"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the certification lacks %q", want)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/bag/bagtest"
 	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/court/courttest"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server"
@@ -189,7 +189,7 @@ func TestCasePackage(t *testing.T) {
 	}
 
 	// The report, as pdftotext reads it: every SHA-256, every index.
-	text := pdftotext(t, file(t, zipped, verify.PackageReport))
+	text := courttest.PDFText(t, file(t, zipped, verify.PackageReport))
 	for _, it := range items {
 		if !strings.Contains(text, it.SHA256.String()) {
 			t.Errorf("the report lacks %s's SHA-256", it.ID)
@@ -211,7 +211,7 @@ func TestCasePackage(t *testing.T) {
 			t.Errorf("the report lacks event #%d", e.Index)
 		}
 	}
-	if cert := pdftotext(t, file(t, zipped, verify.PackageCertification)); !strings.Contains(cert, items[0].SHA256.String()) || !strings.Contains(cert, "Signature") {
+	if cert := courttest.PDFText(t, file(t, zipped, verify.PackageCertification)); !strings.Contains(cert, items[0].SHA256.String()) || !strings.Contains(cert, "Signature") {
 		t.Errorf("the certification form lacks a hash or its blanks:\n%s", cert)
 	}
 
@@ -276,20 +276,6 @@ func TestCasePackage(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
-
-// pdftotext is the text of a PDF as poppler's pdftotext reads it.
-func pdftotext(t *testing.T, pdf []byte) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "d.pdf")
-	if err := os.WriteFile(path, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("pdftotext", "-layout", path, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext (poppler-utils, installed by make test): %v", err)
-	}
-	return string(out)
-}
 
 // rezip makes a copy of a zipped package with edit applied to each file
 // (by its path under the top folder; nil drops it) and add added.
