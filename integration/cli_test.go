@@ -308,19 +308,95 @@ func TestRefreshReceipt(t *testing.T) {
 	}
 }
 
-// `sightline export` saves a case's evidence package with an
-// investigator's API token; offline, `sightline verify-package` says OK
-// for its item and exits 0, and for a package with a changed byte says
-// FAIL and exits 1.
-func TestExportAndVerifyPackage(t *testing.T) {
-	data := t.TempDir()
-	srv := startServer(t, data, 0)
-	file := cliUpload(t, srv.URL, t.TempDir(), "clip.mp4", "1")
-	var saved struct{ ID string }
-	b, _ := os.ReadFile(file + ".sightline.json")
-	if err := json.Unmarshal(b, &saved); err != nil {
+// streamPartial sends the first two thirds of a live WebM as a stream
+// (as the capture page does) and falls silent; the server, started with
+// a short --partial-after, keeps it as partial evidence. It returns the
+// evidence id and its access token.
+func streamPartial(t *testing.T, server string) (string, string) {
+	t.Helper()
+	live, err := os.ReadFile(mediatest.Clip(t, "live.webm", "4", "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-f", "webm", "-live", "1"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	req, _ := http.NewRequest("POST", server+"/api/v1/uploads/", nil)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Defer-Length", "1")
+	req.Header.Set("Upload-Metadata", client.EncodeMetadata(map[string]string{"source": "phone", "filename": "capture.webm"}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create stream: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	u := resp.Header.Get("Location")
+	req, _ = http.NewRequest("PATCH", u, bytes.NewReader(live[:len(live)*2/3]))
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Offset", "0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH stream: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	var kept client.Receipt
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(u + "/evidence")
+		if err == nil && resp.StatusCode == http.StatusOK {
+			err = json.NewDecoder(resp.Body).Decode(&kept)
+			resp.Body.Close()
+			if err != nil || !kept.Partial {
+				t.Fatalf("the stream kept: %v partial=%v", err, kept.Partial)
+			}
+			return kept.ID, kept.AccessToken
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the silent stream was not kept as partial in two minutes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// `sightline export` saves a case's evidence package, with a progress
+// bar, using an investigator's API token. The case holds three
+// originals, one of them a phone's stream kept partial, with its review
+// copy. Offline, `sightline verify-package` says OK for each item and
+// exits 0; for a package with a changed byte it says FAIL and exits 1.
+func TestExportAndVerifyPackage(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data, 0, "--partial-after", "2s")
+	var ids []string
+	dir := t.TempDir()
+	first := cliUpload(t, srv.URL, dir, "clip.mp4", "1")
+	cliUpload(t, srv.URL, dir, "other.mp4", "2")
+	for _, f := range []string{"clip.mp4", "other.mp4"} {
+		var saved struct{ ID string }
+		b, _ := os.ReadFile(filepath.Join(dir, f) + ".sightline.json")
+		if err := json.Unmarshal(b, &saved); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, saved.ID)
+	}
+	partial, token := streamPartial(t, srv.URL)
+	ids = append(ids, partial)
+	// Its review copy (players cannot seek in a live WebM).
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var rec struct{ Derived map[string]string }
+		if err := getJSON(srv.URL+"/api/v1/evidence/"+partial, token, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Derived["review"] == "done" {
+			break
+		}
+		if time.Now().After(deadline) || strings.HasPrefix(rec.Derived["review"], "failed") {
+			t.Fatalf("the partial recording's review copy: %v", rec.Derived)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	if _, errOut, err := sightline(t, "admin", "create-user", "--data", data, "--role", "investigator", "--name", "inv.ortiz", "--unit", "ia"); err != nil {
 		t.Fatalf("create-user: %v %s", err, errOut)
 	}
@@ -335,8 +411,10 @@ func TestExportAndVerifyPackage(t *testing.T) {
 	}
 	var k struct{ ID string }
 	json.Unmarshal(body, &k)
-	if _, err := bearer("POST", srv.URL+"/api/v1/cases/"+k.ID+"/evidence", tok, `{"evidence_id":"`+saved.ID+`"}`, http.StatusNoContent); err != nil {
-		t.Fatal(err)
+	for _, id := range ids {
+		if _, err := bearer("POST", srv.URL+"/api/v1/cases/"+k.ID+"/evidence", tok, `{"evidence_id":"`+id+`"}`, http.StatusNoContent); err != nil {
+			t.Fatal(err)
+		}
 	}
 	zipPath := filepath.Join(t.TempDir(), "case.zip")
 	out, errOut, err := sightline(t, "export", "--server", srv.URL, "--token", tok, "--case", k.ID, "--reason", "disclosure", "-o", zipPath)
@@ -353,11 +431,16 @@ func TestExportAndVerifyPackage(t *testing.T) {
 	srv.kill() // offline from here on
 
 	out, _, err = sightline(t, "verify-package", zipPath, "--key", key)
-	if err != nil || !strings.Contains(out, "OK    "+saved.ID) || !strings.Contains(out, "the package is whole") {
+	if err != nil || !strings.Contains(out, "the package is whole") {
 		t.Fatalf("verify-package: %v %q", err, out)
 	}
+	for _, id := range ids {
+		if !regexp.MustCompile(`(?m)^OK    ` + id + ` `).MatchString(out) {
+			t.Errorf("verify-package says nothing OK of %s:\n%s", id, out)
+		}
+	}
 	z, _ := os.ReadFile(zipPath)
-	original, _ := os.ReadFile(file)
+	original, _ := os.ReadFile(first)
 	i := bytes.Index(z, original[len(original)/2:len(original)/2+64])
 	if i < 0 {
 		t.Fatal("the original is not stored in the zip as it is")
@@ -366,7 +449,7 @@ func TestExportAndVerifyPackage(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.zip")
 	os.WriteFile(bad, z, 0o644)
 	out, _, err = sightline(t, "verify-package", bad, "--key", key)
-	if err == nil || !strings.Contains(out, "FAIL  "+saved.ID) || !strings.Contains(out, "changed") {
+	if err == nil || !strings.Contains(out, "FAIL  "+ids[0]) || !strings.Contains(out, "changed") {
 		t.Errorf("verify-package of a changed package: %v %q", err, out)
 	}
 }
