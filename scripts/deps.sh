@@ -3,22 +3,34 @@
 #   scripts/deps.sh run    what the server needs (ffmpeg)
 #   scripts/deps.sh test   that, plus what the tests drive (chromium, node and npm for tus-js-client), make (HEIC photos)
 #                          and watch (strace: which files ffmpeg opens; pdftotext: what a PDF says), and Mailpit
-#                          (a real SMTP server, a Go tool)
+#                          (a real SMTP server, a Go tool), and the witnesses the log's tests run (litewitness and
+#                          witnessctl from filippo.io/torchwood, omniwitness; Go tools; ssh-agent from openssh-client)
 #   scripts/deps.sh bench  what the benchmarks need (espeak-ng and sox make the test incidents of bench-sync)
 set -euo pipefail
 
 case "${1:-run}" in
 run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux" ;;
-test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils" ;;
+test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils ssh-agent:openssh-client ssh-keygen:openssh-client" ;;
 bench) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux espeak-ng:espeak-ng sox:sox" ;;
 *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
 
-# Mailpit receives the notices the tests email; it is a Go program, built
-# from the module proxy into GOPATH/bin.
-if [ "${1:-run}" = test ] && ! command -v mailpit >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/mailpit" ]; then
-	echo "installing: mailpit (go install)"
-	go install github.com/axllent/mailpit@v1.33.1
+# Go tools the tests run, built from the module proxy into GOPATH/bin.
+goinstall() { # tool module@version
+	if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/$1" ]; then
+		echo "installing: $1 (go install)"
+		go install "$2"
+	fi
+}
+if [ "${1:-run}" = test ]; then
+	# Mailpit receives the notices the tests email.
+	goinstall mailpit github.com/axllent/mailpit@v1.33.1
+	# The witnesses (C2SP tlog-witness) the custody log's tests cosign
+	# with: litewitness v0.9.0 is the last that builds with Go 1.26;
+	# omniwitness is untagged, so pinned by its pseudo-version.
+	goinstall litewitness filippo.io/torchwood/cmd/litewitness@v0.9.0
+	goinstall witnessctl filippo.io/torchwood/cmd/witnessctl@v0.9.0
+	goinstall omniwitness github.com/transparency-dev/witness/cmd/omniwitness@v0.0.0-20260720115447-2e1c6971d19e
 fi
 
 missing=()

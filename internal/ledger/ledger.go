@@ -73,6 +73,15 @@ type Config struct {
 	// history, other than those kept because the log opened or a receipt
 	// was handed out. Default 1 minute.
 	HistoryEvery time.Duration
+	// WitnessPolicy, a C2SP tlog-policy, names the witnesses that must
+	// cosign a checkpoint before it is published, with their URLs, and
+	// their quorum. A checkpoint the quorum has not cosigned is not
+	// published (fail closed); entries are still sequenced and published
+	// with the next checkpoint the quorum cosigns. None if empty.
+	WitnessPolicy []byte
+	// WitnessTimeout bounds the wait for a quorum of cosignatures on one
+	// checkpoint. Default 10 s.
+	WitnessTimeout time.Duration
 	// Logger receives what goes wrong in the background; discarded if nil.
 	Logger *slog.Logger
 }
@@ -147,10 +156,22 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		cancel()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, tessera.NewAppendOptions().
+	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
 		WithBatching(256, cfg.BatchMaxAge).
-		WithCheckpointInterval(cfg.CheckpointInterval/2))
+		WithCheckpointInterval(cfg.CheckpointInterval / 2)
+	if len(cfg.WitnessPolicy) > 0 {
+		group, err := tessera.NewWitnessGroupFromPolicy(cfg.WitnessPolicy)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("ledger: witness policy: %w", err)
+		}
+		if cfg.WitnessTimeout == 0 {
+			cfg.WitnessTimeout = 10 * time.Second
+		}
+		opts = opts.WithWitnesses(group, &tessera.WitnessOptions{Timeout: cfg.WitnessTimeout})
+	}
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, opts)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("ledger: %w", err)

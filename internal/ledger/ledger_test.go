@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/ledger/witnesstest"
 	"github.com/sightline/sightline/verify"
 )
 
@@ -420,4 +422,51 @@ func shaAt(t *testing.T, l *ledger.Log, index uint64) string {
 		t.Fatal(err)
 	}
 	return e.Evidence.SHA256
+}
+
+// A log with a 2-of-3 policy over real witnesses (two litewitness, one
+// omniwitness) publishes checkpoints the quorum cosigned: a receipt's
+// checkpoint meets the policy offline, with the policy alone.
+func TestWitnessedCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "log.key")
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(keyFile, []byte(skey), 0o600)
+	ws := []*witnesstest.Witness{
+		witnesstest.Litewitness(t, "lite1.test", origin, vkey),
+		witnesstest.Litewitness(t, "lite2.test", origin, vkey),
+		witnesstest.Omniwitness(t, "omni.test", origin, vkey),
+	}
+	policy := witnesstest.Policy(vkey, 2, ws...)
+	l, err := ledger.Open(t.Context(), ledger.Config{
+		Dir: filepath.Join(dir, "log"), KeyFile: keyFile, Origin: origin,
+		CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
+		HistoryFile: filepath.Join(dir, "history"), HistoryEvery: time.Hour, WitnessPolicy: policy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(t.Context())
+	idx, err := l.Append(t.Context(), event(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.Receipt(t.Context(), idx, shaAt(t, l, idx), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := verify.ParsePolicy(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := p.Check([]byte(r.Checkpoint))
+	if err != nil || len(w.Signed) < 2 {
+		t.Fatalf("the receipt's checkpoint: %v, signed by %v\n%s", err, w.Signed, r.Checkpoint)
+	}
+	if _, err := verify.Check(r, vkey); err != nil {
+		t.Errorf("the cosigned receipt does not verify with the log's key: %v", err)
+	}
 }

@@ -1,0 +1,225 @@
+// Package witnesstest runs real witnesses on loopback for tests and
+// `make witnesses`: litewitness (filippo.io/torchwood, its key held by an
+// ssh-agent of its own) and omniwitness (github.com/transparency-dev/
+// witness), each with a fresh database, both installed by
+// scripts/deps.sh. They speak C2SP tlog-witness and cosign with C2SP
+// tlog-cosignature/v1.
+package witnesstest
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/sightline/sightline/verify"
+)
+
+// Witness is one running witness.
+type Witness struct {
+	// Name is the witness's name in the policy and in its cosignatures.
+	Name string
+	// Key is its cosignature/v1 verifier key.
+	Key string
+	// URL is where it takes add-checkpoint requests.
+	URL string
+
+	t    testing.TB
+	dir  string
+	args []string
+	env  []string
+	bin  string
+	cmd  *exec.Cmd
+}
+
+// tool finds an installed witness program: on PATH, or in Go's bin.
+func tool(t testing.TB, name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	out, _ := exec.Command("go", "env", "GOPATH").Output()
+	p := filepath.Join(strings.TrimSpace(string(out)), "bin", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is not installed (scripts/deps.sh test installs it): %v", name, err)
+	}
+	return p
+}
+
+// freePort is a loopback port nobody listens on now.
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// cosignatureKey is the vkey of an Ed25519 witness key.
+func cosignatureKey(name string, pub ed25519.PublicKey) string {
+	return fmt.Sprintf("%s+%08x+%s", name, verify.CosignatureKeyID(name, pub), base64.StdEncoding.EncodeToString(append([]byte{0x04}, pub...)))
+}
+
+// Litewitness starts a litewitness named name that witnesses the log of
+// origin with verifier key logKey. Its key is made by ssh-keygen and held
+// by an ssh-agent started for it.
+func Litewitness(t testing.TB, name, origin, logKey string) *Witness {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	key := filepath.Join(dir, "key")
+	run(t, nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key)
+	env := append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, "ssh-agent's socket")
+	run(t, env, "ssh-add", "-q", key)
+	fp := strings.Fields(run(t, nil, "ssh-keygen", "-l", "-E", "sha256", "-f", key+".pub"))[1]
+	pub := sshEd25519(t, key+".pub")
+	db := filepath.Join(dir, "litewitness.db")
+	ctl := tool(t, "witnessctl")
+	run(t, nil, ctl, "add-log", "-db", db, "-origin", origin)
+	run(t, nil, ctl, "add-key", "-db", db, "-origin", origin, "-key", logKey)
+	port := freePort(t)
+	w := &Witness{Name: name, Key: cosignatureKey(name, pub), URL: fmt.Sprintf("http://127.0.0.1:%d", port), t: t, dir: dir,
+		bin: tool(t, "litewitness"), env: env,
+		args: []string{"-db", db, "-key", fp, "-name", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-ssh-agent", sock}}
+	w.Start()
+	return w
+}
+
+// Omniwitness starts an omniwitness named name that witnesses the log of
+// origin with verifier key logKey.
+func Omniwitness(t testing.TB, name, origin, logKey string) *Witness {
+	t.Helper()
+	dir := t.TempDir()
+	skey, _, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte(skey), 0o600)
+	seed, err := base64.StdEncoding.DecodeString(skey[strings.LastIndex(skey, "+")+1:])
+	if err != nil || len(seed) != 1+ed25519.SeedSize {
+		t.Fatalf("a note key of an unexpected form: %v", err)
+	}
+	pub := ed25519.NewKeyFromSeed(seed[1:]).Public().(ed25519.PublicKey)
+	logs := filepath.Join(dir, "logs.yaml")
+	os.WriteFile(logs, fmt.Appendf(nil, "Logs:\n  - Origin: %q\n    PublicKey: %q\n    URL: \"http://127.0.0.1:1\"\n", origin, logKey), 0o644)
+	port := freePort(t)
+	w := &Witness{Name: name, Key: cosignatureKey(name, pub), URL: fmt.Sprintf("http://127.0.0.1:%d", port), t: t, dir: dir,
+		bin: tool(t, "omniwitness"),
+		args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--metrics_listen", "", "--db_file", filepath.Join(dir, "omniwitness.db"),
+			"--private_key_path", keyFile, "--additional_logs", logs}}
+	w.Start()
+	return w
+}
+
+// Start runs the witness (again, with its database as it was) and waits
+// until it answers.
+func (w *Witness) Start() {
+	w.t.Helper()
+	w.cmd = exec.Command(w.bin, w.args...)
+	w.cmd.Env = w.env
+	w.cmd.Stdout, w.cmd.Stderr = &logTail{}, &logTail{}
+	if err := w.cmd.Start(); err != nil {
+		w.t.Fatalf("starting %s: %v", w.Name, err)
+	}
+	cmd := w.cmd
+	w.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(w.t, func() bool {
+		resp, err := http.Get(w.URL + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	}, w.Name+" answering")
+}
+
+// Stop kills the witness, as a crash or an outage would.
+func (w *Witness) Stop() {
+	w.cmd.Process.Kill()
+	w.cmd.Wait()
+}
+
+// Policy is a C2SP tlog-policy for the log with verifier key logKey:
+// the witnesses, with their URLs, in one group of which k must cosign.
+func Policy(logKey string, k int, ws ...*Witness) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "log %s\n", logKey)
+	var names []string
+	for _, w := range ws {
+		fmt.Fprintf(&b, "witness %s %s %s\n", w.Name, w.Key, w.URL)
+		names = append(names, w.Name)
+	}
+	fmt.Fprintf(&b, "group witnesses %d %s\nquorum witnesses\n", k, strings.Join(names, " "))
+	return []byte(b.String())
+}
+
+func run(t testing.TB, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+// waitFor polls ok for up to a minute.
+func waitFor(t testing.TB, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sshEd25519 reads the Ed25519 public key of an OpenSSH public key file.
+func sshEd25519(t testing.TB, path string) ed25519.PublicKey {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	blob, err := base64.StdEncoding.DecodeString(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// string "ssh-ed25519", then string key: each a uint32 length first.
+	n := binary.BigEndian.Uint32(blob)
+	rest := blob[4+n:]
+	if binary.BigEndian.Uint32(rest) != ed25519.PublicKeySize {
+		t.Fatalf("%s is not an Ed25519 key", path)
+	}
+	return ed25519.PublicKey(rest[4 : 4+ed25519.PublicKeySize])
+}
+
+// logTail keeps the last 64 KiB a witness printed, for a failing test.
+type logTail struct{ b []byte }
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.b = append(l.b, p...)
+	if len(l.b) > 64<<10 {
+		l.b = l.b[len(l.b)-64<<10:]
+	}
+	return len(p), nil
+}
