@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -468,5 +470,75 @@ func TestWitnessedCheckpoints(t *testing.T) {
 	}
 	if _, err := verify.Check(r, vkey); err != nil {
 		t.Errorf("the cosigned receipt does not verify with the log's key: %v", err)
+	}
+}
+
+// With one of three witnesses down a 2-of-3 log goes on; with two down it
+// publishes no checkpoint, though what it acknowledged is sequenced; once
+// they are back, a checkpoint the quorum cosigned covers everything.
+func TestWitnessOutage(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "log.key")
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(keyFile, []byte(skey), 0o600)
+	ws := []*witnesstest.Witness{
+		witnesstest.Litewitness(t, "lite1.test", origin, vkey),
+		witnesstest.Litewitness(t, "lite2.test", origin, vkey),
+		witnesstest.Omniwitness(t, "omni.test", origin, vkey),
+	}
+	policy := witnesstest.Policy(vkey, 2, ws...)
+	p, _ := verify.ParsePolicy(policy)
+	l, err := ledger.Open(t.Context(), ledger.Config{
+		Dir: filepath.Join(dir, "log"), KeyFile: keyFile, Origin: origin,
+		CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
+		HistoryFile: filepath.Join(dir, "history"), HistoryEvery: time.Hour,
+		WitnessPolicy: policy, WitnessTimeout: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(t.Context())
+	witnessed := func(i int) []string {
+		t.Helper()
+		idx, err := l.Append(t.Context(), event(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := l.Receipt(t.Context(), idx, shaAt(t, l, idx), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := p.Check([]byte(r.Checkpoint))
+		if err != nil {
+			t.Fatalf("entry %d: %v", idx, err)
+		}
+		return w.Signed
+	}
+	witnessed(1)
+	ws[0].Stop()
+	if signed := witnessed(2); slices.Contains(signed, "lite1.test") || len(signed) != 2 {
+		t.Errorf("with lite1 down, signed by %v", signed)
+	}
+	ws[2].Stop()
+	idx, err := l.Append(t.Context(), event(3))
+	if err != nil {
+		t.Fatalf("an append with the quorum down was not acknowledged: %v", err)
+	}
+	short, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	_, err = l.AwaitCheckpoint(short, idx)
+	cancel()
+	if err == nil {
+		t.Fatal("a checkpoint was published without the quorum")
+	}
+	ws[0].Start()
+	ws[2].Start()
+	if signed := witnessed(4); len(signed) < 2 {
+		t.Errorf("after the outage, signed by %v", signed)
+	}
+	if _, err := l.AwaitCheckpoint(t.Context(), idx); err != nil {
+		t.Errorf("the entry logged in the outage is not covered after it: %v", err)
 	}
 }
