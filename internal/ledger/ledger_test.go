@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -540,5 +541,73 @@ func TestWitnessOutage(t *testing.T) {
 	}
 	if _, err := l.AwaitCheckpoint(t.Context(), idx); err != nil {
 		t.Errorf("the entry logged in the outage is not covered after it: %v", err)
+	}
+}
+
+// A split view: a second log with the same key and origin but other
+// entries (its operator lying) is refused by every witness, so it
+// publishes nothing; a checkpoint its operator signs alone does not meet
+// the policy.
+func TestSplitViewIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "log.key")
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(keyFile, []byte(skey), 0o600)
+	ws := []*witnesstest.Witness{
+		witnesstest.Litewitness(t, "lite1.test", origin, vkey),
+		witnesstest.Litewitness(t, "lite2.test", origin, vkey),
+		witnesstest.Omniwitness(t, "omni.test", origin, vkey),
+	}
+	policy := witnesstest.Policy(vkey, 2, ws...)
+	p, _ := verify.ParsePolicy(policy)
+	open := func(name string) (*ledger.Log, error) {
+		return ledger.Open(t.Context(), ledger.Config{
+			Dir: filepath.Join(dir, name), KeyFile: keyFile, Origin: origin,
+			CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
+			HistoryFile: filepath.Join(dir, name+".history"), HistoryEvery: time.Hour,
+			WitnessPolicy: policy, WitnessTimeout: 2 * time.Second,
+		})
+	}
+	honest, err := open("honest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer honest.Close(t.Context())
+	for i := range 3 {
+		idx, err := honest.Append(t.Context(), event(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := honest.AwaitCheckpoint(t.Context(), idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The same key and origin, other entries.
+	liar, err := open("liar")
+	if err == nil {
+		defer liar.Close(t.Context())
+		idx, err := liar.Append(t.Context(), []byte(`{"type":"received","evidence":{"id":"forged","sha256":"`+strings.Repeat("f", 64)+`"},"actor":"x","at":"2026-11-21T10:00:00Z"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(t.Context(), 4*time.Second)
+		cp, err := liar.AwaitCheckpoint(short, idx)
+		cancel()
+		if err == nil {
+			t.Fatalf("the split view published a checkpoint:\n%s", cp)
+		}
+	}
+	// What its operator can sign alone fails the policy.
+	s, _ := note.NewSigner(skey)
+	forged, err := note.Sign(&note.Note{Text: origin + "\n1\n" + base64.StdEncoding.EncodeToString(make([]byte, 32)) + "\n"}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Check(forged); !errors.Is(err, verify.ErrQuorum) || !strings.Contains(err.Error(), "0 of the 2") {
+		t.Errorf("a checkpoint only the log signed: %v", err)
 	}
 }

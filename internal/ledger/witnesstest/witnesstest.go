@@ -113,7 +113,9 @@ func Omniwitness(t testing.TB, name, origin, logKey string) *Witness {
 	}
 	keyFile := filepath.Join(dir, "key")
 	os.WriteFile(keyFile, []byte(skey), 0o600)
-	seed, err := base64.StdEncoding.DecodeString(skey[strings.LastIndex(skey, "+")+1:])
+	// PRIVATE+KEY+name+id+base64(algorithm || seed); base64 has "+" too.
+	parts := strings.SplitN(skey, "+", 5)
+	seed, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
 	if err != nil || len(seed) != 1+ed25519.SeedSize {
 		t.Fatalf("a note key of an unexpected form: %v", err)
 	}
