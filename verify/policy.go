@@ -310,3 +310,20 @@ func splitNote(b []byte) ([]byte, []noteSig, error) {
 	}
 	return text, sigs, nil
 }
+
+// CheckWitnessed verifies a receipt with a policy alone: with the key of
+// the policy's log whose name the receipt's checkpoint carries (Check),
+// and the checkpoint's cosignatures against the policy's quorum.
+func CheckWitnessed(r Receipt, p *Policy) (Result, Witnessed, error) {
+	origin, _, _ := strings.Cut(r.Checkpoint, "\n")
+	key, ok := p.Log(origin)
+	if !ok {
+		return Result{}, Witnessed{}, fmt.Errorf("%w: the policy names no log %q", ErrSignature, origin)
+	}
+	res, err := Check(r, key)
+	if err != nil {
+		return res, Witnessed{}, err
+	}
+	w, err := p.Check([]byte(r.Checkpoint))
+	return res, w, err
+}

@@ -123,3 +123,25 @@ func FuzzPolicy(f *testing.F) {
 		p.Check(checkpoint)
 	})
 }
+
+// A receipt checks with a policy alone: the log's key from it, and the
+// quorum of cosignatures on the receipt's checkpoint.
+func TestCheckWitnessed(t *testing.T) {
+	r, _, logKey := receipt(t)
+	k, priv := witnessKey(t, "w.example")
+	p, err := verify.ParsePolicy([]byte("log " + logKey + "\nwitness w " + k + "\nquorum w\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := verify.CheckWitnessed(r, p); !errors.Is(err, verify.ErrQuorum) || !strings.Contains(err.Error(), "witness w did not cosign") {
+		t.Errorf("an unwitnessed receipt: %v", err)
+	}
+	r.Checkpoint = string(cosign([]byte(r.Checkpoint), "w.example", priv, 1700000000))
+	if _, w, err := verify.CheckWitnessed(r, p); err != nil || len(w.Signed) != 1 {
+		t.Errorf("a witnessed receipt: %v %+v", err, w)
+	}
+	other, _ := verify.ParsePolicy([]byte("witness w " + k + "\nquorum w\n"))
+	if _, _, err := verify.CheckWitnessed(r, other); !errors.Is(err, verify.ErrSignature) {
+		t.Errorf("a policy without the log: %v", err)
+	}
+}

@@ -16,14 +16,16 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/sightline/sightline/internal/server"
+	"github.com/sightline/sightline/verify"
 )
 
 type serveCmd struct {
 	*Main
-	cfg      server.Config
-	maxSize  byteSize
-	listen   string
-	logLevel string
+	cfg           server.Config
+	maxSize       byteSize
+	listen        string
+	logLevel      string
+	witnessPolicy string
 }
 
 func (c *serveCmd) flags() *flag.FlagSet {
@@ -45,6 +47,7 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.StringVar(&c.cfg.SMTPFrom, "smtp-from", "sightline@localhost", "the sender of those emails")
 	fs.StringVar(&c.cfg.Organization, "organization", "", "who runs this server, as evidence packages name their source (default: the log's origin)")
 	fs.StringVar(&c.cfg.LogOrigin, "log-origin", "", "name of the custody log in its checkpoints, fixed when its key is created (default "+server.DefaultLogOrigin+")")
+	fs.StringVar(&c.witnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: the witnesses (with their add-checkpoint URLs) whose quorum must cosign every checkpoint before it is published; none: the log is not witnessed")
 	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "longest wait from an acknowledged event to a signed checkpoint covering it (its receipt); at least 200ms")
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -82,6 +85,16 @@ func (c *serveCmd) run(ctx context.Context, args []string) error {
 	c.cfg.Logger = slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
 	klog.SetSlogLogger(c.cfg.Logger.With("part", "tessera")) // the log library's own messages
 	c.cfg.MaxSize = int64(c.maxSize)
+	if c.witnessPolicy != "" {
+		b, err := os.ReadFile(c.witnessPolicy)
+		if err != nil {
+			return fmt.Errorf("--witness-policy: %w", err)
+		}
+		if _, err := verify.ParsePolicy(b); err != nil {
+			return fmt.Errorf("--witness-policy %s: %w", c.witnessPolicy, err)
+		}
+		c.cfg.WitnessPolicy = b
+	}
 	srvr, err := server.Open(ctx, c.cfg)
 	if err != nil {
 		return err

@@ -90,6 +90,11 @@ type Config struct {
 	// signed checkpoint covers it, and so how long a receipt waits.
 	// Default 1 s.
 	CheckpointInterval time.Duration
+	// WitnessPolicy, a C2SP tlog-policy file's contents, names the
+	// witnesses whose quorum must cosign every checkpoint before it is
+	// published (--witness-policy); none if empty: the log is not
+	// witnessed.
+	WitnessPolicy []byte
 	// MediaTimeout bounds each ffprobe or ffmpeg run on an uploaded file.
 	// Default 1 minute.
 	MediaTimeout time.Duration
@@ -192,6 +197,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Origin:             cfg.LogOrigin,
 		CheckpointInterval: cfg.CheckpointInterval,
 		HistoryFile:        paths.History,
+		WitnessPolicy:      cfg.WitnessPolicy,
 		Logger:             cfg.Logger,
 	})
 	if err != nil {
