@@ -99,6 +99,15 @@ type Log struct {
 	cancel   context.CancelFunc
 	history  *history // nil if none is kept
 	logger   *slog.Logger
+	// witnessed is the witness policy, nil if none; waitLimit bounds
+	// the wait for a checkpoint a receipt needs when there is one.
+	witnessed  *verify.Policy
+	waitLimit  time.Duration
+	stallAfter time.Duration // entries waiting longer for a checkpoint: stalled
+	// grew is when the published checkpoint last grew (watch).
+	growMu   sync.Mutex
+	grewSize uint64
+	grewAt   time.Time
 	watched  sync.WaitGroup
 
 	// The entry bundle read last: readers that go through the log in
@@ -160,7 +169,12 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		WithCheckpointSigner(signer).
 		WithBatching(256, cfg.BatchMaxAge).
 		WithCheckpointInterval(cfg.CheckpointInterval / 2)
+	var witnessed *verify.Policy
 	if len(cfg.WitnessPolicy) > 0 {
+		if witnessed, err = verify.ParsePolicy(cfg.WitnessPolicy); err != nil {
+			cancel()
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
 		group, err := tessera.NewWitnessGroupFromPolicy(cfg.WitnessPolicy)
 		if err != nil {
 			cancel()
@@ -179,6 +193,8 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	l := &Log{
 		dir: cfg.Dir, origin: signer.Name(), verifier: verifier, vkey: vkey,
 		appender: appender, reader: reader, shutdown: shutdown, cancel: cancel, logger: cfg.Logger,
+		witnessed: witnessed, waitLimit: 2*cfg.WitnessTimeout + 4*cfg.CheckpointInterval,
+		stallAfter: cfg.WitnessTimeout + 2*cfg.CheckpointInterval, grewAt: time.Now(),
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 20*time.Millisecond),
 	}
 	// After a crash, entries may be sequenced that no checkpoint covers
@@ -232,6 +248,7 @@ func (l *Log) watch(ctx context.Context, every time.Duration) {
 		if err := l.keep(ctx, false); err != nil && ctx.Err() == nil {
 			l.logger.Error("keeping the checkpoint history", "err", err)
 		}
+		l.noteGrowth(ctx)
 	}
 }
 
@@ -394,9 +411,9 @@ func (l *Log) Receipt(ctx context.Context, index uint64, sha256 string, size int
 // receipt builds a receipt for the entry at index in a checkpoint of at
 // least atLeast entries, and returns the proof builder for that checkpoint.
 func (l *Log) receipt(ctx context.Context, index, atLeast uint64, sha256 string, size int64) (verify.Receipt, *client.ProofBuilder, error) {
-	cpRaw, err := l.AwaitCheckpoint(ctx, max(index+1, atLeast)-1)
+	cpRaw, err := l.awaitWitnessed(ctx, max(index+1, atLeast)-1)
 	if err != nil {
-		return verify.Receipt{}, nil, fmt.Errorf("ledger: await checkpoint: %w", err)
+		return verify.Receipt{}, nil, err
 	}
 	cp, err := verify.OpenCheckpoint(cpRaw, l.verifier)
 	if err != nil {

@@ -52,9 +52,9 @@ func (l *Log) Pin(ctx context.Context) (*Pin, error) {
 	if next == 0 {
 		return nil, errors.New("ledger: the log is empty")
 	}
-	raw, err := l.AwaitCheckpoint(ctx, next-1)
+	raw, err := l.awaitWitnessed(ctx, next-1)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: await checkpoint: %w", err)
+		return nil, err
 	}
 	if err := l.history.record(raw, true, time.Now()); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -150,6 +151,7 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /sw.js", access.Public, rootAsset(assets, "sw.js", "text/javascript; charset=utf-8"))
 	s.handle(mux, "GET /manifest.webmanifest", access.Public, rootAsset(assets, "manifest.webmanifest", "application/manifest+json"))
 	s.handle(mux, "GET /healthz", access.Public, h(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
+	s.handle(mux, "GET /readyz", access.Public, h(s.readyz))
 
 	upload := s.uploads(cfg.Ingest.Handler())
 	s.handle(mux, "/api/v1/uploads", access.Upload, upload)
@@ -336,9 +338,36 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, evidence.ErrNotFound), errors.Is(err, blob.ErrNotFound):
 		s.problem(w, r, http.StatusNotFound, "not found")
+	case errors.Is(err, ledger.ErrUnwitnessed):
+		// Acknowledged and durable; its proof waits for the witnesses.
+		s.Logger.Warn("a receipt waits for the witnesses", "route", r.Pattern, "err", err)
+		w.Header().Set("Retry-After", "10")
+		s.problem(w, r, http.StatusServiceUnavailable, err.Error()+": it is logged; ask again later")
 	default:
 		s.Logger.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
 		s.problem(w, r, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// readyz answers GET /readyz: 200 while the custody log publishes
+// checkpoints (and, with a witness policy, how many witnesses cosigned the
+// last), 503 saying why when entries wait past the witness timeout for
+// one, so that a load balancer can drain this server.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	st, err := s.Log.Status(r.Context())
+	switch {
+	case err != nil:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %v\n", err)
+	case st.Stalled:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %s\n", st.Why)
+	case st.Witnessed:
+		fmt.Fprintf(w, "ready\nwitnessed: %s (%s)\n", st.Why, strings.Join(st.Signed, ", "))
+	default:
+		fmt.Fprintf(w, "ready\nthe custody log is not witnessed\n")
 	}
 }
 
