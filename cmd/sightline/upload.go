@@ -172,7 +172,21 @@ func (c *uploadCmd) uploadOne(ctx context.Context, cl *client.Client, j *client.
 	if !c.again {
 		var prev client.Receipt
 		if b, err := os.ReadFile(receiptPath(file)); err == nil && json.Unmarshal(b, &prev) == nil && prev.Size == fi.Size() && prev.ID != "" {
-			fmt.Fprintf(c.Stdout, "already uploaded %s: evidence %s (use --again to upload it again)\n", file, prev.ID)
+			if _, err := os.Stat(logReceiptPath(file)); err == nil {
+				fmt.Fprintf(c.Stdout, "already uploaded %s: evidence %s (use --again to upload it again)\n", file, prev.ID)
+				return nil
+			}
+			// Stored before, but its receipt could not be fetched then
+			// (the log's witnesses had not cosigned): fetch it now.
+			rc, err := cl.Receipt(ctx, prev.ID, prev.AccessToken)
+			if err == nil {
+				b, _ := json.MarshalIndent(rc, "", "  ")
+				err = durable.WriteFile(logReceiptPath(file), append(b, '\n'), 0o600)
+			}
+			if err != nil {
+				return fmt.Errorf("already uploaded as evidence %s (record in %s), but its receipt could not be saved: %w", prev.ID, receiptPath(file), err)
+			}
+			fmt.Fprintf(c.Stdout, "already uploaded %s: evidence %s; its receipt saved now in %s\n", file, prev.ID, logReceiptPath(file))
 			return nil
 		}
 	}
@@ -207,7 +221,7 @@ func (c *uploadCmd) uploadOne(ctx context.Context, cl *client.Client, j *client.
 		err = durable.WriteFile(logReceiptPath(file), append(b, '\n'), 0o600)
 	}
 	if err != nil {
-		return fmt.Errorf("stored as evidence %s (record in %s), but the receipt could not be saved: %w", res.ID, receiptPath(file), err)
+		return fmt.Errorf("stored as evidence %s (record in %s), but the receipt could not be saved (run the same command again to fetch it): %w", res.ID, receiptPath(file), err)
 	}
 	fmt.Fprintf(c.Stdout, "stored %s: evidence %s, sha256 %s, %d bytes%s; record in %s, receipt in %s\n",
 		file, res.ID, res.SHA256, res.Size, resumed, receiptPath(file), logReceiptPath(file))
