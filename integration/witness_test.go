@@ -1,7 +1,13 @@
 package integration
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -50,6 +56,18 @@ func TestWitnessedServer(t *testing.T) {
 		return out
 	}
 	verified(cliUpload(t, srv.URL, dir, "first.mp4", "1"))
+	// The checkpoint the server serves, checked apart from the verify
+	// package: the log's signature with golang.org/x/mod's note, each
+	// cosignature by the C2SP tlog-cosignature rules with Ed25519 alone.
+	resp, err := http.Get(srv.URL + "/log/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := cosignedBy(t, served, vkey, ws); n < 2 {
+		t.Errorf("the served checkpoint carries %d valid cosignatures, want 2:\n%s", n, served)
+	}
 	ws[0].Stop()
 	if out := verified(cliUpload(t, srv.URL, dir, "second.mp4", "2")); strings.Contains(out, "lite1.test") {
 		t.Errorf("a witness that is down cosigned: %q", out)
@@ -90,4 +108,41 @@ func ready(t *testing.T, url string, status int, text string) {
 	if resp.StatusCode != status || !strings.Contains(string(b), text) {
 		t.Errorf("/readyz: %d %q, want %d saying %q", resp.StatusCode, b, status, text)
 	}
+}
+
+// cosignedBy checks a served checkpoint without the verify package: the
+// log's signature with x/mod's note, then each witness's cosignature line
+// by the C2SP rules (key id: SHA-256 of name, newline, 0x04, key; the
+// signature: 8 bytes of time, then Ed25519 over "cosignature/v1", the
+// time and the checkpoint's text). It returns how many verify.
+func cosignedBy(t *testing.T, cp []byte, logKey string, ws []*witnesstest.Witness) int {
+	t.Helper()
+	v, err := note.NewVerifier(logKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(cp, note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("the log's signature: %v", err)
+	}
+	valid := 0
+	for _, w := range ws {
+		parts := strings.SplitN(w.Key, "+", 3)
+		raw, _ := base64.StdEncoding.DecodeString(parts[2])
+		pub := ed25519.PublicKey(raw[1:])
+		id := sha256.Sum256(append(append([]byte(parts[0]+"\n"), 0x04), pub...))
+		for _, s := range n.UnverifiedSigs {
+			sig, _ := base64.StdEncoding.DecodeString(s.Base64)
+			if s.Name != parts[0] || len(sig) != 4+8+64 || !bytes.Equal(sig[:4], id[:4]) {
+				continue
+			}
+			msg := fmt.Sprintf("cosignature/v1\ntime %d\n%s", binary.BigEndian.Uint64(sig[4:12]), n.Text)
+			if ed25519.Verify(pub, []byte(msg), sig[12:]) {
+				valid++
+			} else {
+				t.Errorf("%s's cosignature does not verify", w.Name)
+			}
+		}
+	}
+	return valid
 }
