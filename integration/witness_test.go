@@ -94,6 +94,18 @@ func TestWitnessedServer(t *testing.T) {
 	}
 	verified(third)
 	ready(t, srv.URL, http.StatusOK, "witnessed")
+
+	// The policy a verifier pins, from `sightline keys`, checks a receipt
+	// on its own.
+	pinned, errOut, err := sightline(t, "keys", "--data", data, "--witness-policy", policy)
+	if err != nil || !strings.Contains(pinned, "log "+vkey+"\n") || strings.Count(pinned, "\nwitness ") != 3 {
+		t.Fatalf("keys --witness-policy: %v %q %q", err, pinned, errOut)
+	}
+	pinnedFile := filepath.Join(t.TempDir(), "pinned.txt")
+	os.WriteFile(pinnedFile, []byte(pinned), 0o644)
+	if out, _, err := sightline(t, "verify", third, "--policy", pinnedFile); err != nil || !strings.Contains(out, "witnessed: cosigned by ") {
+		t.Errorf("verify with the pinned policy: %v %q", err, out)
+	}
 }
 
 // ready checks /readyz answers status with text in its body.
