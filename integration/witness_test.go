@@ -68,6 +68,15 @@ func TestWitnessedServer(t *testing.T) {
 	if n := cosignedBy(t, served, vkey, ws); n < 2 {
 		t.Errorf("the served checkpoint carries %d valid cosignatures, want 2:\n%s", n, served)
 	}
+	resp, err = http.Get(srv.URL + "/e/anything")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "Independent witnesses (lite1.test, lite2.test, omni.test) cosign the log") {
+		t.Errorf("the evidence page does not say the log is witnessed")
+	}
 	ws[0].Stop()
 	if out := verified(cliUpload(t, srv.URL, dir, "second.mp4", "2")); strings.Contains(out, "lite1.test") {
 		t.Errorf("a witness that is down cosigned: %q", out)

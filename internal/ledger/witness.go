@@ -111,3 +111,16 @@ func (l *Log) noteGrowth(ctx context.Context) {
 	}
 	l.growMu.Unlock()
 }
+
+// Witnesses names the witnesses of the log's policy; none if the log is
+// not witnessed.
+func (l *Log) Witnesses() []string {
+	if l.witnessed == nil {
+		return nil
+	}
+	var names []string
+	for _, w := range l.witnessed.Witnesses {
+		names = append(names, w.Name)
+	}
+	return names
+}

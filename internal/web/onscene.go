@@ -491,5 +491,8 @@ func (s *server) editReview(w http.ResponseWriter, r *http.Request) {
 // fragment (never sent to the server) or from this phone's storage, and
 // asks the API for the footage, receipt, reviews and accesses.
 func (s *server) evidencePage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, http.StatusOK, "evidence.html", struct{ ID string }{r.PathValue("id")})
+	s.render(w, http.StatusOK, "evidence.html", struct {
+		ID        string
+		Witnesses []string
+	}{r.PathValue("id"), s.Log.Witnesses()})
 }

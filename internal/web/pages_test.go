@@ -99,6 +99,9 @@ func TestPagesSayThingsPlainly(t *testing.T) {
 	if strings.Contains(setup, "ZgotmplZ") {
 		t.Errorf("setup page: the template refused the link:\n%s", setup)
 	}
+	if _, page := newBrowser(t, env).do("GET", "/e/anything", nil); !strings.Contains(page, "This log is not witnessed") {
+		t.Errorf("evidence page: want it to say the log is not witnessed:\n%s", page)
+	}
 
 	sgt := signedIn(t, env, account.User{Name: "sgt.reyes", Role: account.Supervisor, Unit: "central", Badge: "301"})
 	civ, _ := uploadAs(t, env, "", mediatest.NoiseWAV(3*8000, 5), map[string]string{"source": "phone"})
