@@ -16,13 +16,19 @@ FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/med
 	internal/cases:FuzzParseComplaint verify:FuzzReceipt verify:FuzzCheckpoint verify:FuzzPackage:30000x verify:FuzzPolicy:30000x
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
-.PHONY: run test build bench bench-sync bench-load bench-package fuzz vendor vendor-check deps test-deps clean
+.PHONY: run test build witnesses bench bench-sync bench-load bench-package fuzz vendor vendor-check deps test-deps clean
 
 run: deps
 	$(GO) run ./cmd/sightline serve --data $(DATA) --listen $(LISTEN)
 
 build:
 	$(GO) build -o bin/sightline ./cmd/sightline
+
+# Three witnesses on loopback (two litewitness, one omniwitness) for the
+# log in $(DATA), and a 2-of-3 policy for them in witnesses.policy:
+# then `sightline serve --data $(DATA) --witness-policy witnesses.policy`.
+witnesses: test-deps
+	$(GO) run ./internal/ledger/witnesstest/witnesses -data $(DATA)
 
 test: test-deps vendor-check
 	$(GO) vet ./...
@@ -43,7 +49,7 @@ fuzz:
 # Upload throughput over loopback, as a ratio to the machine's raw limit;
 # custody-log events per second and time to a covering checkpoint, as a
 # ratio to a group-commit file.
-bench: deps
+bench: test-deps
 	$(GO) run ./bench/upload
 	$(GO) run ./bench/ledger
 

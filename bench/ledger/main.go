@@ -34,10 +34,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sys/unix"
 
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/ledger/witnesstest"
 )
 
 func main() {
@@ -47,6 +49,7 @@ func main() {
 	interval := flag.Duration("interval", 0, "checkpoint interval (default: the log's default)")
 	batchAge := flag.Duration("batch-age", 0, "longest an event waits for others to be sequenced with it (default: the log's default)")
 	dir := flag.String("dir", "", "scratch folder on the disk to measure (default: a temporary folder)")
+	witnessed := flag.Int("witnessed", 16, "writers for the witnessed measurement (0: none): time to a checkpoint two of three local witnesses cosigned, beside the unwitnessed figure")
 	flag.Parse()
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "sightline-bench-ledger-")
@@ -78,6 +81,49 @@ func main() {
 		fmt.Printf("  acknowledgement to covering checkpoint over %d events: p50 %s, p99 %s, max %s\n",
 			len(lat), pct(lat, 50), pct(lat, 99), pct(lat, 100))
 	}
+	if *witnessed > 0 {
+		fmt.Printf("witnessed custody log: %d writers, %s runs, a 2-of-3 policy over local witnesses (two litewitness, one omniwitness)\n", *witnessed, *duration)
+		var plain, cosigned []time.Duration
+		var plainRate, cosignedRate []float64
+		for run := range *runs {
+			cfg := ledger.Config{CheckpointInterval: *interval, BatchMaxAge: *batchAge}
+			r, l := custodyLog(filepath.Join(*dir, fmt.Sprintf("plain-%d", run)), *witnessed, *duration, cfg, events)
+			rw, lw := witnessedLog(filepath.Join(*dir, fmt.Sprintf("witnessed-%d", run)), *witnessed, *duration, cfg, events)
+			fmt.Printf("  run %d: unwitnessed p50 %s p99 %s (%.0f events/s); witnessed p50 %s p99 %s (%.0f events/s)\n",
+				run+1, pct(l, 50), pct(l, 99), r, pct(lw, 50), pct(lw, 99), rw)
+			plain, cosigned = append(plain, l...), append(cosigned, lw...)
+			plainRate, cosignedRate = append(plainRate, r), append(cosignedRate, rw)
+		}
+		fmt.Printf("  acknowledgement to covering checkpoint: unwitnessed p50 %s, p99 %s; witnessed p50 %s, p99 %s (%.2f of the unwitnessed p50)\n",
+			pct(plain, 50), pct(plain, 99), pct(cosigned, 50), pct(cosigned, 99), float64(pct(cosigned, 50))/float64(max(1, pct(plain, 50))))
+		fmt.Printf("  durable events/s: unwitnessed %.0f, witnessed %.0f\n", median(plainRate), median(cosignedRate))
+	}
+}
+
+// origin names the logs the benchmark makes.
+const origin = "bench.sightline.example/log"
+
+// witnessedLog is custodyLog with a 2-of-3 witness policy over fresh
+// local witnesses (a witness remembers every log it saw under an origin,
+// so each run has its own).
+func witnessedLog(dir string, writers int, d time.Duration, cfg ledger.Config, events [][]byte) (float64, []time.Duration) {
+	p := &witnesstest.Program{}
+	defer p.Close()
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "log.key"), []byte(skey), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	cfg.WitnessPolicy = witnesstest.Policy(vkey, 2,
+		witnesstest.Litewitness(p, "lite1.bench", origin, vkey),
+		witnesstest.Litewitness(p, "lite2.bench", origin, vkey),
+		witnesstest.Omniwitness(p, "omni.bench", origin, vkey))
+	return custodyLog(dir, writers, d, cfg, events)
 }
 
 func orDefault(d time.Duration) string {
@@ -113,7 +159,7 @@ func makeEvents(n int) [][]byte {
 func custodyLog(dir string, writers int, d time.Duration, cfg ledger.Config, events [][]byte) (float64, []time.Duration) {
 	ctx := context.Background()
 	cfg.Dir, cfg.KeyFile = filepath.Join(dir, "log"), filepath.Join(dir, "log.key")
-	cfg.Origin = "bench.sightline.example/log"
+	cfg.Origin = origin
 	l, err := ledger.Open(ctx, cfg)
 	if err != nil {
 		log.Fatal(err)

@@ -18,13 +18,52 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/sightline/sightline/verify"
 )
+
+// T is what the helpers need of a test (T has it) or of a
+// program (Program).
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
+// Program is a T for programs (make witnesses, the benchmarks): Fatalf
+// cleans up and exits; Close cleans up.
+type Program struct{ cleanups []func() }
+
+func (p *Program) Helper() {}
+
+func (p *Program) Fatalf(format string, args ...any) {
+	p.Close()
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+	os.Exit(1)
+}
+
+func (p *Program) TempDir() string {
+	d, err := os.MkdirTemp("", "sightline-witness-")
+	if err != nil {
+		p.Fatalf("%v", err)
+	}
+	p.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func (p *Program) Cleanup(f func()) { p.cleanups = append(p.cleanups, f) }
+
+// Close runs the cleanups, the last first.
+func (p *Program) Close() {
+	for i := len(p.cleanups) - 1; i >= 0; i-- {
+		p.cleanups[i]()
+	}
+	p.cleanups = nil
+}
 
 // Witness is one running witness.
 type Witness struct {
@@ -35,7 +74,7 @@ type Witness struct {
 	// URL is where it takes add-checkpoint requests.
 	URL string
 
-	t    testing.TB
+	t    T
 	dir  string
 	args []string
 	env  []string
@@ -44,7 +83,7 @@ type Witness struct {
 }
 
 // tool finds an installed witness program: on PATH, or in Go's bin.
-func tool(t testing.TB, name string) string {
+func tool(t T, name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
@@ -57,10 +96,10 @@ func tool(t testing.TB, name string) string {
 }
 
 // freePort is a loopback port nobody listens on now.
-func freePort(t testing.TB) int {
+func freePort(t T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
@@ -74,7 +113,7 @@ func cosignatureKey(name string, pub ed25519.PublicKey) string {
 // Litewitness starts a litewitness named name that witnesses the log of
 // origin with verifier key logKey. Its key is made by ssh-keygen and held
 // by an ssh-agent started for it.
-func Litewitness(t testing.TB, name, origin, logKey string) *Witness {
+func Litewitness(t T, name, origin, logKey string) *Witness {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "agent.sock")
@@ -104,12 +143,12 @@ func Litewitness(t testing.TB, name, origin, logKey string) *Witness {
 
 // Omniwitness starts an omniwitness named name that witnesses the log of
 // origin with verifier key logKey.
-func Omniwitness(t testing.TB, name, origin, logKey string) *Witness {
+func Omniwitness(t T, name, origin, logKey string) *Witness {
 	t.Helper()
 	dir := t.TempDir()
 	skey, _, err := note.GenerateKey(rand.Reader, name)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	keyFile := filepath.Join(dir, "key")
 	os.WriteFile(keyFile, []byte(skey), 0o600)
@@ -172,7 +211,7 @@ func Policy(logKey string, k int, ws ...*Witness) []byte {
 	return []byte(b.String())
 }
 
-func run(t testing.TB, env []string, name string, args ...string) string {
+func run(t T, env []string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
@@ -184,7 +223,7 @@ func run(t testing.TB, env []string, name string, args ...string) string {
 }
 
 // waitFor polls ok for up to a minute.
-func waitFor(t testing.TB, ok func() bool, what string) {
+func waitFor(t T, ok func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for !ok() {
@@ -196,15 +235,15 @@ func waitFor(t testing.TB, ok func() bool, what string) {
 }
 
 // sshEd25519 reads the Ed25519 public key of an OpenSSH public key file.
-func sshEd25519(t testing.TB, path string) ed25519.PublicKey {
+func sshEd25519(t T, path string) ed25519.PublicKey {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	f := strings.Fields(string(b))
 	blob, err := base64.StdEncoding.DecodeString(f[1])
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	// string "ssh-ed25519", then string key: each a uint32 length first.
 	n := binary.BigEndian.Uint32(blob)
