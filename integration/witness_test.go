@@ -95,6 +95,17 @@ func TestWitnessedServer(t *testing.T) {
 		t.Errorf("the upload's record was not kept while its receipt waits: %v", err)
 	}
 	ready(t, srv.URL, http.StatusServiceUnavailable, "the witness quorum has not cosigned")
+	resp, err = http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"\nsightline_log_witnesses 3\n", "\nsightline_log_stalled 1\n", "\nsightline_log_witnesses_cosigned 2\n"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
 
 	ws[0].Start()
 	ws[1].Start()

@@ -184,6 +184,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /log/":                             {{"GET", "/log/checkpoint", "", nil, all(200)}},
 		"GET /healthz":                          {{"GET", "/healthz", "", nil, all(200)}},
 		"GET /readyz":                           {{"GET", "/readyz", "", nil, all(200)}},
+		"GET /metrics":                          {{"GET", "/metrics", "", nil, all(200)}},
 		"GET /capture":                          {{"GET", "/capture", "", nil, all(200)}},
 		"GET /sw.js":                            {{"GET", "/sw.js", "", nil, all(200)}},
 		"GET /manifest.webmanifest":             {{"GET", "/manifest.webmanifest", "", nil, all(200)}},

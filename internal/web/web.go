@@ -152,6 +152,7 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /manifest.webmanifest", access.Public, rootAsset(assets, "manifest.webmanifest", "application/manifest+json"))
 	s.handle(mux, "GET /healthz", access.Public, h(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
 	s.handle(mux, "GET /readyz", access.Public, h(s.readyz))
+	s.handle(mux, "GET /metrics", access.Public, h(s.metrics))
 
 	upload := s.uploads(cfg.Ingest.Handler())
 	s.handle(mux, "/api/v1/uploads", access.Upload, upload)
@@ -369,6 +370,32 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		fmt.Fprintf(w, "ready\nthe custody log is not witnessed\n")
 	}
+}
+
+// metrics answers GET /metrics in the Prometheus text format: how the
+// custody log stands (its published size, entries waiting for a
+// checkpoint) and, with a witness policy, how many witnesses cosigned the
+// published checkpoint and whether entries wait past the witness timeout.
+func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
+	st, err := s.Log.Status(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	gauge := func(name, help string, v any) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %v\n", name, help, name, name, v)
+	}
+	gauge("sightline_log_checkpoint_size", "Entries the published checkpoint covers.", st.Size)
+	gauge("sightline_log_entries_waiting", "Entries sequenced that no published checkpoint covers yet.", st.Pending)
+	gauge("sightline_log_witnesses", "Witnesses in the witness policy (0: the log is not witnessed).", len(s.Log.Witnesses()))
+	gauge("sightline_log_witnesses_cosigned", "Witnesses of the policy that cosigned the published checkpoint.", len(st.Signed))
+	stalled := 0
+	if st.Stalled {
+		stalled = 1
+	}
+	gauge("sightline_log_stalled", "1 when entries have waited past the witness timeout for a checkpoint.", stalled)
 }
 
 // problem answers a request that failed, with why: an API caller gets JSON,
