@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/sightline/sightline/internal/ledger/witnesstest"
 	"github.com/sightline/sightline/internal/media/mediatest"
@@ -114,6 +116,29 @@ func TestWitnessedServer(t *testing.T) {
 	}
 	verified(third)
 	ready(t, srv.URL, http.StatusOK, "witnessed")
+
+	// The operator's split view: a log of one entry it made up, signed
+	// with the log's own key but cosigned by no witness. Its receipt is
+	// sound by the key alone and fails with the policy.
+	forgedFile := filepath.Join(t.TempDir(), "forged.mp4")
+	os.WriteFile(forgedFile, []byte("not the footage"), 0o644)
+	sum := sha256.Sum256([]byte("not the footage"))
+	entry := fmt.Sprintf(`{"type":"received","evidence":{"id":"forged","sha256":"%x"},"actor":"x","at":"2026-12-02T00:00:00.000000Z","details":{"size":"15"}}`, sum)
+	leaf := tlog.RecordHash([]byte(entry))
+	signer, _ := note.NewSigner(skey)
+	cp, err := note.Sign(&note.Note{Text: origin + "\n1\n" + base64.StdEncoding.EncodeToString(leaf[:]) + "\n"}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := json.Marshal(map[string]any{"format": "sightline-receipt-v1", "sha256": fmt.Sprintf("%x", sum), "size": 15, "entry": entry,
+		"index": 0, "inclusion_proof": []string{}, "checkpoint": string(cp), "origin": origin, "verifier_key": vkey})
+	os.WriteFile(forgedFile+".receipt.json", forged, 0o644)
+	if out, _, err := sightline(t, "verify", forgedFile, "--key", vkey); err != nil || !strings.HasPrefix(out, "OK") {
+		t.Fatalf("the forged receipt should hold by the key alone: %v %q", err, out)
+	}
+	if out, _, err := sightline(t, "verify", forgedFile, "--policy", policy); err == nil || !strings.Contains(out, "witness quorum not met: group witnesses has 0 of the 2 it needs") {
+		t.Errorf("the forged receipt with the policy: %v %q", err, out)
+	}
 
 	// The policy a verifier pins, from `sightline keys`, checks a receipt
 	// on its own.
