@@ -431,19 +431,8 @@ func shaAt(t *testing.T, l *ledger.Log, index uint64) string {
 // omniwitness) publishes checkpoints the quorum cosigned: a receipt's
 // checkpoint meets the policy offline, with the policy alone.
 func TestWitnessedCheckpoints(t *testing.T) {
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "log.key")
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(keyFile, []byte(skey), 0o600)
-	ws := []*witnesstest.Witness{
-		witnesstest.Litewitness(t, "lite1.test", origin, vkey),
-		witnesstest.Litewitness(t, "lite2.test", origin, vkey),
-		witnesstest.Omniwitness(t, "omni.test", origin, vkey),
-	}
-	policy := witnesstest.Policy(vkey, 2, ws...)
+	wt := newWitnessed(t)
+	dir, keyFile, vkey, policy := wt.dir, wt.keyFile, wt.vkey, wt.policy
 	l, err := ledger.Open(t.Context(), ledger.Config{
 		Dir: filepath.Join(dir, "log"), KeyFile: keyFile, Origin: origin,
 		CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
@@ -478,19 +467,8 @@ func TestWitnessedCheckpoints(t *testing.T) {
 // publishes no checkpoint, though what it acknowledged is sequenced; once
 // they are back, a checkpoint the quorum cosigned covers everything.
 func TestWitnessOutage(t *testing.T) {
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "log.key")
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(keyFile, []byte(skey), 0o600)
-	ws := []*witnesstest.Witness{
-		witnesstest.Litewitness(t, "lite1.test", origin, vkey),
-		witnesstest.Litewitness(t, "lite2.test", origin, vkey),
-		witnesstest.Omniwitness(t, "omni.test", origin, vkey),
-	}
-	policy := witnesstest.Policy(vkey, 2, ws...)
+	wt := newWitnessed(t)
+	dir, keyFile, ws, policy := wt.dir, wt.keyFile, wt.ws, wt.policy
 	p, _ := verify.ParsePolicy(policy)
 	l, err := ledger.Open(t.Context(), ledger.Config{
 		Dir: filepath.Join(dir, "log"), KeyFile: keyFile, Origin: origin,
@@ -549,19 +527,8 @@ func TestWitnessOutage(t *testing.T) {
 // publishes nothing; a checkpoint its operator signs alone does not meet
 // the policy.
 func TestSplitViewIsRefused(t *testing.T) {
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "log.key")
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(keyFile, []byte(skey), 0o600)
-	ws := []*witnesstest.Witness{
-		witnesstest.Litewitness(t, "lite1.test", origin, vkey),
-		witnesstest.Litewitness(t, "lite2.test", origin, vkey),
-		witnesstest.Omniwitness(t, "omni.test", origin, vkey),
-	}
-	policy := witnesstest.Policy(vkey, 2, ws...)
+	wt := newWitnessed(t)
+	dir, keyFile, skey, policy := wt.dir, wt.keyFile, wt.skey, wt.policy
 	p, _ := verify.ParsePolicy(policy)
 	open := func(name string) (*ledger.Log, error) {
 		return ledger.Open(t.Context(), ledger.Config{
@@ -610,4 +577,32 @@ func TestSplitViewIsRefused(t *testing.T) {
 	if _, err := p.Check(forged); !errors.Is(err, verify.ErrQuorum) || !strings.Contains(err.Error(), "0 of the 2") {
 		t.Errorf("a checkpoint only the log signed: %v", err)
 	}
+}
+
+// witnessed is a log key and three real witnesses of it (two
+// litewitness, one omniwitness) under a 2-of-3 policy.
+type witnessed struct {
+	dir, keyFile, skey, vkey string
+	ws                       []*witnesstest.Witness
+	policy                   []byte
+}
+
+func newWitnessed(t *testing.T) witnessed {
+	t.Helper()
+	w := witnessed{dir: t.TempDir()}
+	w.keyFile = filepath.Join(w.dir, "log.key")
+	var err error
+	if w.skey, w.vkey, err = note.GenerateKey(rand.Reader, origin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.keyFile, []byte(w.skey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.ws = []*witnesstest.Witness{
+		witnesstest.Litewitness(t, "lite1.test", origin, w.vkey),
+		witnesstest.Litewitness(t, "lite2.test", origin, w.vkey),
+		witnesstest.Omniwitness(t, "omni.test", origin, w.vkey),
+	}
+	w.policy = witnesstest.Policy(w.vkey, 2, w.ws...)
+	return w
 }
