@@ -97,6 +97,10 @@ func TestWitnessedServer(t *testing.T) {
 		t.Errorf("the upload's record was not kept while its receipt waits: %v", err)
 	}
 	ready(t, srv.URL, http.StatusServiceUnavailable, "the witness quorum has not cosigned")
+	// The server's log says which witnesses failed it.
+	if logs := srv.logs.String(); !strings.Contains(logs, "witness at") && !strings.Contains(logs, "failed to post to witness") {
+		t.Errorf("the server's log does not say which witness failed:\n%s", logs)
+	}
 	resp, err = http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)

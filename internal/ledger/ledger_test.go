@@ -461,6 +461,25 @@ func TestWitnessedCheckpoints(t *testing.T) {
 	if _, err := verify.Check(r, vkey); err != nil {
 		t.Errorf("the cosigned receipt does not verify with the log's key: %v", err)
 	}
+	// A refreshed receipt and a package's pin hold cosigned checkpoints
+	// too.
+	if _, err := l.Append(t.Context(), event(2)); err != nil {
+		t.Fatal(err)
+	}
+	refreshed, err := l.Refresh(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, w, err := verify.CheckWitnessed(refreshed, p); err != nil || len(w.Signed) < 2 {
+		t.Errorf("the refreshed receipt: %v %v", err, w.Signed)
+	}
+	pin, err := l.Pin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Check(pin.Note); err != nil {
+		t.Errorf("the pinned checkpoint: %v", err)
+	}
 }
 
 // With one of three witnesses down a 2-of-3 log goes on; with two down it
