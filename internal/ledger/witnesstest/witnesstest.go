@@ -74,12 +74,14 @@ type Witness struct {
 	// URL is where it takes add-checkpoint requests.
 	URL string
 
-	t    T
-	dir  string
-	args []string
-	env  []string
-	bin  string
-	cmd  *exec.Cmd
+	t      T
+	dir    string
+	listen string
+	argsAt func(listen string) []string
+	env    []string
+	bin    string
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 // tool finds an installed witness program: on PATH, or in Go's bin.
@@ -133,11 +135,11 @@ func Litewitness(t T, name, origin, logKey string) *Witness {
 	ctl := tool(t, "witnessctl")
 	run(t, nil, ctl, "add-log", "-db", db, "-origin", origin)
 	run(t, nil, ctl, "add-key", "-db", db, "-origin", origin, "-key", logKey)
-	port := freePort(t)
-	w := &Witness{Name: name, Key: cosignatureKey(name, pub), URL: fmt.Sprintf("http://127.0.0.1:%d", port), t: t, dir: dir,
-		bin: tool(t, "litewitness"), env: env,
-		args: []string{"-db", db, "-key", fp, "-name", name, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-ssh-agent", sock}}
-	w.Start()
+	w := &Witness{Name: name, Key: cosignatureKey(name, pub), t: t, dir: dir, bin: tool(t, "litewitness"), env: env,
+		argsAt: func(listen string) []string {
+			return []string{"-db", db, "-key", fp, "-name", name, "-listen", listen, "-ssh-agent", sock}
+		}}
+	w.first()
 	return w
 }
 
@@ -161,40 +163,76 @@ func Omniwitness(t T, name, origin, logKey string) *Witness {
 	pub := ed25519.NewKeyFromSeed(seed[1:]).Public().(ed25519.PublicKey)
 	logs := filepath.Join(dir, "logs.yaml")
 	os.WriteFile(logs, fmt.Appendf(nil, "Logs:\n  - Origin: %q\n    PublicKey: %q\n    URL: \"http://127.0.0.1:1\"\n", origin, logKey), 0o644)
-	port := freePort(t)
-	w := &Witness{Name: name, Key: cosignatureKey(name, pub), URL: fmt.Sprintf("http://127.0.0.1:%d", port), t: t, dir: dir,
-		bin: tool(t, "omniwitness"),
-		args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--metrics_listen", "", "--db_file", filepath.Join(dir, "omniwitness.db"),
-			"--private_key_path", keyFile, "--additional_logs", logs}}
-	w.Start()
+	w := &Witness{Name: name, Key: cosignatureKey(name, pub), t: t, dir: dir, bin: tool(t, "omniwitness"),
+		argsAt: func(listen string) []string {
+			return []string{"--listen", listen, "--metrics_listen", "", "--db_file", filepath.Join(dir, "omniwitness.db"),
+				"--private_key_path", keyFile, "--additional_logs", logs}
+		}}
+	w.first()
 	return w
 }
 
-// Start runs the witness (again, with its database as it was) and waits
-// until it answers.
+// first starts the witness on a free port; another is tried if it exits
+// before it answers (a port taken in between).
+func (w *Witness) first() {
+	w.t.Helper()
+	for attempt := 0; ; attempt++ {
+		w.listen = fmt.Sprintf("127.0.0.1:%d", freePort(w.t))
+		w.URL = "http://" + w.listen
+		if w.run() {
+			return
+		}
+		if attempt == 2 {
+			w.t.Fatalf("%s exited before answering, three times:\n%s", w.Name, w.cmd.Stderr.(*logTail).b)
+		}
+	}
+}
+
+// Start runs the witness again, on its port, with its database as it
+// was, and waits until it answers.
 func (w *Witness) Start() {
 	w.t.Helper()
-	w.cmd = exec.Command(w.bin, w.args...)
+	if !w.run() {
+		w.t.Fatalf("%s exited before answering:\n%s", w.Name, w.cmd.Stderr.(*logTail).b)
+	}
+}
+
+// run starts the process and reports whether it answers (false: it
+// exited first).
+func (w *Witness) run() bool {
+	w.t.Helper()
+	w.cmd = exec.Command(w.bin, w.argsAt(w.listen)...)
 	w.cmd.Env = w.env
 	w.cmd.Stdout, w.cmd.Stderr = &logTail{}, &logTail{}
 	if err := w.cmd.Start(); err != nil {
 		w.t.Fatalf("starting %s: %v", w.Name, err)
 	}
-	cmd := w.cmd
-	w.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitFor(w.t, func() bool {
-		resp, err := http.Get(w.URL + "/")
-		if err == nil {
-			resp.Body.Close()
+	cmd, exited := w.cmd, make(chan struct{})
+	w.exited = exited
+	go func() { cmd.Wait(); close(exited) }()
+	w.t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	deadline := time.Now().Add(time.Minute)
+	for {
+		select {
+		case <-exited:
+			return false
+		default:
 		}
-		return err == nil
-	}, w.Name+" answering")
+		if resp, err := http.Get(w.URL + "/"); err == nil {
+			resp.Body.Close()
+			return true
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("%s did not answer in a minute", w.Name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Stop kills the witness, as a crash or an outage would.
 func (w *Witness) Stop() {
 	w.cmd.Process.Kill()
-	w.cmd.Wait()
+	<-w.exited
 }
 
 // Policy is a C2SP tlog-policy for the log with verifier key logKey:
