@@ -102,54 +102,37 @@ func (s caseStore) Get(ctx context.Context, id string) (cases.Case, error) {
 			*l.to = []string{}
 		}
 	}
-	for ch, err := range each(ctx, s.d, func(row scanner) (cases.Change, error) {
+	if c.History, err = collect(each(ctx, s.d, func(row scanner) (cases.Change, error) {
 		var ch cases.Change
 		err := row.Scan(&ch.Status, &ch.At, &ch.By)
 		ch.At = ch.At.UTC()
 		return ch, err
-	}, `SELECT status, at, actor FROM case_history WHERE case_id = ? ORDER BY seq`, id) {
-		if err != nil {
-			return c, err
-		}
-		c.History = append(c.History, ch)
+	}, `SELECT status, at, actor FROM case_history WHERE case_id = ? ORDER BY seq`, id)); err != nil {
+		return c, err
 	}
-	for a, err := range each(ctx, s.d, func(row scanner) (cases.Allegation, error) {
+	if c.Allegations, err = collect(each(ctx, s.d, func(row scanner) (cases.Allegation, error) {
 		var a cases.Allegation
 		err := row.Scan(&a.ID, &a.Officer, &a.Category, &a.Policy, &a.AddedAt)
 		a.AddedAt = a.AddedAt.UTC()
 		return a, err
-	}, `SELECT id, officer, category, policy, added_at FROM allegations WHERE case_id = ? ORDER BY added_at, id`, id) {
-		if err != nil {
-			return c, err
-		}
-		c.Allegations = append(c.Allegations, a)
+	}, `SELECT id, officer, category, policy, added_at FROM allegations WHERE case_id = ? ORDER BY added_at, id`, id)); err != nil {
+		return c, err
 	}
-	if c.Allegations == nil {
-		c.Allegations = []cases.Allegation{}
-	}
-	c.Notes = []cases.Note{}
-	for n, err := range each(ctx, s.d, func(row scanner) (cases.Note, error) {
+	if c.Notes, err = collect(each(ctx, s.d, func(row scanner) (cases.Note, error) {
 		var n cases.Note
 		err := row.Scan(&n.Text, &n.By, &n.At)
 		n.At = n.At.UTC()
 		return n, err
-	}, `SELECT text, actor, at FROM case_notes WHERE case_id = ? ORDER BY seq`, id) {
-		if err != nil {
-			return c, err
-		}
-		c.Notes = append(c.Notes, n)
+	}, `SELECT text, actor, at FROM case_notes WHERE case_id = ? ORDER BY seq`, id)); err != nil {
+		return c, err
 	}
-	c.Documents = []cases.Document{}
-	for d, err := range each(ctx, s.d, func(row scanner) (cases.Document, error) {
+	if c.Documents, err = collect(each(ctx, s.d, func(row scanner) (cases.Document, error) {
 		var d cases.Document
 		err := row.Scan(&d.SHA256, &d.Name, &d.Size, &d.MIME, &d.By, &d.At)
 		d.At = d.At.UTC()
 		return d, err
-	}, `SELECT sha256, name, size, mime, actor, at FROM case_documents WHERE case_id = ? ORDER BY at, sha256`, id) {
-		if err != nil {
-			return c, err
-		}
-		c.Documents = append(c.Documents, d)
+	}, `SELECT sha256, name, size, mime, actor, at FROM case_documents WHERE case_id = ? ORDER BY at, sha256`, id)); err != nil {
+		return c, err
 	}
 	for i := range c.Allegations {
 		a := &c.Allegations[i]

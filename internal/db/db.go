@@ -20,6 +20,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -211,6 +212,19 @@ func (d *DB) Version(ctx context.Context) (int, error) {
 }
 
 // each yields the rows of q, each read by scan.
+// collect gathers what each yields: never nil, so that an empty list is
+// [] in JSON.
+func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	out := []T{}
+	for v, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return slices.Clip(out), nil
+}
+
 func each[T any](ctx context.Context, d *DB, scan func(scanner) (T, error), q string, args ...any) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T

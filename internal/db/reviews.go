@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/sightline/sightline/internal/review"
@@ -113,15 +112,4 @@ func scanReview(row scanner) (review.Record, error) {
 		rec.LogIndex = &i
 	}
 	return rec, nil
-}
-
-func collect[T any](seq func(func(T, error) bool)) ([]T, error) {
-	var out []T
-	for v, err := range seq {
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return slices.Clip(out), nil
 }
