@@ -127,8 +127,13 @@ func Litewitness(t T, name, origin, logKey string) *Witness {
 	key := filepath.Join(dir, "key")
 	run(t, nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key)
 	env := append(os.Environ(), "SSH_AUTH_SOCK="+sock)
-	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil }, "ssh-agent's socket")
-	run(t, env, "ssh-add", "-q", key)
+	// The socket appears before the agent accepts on it: add the key
+	// until the agent takes it.
+	waitFor(t, func() bool {
+		cmd := exec.Command("ssh-add", "-q", key)
+		cmd.Env = env
+		return cmd.Run() == nil
+	}, "ssh-agent to take the key")
 	fp := strings.Fields(run(t, nil, "ssh-keygen", "-l", "-E", "sha256", "-f", key+".pub"))[1]
 	pub := sshEd25519(t, key+".pub")
 	db := filepath.Join(dir, "litewitness.db")
