@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Sightline needs and that are missing.
-#   scripts/deps.sh run    what the server needs (ffmpeg)
+#   scripts/deps.sh run    what the server needs (ffmpeg; node and npm fetch the face detector, scripts/models.sh)
 #   scripts/deps.sh test   that, plus what the tests drive (chromium, node and npm for tus-js-client), make (HEIC photos)
 #                          and watch (strace: which files ffmpeg opens; pdftotext: what a PDF says), and Mailpit
 #                          (a real SMTP server, a Go tool), and the witnesses the log's tests run (litewitness and
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 case "${1:-run}" in
-run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux" ;;
+run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm" ;;
 test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils ssh-agent:openssh-client ssh-keygen:openssh-client" ;;
 bench) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux espeak-ng:espeak-ng sox:sox" ;;
 *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
@@ -43,13 +43,17 @@ if command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
 	echo "node is installed without npm; install npm from the same source as node" >&2
 	exit 1
 fi
-if [ ${#missing[@]} -eq 0 ]; then
-	exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+	# De-duplicate (ffmpeg provides two commands).
+	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+	echo "installing: ${missing[*]}"
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# De-duplicate (ffmpeg provides two commands).
-mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-echo "installing: ${missing[*]}"
-sudo=""
-if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The face detector the redaction job runs (from npm, checked by SHA-256).
+if [ "${1:-run}" != bench ]; then
+	"$(dirname "$0")"/models.sh "${SIGHTLINE_MODELS:-$(dirname "$0")/../models}"
+fi
