@@ -73,6 +73,12 @@ func (t *Tool) run(parent context.Context, name string, args ...string) (stdout,
 // runTo is run with the standard output written to w, which may stop the
 // tool by returning an error (errOutputTooLarge, for a bound).
 func (t *Tool) runTo(parent context.Context, w io.Writer, name string, args ...string) (stderr []byte, err error) {
+	return t.runIO(parent, nil, w, name, args...)
+}
+
+// runIO is runTo with the tool's standard input read from stdin (nil:
+// none).
+func (t *Tool) runIO(parent context.Context, stdin io.Reader, w io.Writer, name string, args ...string) (stderr []byte, err error) {
 	t.once.Do(func() {
 		n := t.Parallel
 		if n <= 0 {
@@ -104,7 +110,7 @@ func (t *Tool) runTo(parent context.Context, w io.Writer, name string, args ...s
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var errb bytes.Buffer
 	sink := &stopWriter{w: w}
-	cmd.Stdout, cmd.Stderr = sink, &limitedBuffer{buf: &errb, max: 64 << 10}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, sink, &limitedBuffer{buf: &errb, max: 64 << 10}
 	err = cmd.Run()
 	if err := parent.Err(); err != nil {
 		return nil, err
