@@ -1,33 +1,18 @@
 package detect_test
 
 import (
-	"image"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/sightline/sightline/internal/detect"
 	"github.com/sightline/sightline/internal/detect/facetest"
 )
 
-// ModelDir finds the models folder at the module's root.
-func modelDir(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "models")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-}
-
 func TestFrameFindsFacesOfEverySize(t *testing.T) {
-	d, err := detect.Load(modelDir(t), 2)
+	dir, err := facetest.Models()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := detect.Load(dir, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +25,12 @@ func TestFrameFindsFacesOfEverySize(t *testing.T) {
 		{CX: 600, CY: 500, Height: 40, Turned: true}, {CX: 850, CY: 520, Height: 120, Turned: true},
 		{CX: 1100, CY: 560, Height: 150, Dim: true, Turned: true},
 	}
+	photo, err := facetest.Photo()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, f := range faces {
-		facetest.Paste(t, img, f, uint32(i))
+		facetest.Paste(photo, img, f, uint32(i))
 	}
 	boxes, err := d.Frame(facetest.RGB(img), 1280, 720)
 	if err != nil {
@@ -57,7 +46,11 @@ func TestFrameFindsFacesOfEverySize(t *testing.T) {
 		for _, b := range boxes {
 			best = max(best, detect.IoU(want, b))
 		}
-		t.Logf("face %v %v: best IoU %.2f", f, r, best)
+		if best < 0.45 {
+			t.Errorf("face %+v at %v: best IoU %.2f", f, r, best)
+		}
 	}
-	_ = image.Rect
+	if len(boxes) != len(faces) {
+		t.Errorf("%d boxes for %d faces", len(boxes), len(faces))
+	}
 }

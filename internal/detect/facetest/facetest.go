@@ -11,6 +11,7 @@ package facetest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	_ "image/jpeg"
@@ -19,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"testing"
 )
 
 // The portrait's face (hairline to chin, ear to ear) in its own pixels.
@@ -32,8 +32,7 @@ var photo struct {
 }
 
 // Photo returns the portrait, fetching the module once.
-func Photo(t testing.TB) *image.RGBA {
-	t.Helper()
+func Photo() (*image.RGBA, error) {
 	photo.once.Do(func() {
 		out, err := exec.Command("go", "mod", "download", "-json", "github.com/esimov/pigo@v1.4.6").Output()
 		if err != nil {
@@ -63,9 +62,9 @@ func Photo(t testing.TB) *image.RGBA {
 		photo.img = rgba
 	})
 	if photo.err != nil {
-		t.Fatalf("the test portrait (pigo v1.4.6 testdata): %v", photo.err)
+		return nil, fmt.Errorf("the test portrait (pigo v1.4.6 testdata): %w", photo.err)
 	}
-	return photo.img
+	return photo.img, nil
 }
 
 // Face is one face to paste: its height in pixels (the face, hairline to
@@ -93,11 +92,10 @@ func (f Face) Box() image.Rectangle {
 	return image.Rect(int(f.CX-w/2), int(f.CY-f.Height/2), int(math.Ceil(f.CX+w/2)), int(math.Ceil(f.CY+f.Height/2)))
 }
 
-// Paste draws the face (with some of the photograph's hair and neck around
+// Paste draws the face of src (Photo) (with some of the photograph's hair and neck around
 // it) onto img, and returns the mask of the face's own pixels: the ellipse
 // inside Box, true where the face is.
-func Paste(t testing.TB, img *image.RGBA, f Face, seed uint32) []bool {
-	src := Photo(t)
+func Paste(src, img *image.RGBA, f Face, seed uint32) []bool {
 	b := img.Bounds()
 	mask := make([]bool, b.Dx()*b.Dy())
 	s := f.Height / float64(faceRect.Dy())
@@ -172,4 +170,23 @@ func RGB(img *image.RGBA) []byte {
 		}
 	}
 	return out
+}
+
+// Models is the models folder of this checkout (scripts/models.sh
+// installs it at the module's root), found from the working directory.
+func Models() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "models"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }

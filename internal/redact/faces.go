@@ -1,0 +1,214 @@
+package redact
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
+	"slices"
+
+	"github.com/sightline/sightline/internal/detect"
+	"github.com/sightline/sightline/internal/media"
+	"github.com/sightline/sightline/verify"
+)
+
+// Track is one face followed through the video: where it was each time
+// the detector looked, padded to cover the head, and the frames it
+// covers (a little before the first sighting and after the last, so a
+// face entering or leaving is never bare).
+type Track struct {
+	ID    int     `json:"id"`
+	Kind  string  `json:"kind"` // "face"
+	From  int     `json:"from_frame"`
+	To    int     `json:"to_frame"`
+	Score float64 `json:"score"` // the best sighting's
+	// Boxes are the sightings, as keyframes of a box change.
+	Boxes []verify.Keyframe `json:"boxes"`
+	// Thumb is a JPEG of the best sighting, for the editor's list.
+	Thumb []byte `json:"-"`
+}
+
+// Change is the track as a box change of the manifest.
+func (t Track) Change(effect, reason string) verify.Change {
+	return verify.Change{Kind: verify.ChangeBox, Effect: effect, From: t.From, To: t.To, Keyframes: t.Boxes,
+		Source: "auto", Track: t.ID, Score: math.Round(t.Score*1000) / 1000, Reason: reason}
+}
+
+// Sampling: the detector looks at every Every-th frame (about ten a
+// second); a face it misses for up to gapSightings looks in a row stays
+// one track, its box moving straight between sightings; a track covers
+// holdFrames more frames before its first sighting and after its last.
+func sampling(fps float64) (every, hold int) {
+	every = max(1, int(math.Round(fps/10)))
+	return every, 2 * every
+}
+
+const gapSightings = 4
+
+// FindFaces runs the detector over the video and follows each face.
+// progress, if not nil, is told the frames done so far.
+func FindFaces(ctx context.Context, tool *media.Tool, det *detect.Detector, src media.Source, f media.Frames, fps float64, progress func(frame int)) ([]Track, error) {
+	every, hold := sampling(fps)
+	tr := tracker{every: every, w: f.Width, h: f.Height}
+	err := tool.Decode(ctx, src, f, "rgb24", every, func(n int, frame []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		boxes, err := det.Frame(frame, f.Width, f.Height)
+		if err != nil {
+			return err
+		}
+		tr.add(n, boxes, frame)
+		if progress != nil {
+			progress(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Track
+	for i, t := range tr.tracks {
+		t.ID = i + 1
+		t.From = max(0, t.Boxes[0].Frame-hold)
+		t.To = min(f.Count-1, t.Boxes[len(t.Boxes)-1].Frame+hold)
+		t.Thumb = thumb(t.best)
+		out = append(out, t.Track)
+	}
+	return out, nil
+}
+
+type liveTrack struct {
+	Track
+	last     detect.Box // the last sighting, unpadded
+	lastN    int
+	velocity [2]float64 // centre pixels a frame
+	best     *image.RGBA
+}
+
+type tracker struct {
+	every  int
+	w, h   int
+	tracks []*liveTrack
+}
+
+// add matches a sampled frame's faces to the open tracks, best overlap
+// first, and opens a track for each face left.
+func (tr *tracker) add(n int, boxes []detect.Box, frame []byte) {
+	type pair struct {
+		t     *liveTrack
+		b     int
+		score float64
+	}
+	var pairs []pair
+	for _, t := range tr.tracks {
+		if n-t.lastN > (gapSightings+1)*tr.every {
+			continue // closed
+		}
+		dt := float64(n - t.lastN)
+		pred := t.last
+		pred.X += t.velocity[0] * dt
+		pred.Y += t.velocity[1] * dt
+		for i, b := range boxes {
+			iou := detect.IoU(pred, b)
+			dist := math.Hypot(pred.X+pred.W/2-b.X-b.W/2, pred.Y+pred.H/2-b.Y-b.H/2)
+			near := dist < 0.6*math.Max(pred.W, b.W) && b.W < 2*pred.W && pred.W < 2*b.W
+			if iou >= 0.2 || near {
+				pairs = append(pairs, pair{t, i, iou + 0.01/(1+dist)})
+			}
+		}
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmpF(b.score, a.score) })
+	usedT := map[*liveTrack]bool{}
+	usedB := map[int]bool{}
+	for _, p := range pairs {
+		if usedT[p.t] || usedB[p.b] {
+			continue
+		}
+		usedT[p.t], usedB[p.b] = true, true
+		tr.extend(p.t, n, boxes[p.b], frame)
+	}
+	for i, b := range boxes {
+		if !usedB[i] {
+			t := &liveTrack{Track: Track{Kind: "face"}}
+			tr.tracks = append(tr.tracks, t)
+			tr.extend(t, n, b, frame)
+		}
+	}
+}
+
+func (tr *tracker) extend(t *liveTrack, n int, b detect.Box, frame []byte) {
+	if len(t.Boxes) > 0 {
+		dt := float64(n - t.lastN)
+		vx := (b.X + b.W/2 - t.last.X - t.last.W/2) / dt
+		vy := (b.Y + b.H/2 - t.last.Y - t.last.H/2) / dt
+		t.velocity = [2]float64{(t.velocity[0] + vx) / 2, (t.velocity[1] + vy) / 2}
+	}
+	t.last, t.lastN = b, n
+	k := Pad(b, tr.w, tr.h)
+	k.Frame = n
+	t.Boxes = append(t.Boxes, k)
+	if b.Score > t.Score {
+		t.Score = b.Score
+		t.best = crop(frame, tr.w, tr.h, k)
+	}
+}
+
+// Pad grows a detector's box (brows to chin, about square) to the head:
+// half its height above for the forehead and hair, a fifth below for the
+// chin, a quarter to each side for the ears; clipped to the frame.
+func Pad(b detect.Box, w, h int) verify.Keyframe {
+	x0 := math.Floor(b.X - 0.25*b.W)
+	x1 := math.Ceil(b.X + 1.25*b.W)
+	y0 := math.Floor(b.Y - 0.5*b.H)
+	y1 := math.Ceil(b.Y + 1.2*b.H)
+	x0, y0 = math.Max(x0, 0), math.Max(y0, 0)
+	x1, y1 = math.Min(x1, float64(w)), math.Min(y1, float64(h))
+	k := verify.Keyframe{X: int(x0), Y: int(y0), W: int(x1 - x0), H: int(y1 - y0)}
+	k.W, k.H = max(k.W, 2), max(k.H, 2)
+	k.X, k.Y = min(k.X, w-k.W), min(k.Y, h-k.H)
+	return k
+}
+
+func cmpF(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// crop copies the box out of a packed RGB frame.
+func crop(frame []byte, w, h int, k verify.Keyframe) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, k.W, k.H))
+	for y := range k.H {
+		for x := range k.W {
+			i := ((k.Y+y)*w + k.X + x) * 3
+			img.SetRGBA(x, y, color.RGBA{frame[i], frame[i+1], frame[i+2], 255})
+		}
+	}
+	return img
+}
+
+// thumb scales a sighting to 96 pixels high (nearest pixel) as a JPEG.
+func thumb(img *image.RGBA) []byte {
+	if img == nil {
+		return nil
+	}
+	b := img.Bounds()
+	th := 96
+	tw := max(1, b.Dx()*th/max(b.Dy(), 1))
+	out := image.NewRGBA(image.Rect(0, 0, tw, th))
+	for y := range th {
+		for x := range tw {
+			out.SetRGBA(x, y, img.RGBAAt(x*b.Dx()/tw, y*b.Dy()/th))
+		}
+	}
+	var buf bytes.Buffer
+	_ = jpeg.Encode(&buf, out, &jpeg.Options{Quality: 80})
+	return buf.Bytes()
+}
