@@ -111,6 +111,12 @@ const (
 	AssignCase     Action = "assign-case"      // assign an investigator to a case
 	ReadAlerts     Action = "read-alerts"      // officers flagged for early intervention
 	ExportPackage  Action = "export-package"   // an incident's or a case's evidence package, for court or disclosure
+	// Redact opens, edits, submits, sends back and renders redactions of
+	// an item; ApproveRedaction approves one (not its author's own);
+	// ReleaseRedaction releases a rendered one to the public.
+	Redact           Action = "redact"
+	ApproveRedaction Action = "approve-redaction"
+	ReleaseRedaction Action = "release-redaction"
 )
 
 // Facts are what the table needs to know about one evidence item.

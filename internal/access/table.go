@@ -16,7 +16,7 @@ type Rule struct {
 
 // Roles are the table's columns: every kind of caller and every staff role.
 var Roles = []string{string(Anonymous), string(Civilian), string(Device),
-	string(account.Officer), string(account.Supervisor), string(account.Investigator), string(account.Admin)}
+	string(account.Officer), string(account.Supervisor), string(account.Investigator), string(account.Records), string(account.Admin)}
 
 // Table is the permission table: for each action, the rule of each role.
 // A role without a rule is denied.
@@ -107,7 +107,33 @@ var Table = map[Action]map[string]Rule{
 		string(account.Supervisor):   incidentOrCase(notInvolvedIn(unitOrAssigned), notNamedIn(caseUnit)),
 		string(account.Investigator): incidentOrCase(notInvolvedIn(assigned), notNamedIn(investigating)),
 	},
+	// Redacting is working on what one may read: supervisors and
+	// investigators redact what they may read, public-records staff their
+	// unit's camera footage. Approving is the same, by another person than
+	// the author (the handler refuses the author). Releasing a rendered
+	// redaction to the public is the records office's.
+	Redact:           redactRules(),
+	ApproveRedaction: redactRules(),
+	ReleaseRedaction: {
+		string(account.Records): notInvolved(unitCamera),
+	},
 }
+
+// redactRules are who may redact an item or approve a redaction of it.
+func redactRules() map[string]Rule {
+	return map[string]Rule{
+		string(account.Supervisor):   notInvolved(sameUnitSharedOrOnCase),
+		string(account.Investigator): notInvolved(onCase),
+		string(account.Records):      notInvolved(unitCamera),
+	}
+}
+
+var unitCamera = Rule{"their unit's camera footage", func(p Principal, f *Facts) Decision {
+	if p.User.Unit != "" && !f.Civilian() && f.Item.Uploader.Unit == p.User.Unit {
+		return allow("their unit's camera footage")
+	}
+	return deny("not their unit's camera footage")
+}}
 
 // caseRules are who may read and work a case: its investigators, and
 // supervisors of the unit that opened it; never an officer named in it.
@@ -229,6 +255,7 @@ func itemRules() map[string]Rule {
 		string(account.Officer):      notInvolved(ownCamera),
 		string(account.Supervisor):   notInvolved(sameUnitSharedOrOnCase),
 		string(account.Investigator): notInvolved(onCase),
+		string(account.Records):      notInvolved(unitCamera),
 	}
 }
 
@@ -311,7 +338,8 @@ var sameUnitSharedOrOnCase = Rule{sameUnitOrShared.Text + ", and what is in inci
 // Actions lists the table's rows in the order the docs show them.
 var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
 	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, AssignStaff, ClaimCode, ReviewItem, EditReview,
-	FileComplaint, Complainant, CreateCase, ListCases, ReadCase, EditCase, TakeCase, AssignCase, ReadAlerts, ExportPackage}
+	FileComplaint, Complainant, CreateCase, ListCases, ReadCase, EditCase, TakeCase, AssignCase, ReadAlerts, ExportPackage,
+	Redact, ApproveRedaction, ReleaseRedaction}
 
 // Markdown renders the table as the docs show it: a row per action, a
 // column per role; "no" where the table has no rule.

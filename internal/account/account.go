@@ -24,11 +24,12 @@ const (
 	Officer      Role = "officer"
 	Supervisor   Role = "supervisor"
 	Investigator Role = "investigator" // internal affairs or civilian oversight
+	Records      Role = "records"      // public-records staff: redact and release their unit's footage
 	Admin        Role = "admin"
 )
 
 // Roles lists the staff roles.
-var Roles = []Role{Officer, Supervisor, Investigator, Admin}
+var Roles = []Role{Officer, Supervisor, Investigator, Records, Admin}
 
 // Valid reports whether r is a staff role.
 func (r Role) Valid() bool {

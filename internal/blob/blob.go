@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"os"
 )
 
 // Ref is the address of a blob: the SHA-256 of its content.
@@ -110,4 +111,44 @@ type Adopter interface {
 	// its own records are durable too; if ref was already stored, the
 	// stored blob is kept. The file is made read-only.
 	Adopt(ctx context.Context, ref Ref, path string) error
+}
+
+// LocalPath returns a path to ref's content for a program that reads files
+// (ffmpeg): the blob's own file when the store keeps one on the local
+// file system, else a copy made in tmp that cleanup removes. The file
+// must only be read.
+func LocalPath(ctx context.Context, s Store, ref Ref, tmp string) (path string, cleanup func(), err error) {
+	if p, ok := s.(interface{ Path(Ref) string }); ok {
+		return p.Path(ref), func() {}, nil
+	}
+	r, err := s.Open(ctx, ref)
+	if err != nil {
+		return "", nil, err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(tmp, "original-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.Remove(f.Name()) }
+	_, err = io.Copy(f, r)
+	if err = errors.Join(err, f.Close()); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return f.Name(), cleanup, nil
+}
+
+// StoreFile puts the finished file at path into s as ref, linking it when
+// the store is on the local file system.
+func StoreFile(ctx context.Context, s Store, ref Ref, path string) error {
+	if a, ok := s.(Adopter); ok {
+		return a.Adopt(ctx, ref, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return s.Put(ctx, ref, f)
 }

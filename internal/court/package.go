@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/version"
 	"github.com/sightline/sightline/verify"
 )
 
@@ -86,7 +86,7 @@ func Build(ctx context.Context, src Source) (*Package, error) {
 		rows     = [][]string{verify.EventsHeader}
 		listed   []verify.PackageItem
 		receipts []bag.File
-		report   = Report{Subject: src.Label, MadeAt: pin.At, Version: Version(), KeyFingerprint: verify.Fingerprint(pin.VerifierKey()),
+		report   = Report{Subject: src.Label, MadeAt: pin.At, Version: version.String(), KeyFingerprint: verify.Fingerprint(pin.VerifierKey()),
 			Checkpoint: Checkpoint{Origin: pin.Origin, Size: pin.Size, Root: pin.Root.String()}}
 		cert    = Certification{Subject: src.Label, MadeAt: pin.At}
 		streams []bag.File
@@ -217,7 +217,7 @@ func Build(ctx context.Context, src Source) (*Package, error) {
 		{"Source-Organization", src.Organization},
 		{"External-Identifier", src.Label},
 		{"External-Description", fmt.Sprintf("Evidence package of %s: %d items, custody log %s at size %d", src.Label, len(items), pin.Origin, pin.Size)},
-		{"Bag-Software-Agent", "Sightline " + Version()},
+		{"Bag-Software-Agent", "Sightline " + version.String()},
 	}}
 	length, err := b.Length()
 	if err != nil {
@@ -335,19 +335,4 @@ func place(it evidence.Item) string {
 		return ""
 	}
 	return fmt.Sprintf("%.6f, %.6f", it.Location.Lat, it.Location.Lon)
-}
-
-// Version is this build of Sightline: its module version and commit.
-func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-		}
-	}
-	return v
 }

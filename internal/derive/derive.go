@@ -191,7 +191,7 @@ func (d *Deriver) stored(ctx context.Context, f File) bool {
 // stores its blob.
 func (d *Deriver) makeFile(ctx context.Context, it evidence.Item, k Kind) (File, error) {
 	parent := it.ID
-	path, cleanup, err := d.local(ctx, it.SHA256)
+	path, cleanup, err := blob.LocalPath(ctx, d.cfg.Blobs, it.SHA256, d.cfg.Tmp)
 	if err != nil {
 		return File{}, err
 	}
@@ -240,44 +240,7 @@ func (d *Deriver) makeFile(ctx context.Context, it evidence.Item, k Kind) (File,
 	if err := d.cfg.Files.Put(ctx, f); err != nil {
 		return File{}, err
 	}
-	return f, d.store(ctx, ref, out)
-}
-
-// store puts the file at path into the blob store (linking when it can).
-func (d *Deriver) store(ctx context.Context, ref blob.Ref, path string) error {
-	if a, ok := d.cfg.Blobs.(blob.Adopter); ok {
-		return a.Adopt(ctx, ref, path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return d.cfg.Blobs.Put(ctx, ref, f)
-}
-
-// local returns a path to the blob's content for ffmpeg: the blob's own
-// file when the store keeps one, else a temporary copy.
-func (d *Deriver) local(ctx context.Context, ref blob.Ref) (string, func(), error) {
-	if p, ok := d.cfg.Blobs.(interface{ Path(blob.Ref) string }); ok {
-		return p.Path(ref), func() {}, nil
-	}
-	r, err := d.cfg.Blobs.Open(ctx, ref)
-	if err != nil {
-		return "", nil, err
-	}
-	defer r.Close()
-	f, err := os.CreateTemp(d.cfg.Tmp, "original-")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.Remove(f.Name()) }
-	_, err = io.Copy(f, r)
-	if err = errors.Join(err, f.Close()); err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	return f.Name(), cleanup, nil
+	return f, blob.StoreFile(ctx, d.cfg.Blobs, ref, out)
 }
 
 // ReadAudio returns an item's sound for alignment; ErrNotFound if it has

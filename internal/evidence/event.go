@@ -58,6 +58,13 @@ const (
 	// It is logged once the package is whole; the read that began it is
 	// logged (accessed, action export-package) before a byte is sent.
 	Exported EventType = "exported"
+	// RedactionEvent is a step of a redaction (opened, edited, submitted,
+	// returned, approved, render, released); its details name the
+	// redaction, the step and the status it left; a comment is sealed.
+	RedactionEvent EventType = "redaction"
+	// Redacted is a redaction rendered: its details name the manifest's
+	// SHA-256 and the output (a new blob whose parent is the item).
+	Redacted EventType = "redacted"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)

@@ -46,6 +46,8 @@ var publicDetails = map[string]bool{
 	"size": true, "source": true, "sha256": true, "mime": true, "partial": true, "continues": true,
 	// evidence packages
 	"package_sha256": true, "tree_size": true,
+	// redactions
+	"redaction": true, "step": true, "manifest_sha256": true,
 	WordsKey: true,
 }
 

@@ -125,7 +125,9 @@ func audioFilter(cs []verify.Change) string {
 	return "aeval='" + expr + "':c=same"
 }
 
-func seconds(s float64) string { return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.6f", s), "0"), ".") }
+func seconds(s float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.6f", s), "0"), ".")
+}
 
 // apply changes the box k of a yuv420p frame w×h with effect. The box is
 // widened to even pixels, so that the chroma samples it shares with its

@@ -31,6 +31,7 @@ import (
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/notify"
+	"github.com/sightline/sightline/internal/redact"
 	"github.com/sightline/sightline/internal/review"
 	"github.com/sightline/sightline/internal/web"
 )
@@ -122,6 +123,13 @@ type Config struct {
 	// JobBackoff is the wait before a failed job's first retry; each later
 	// one waits four times longer. Default 10 s.
 	JobBackoff time.Duration
+	// Models is the folder of the face detector redactions run
+	// (scripts/models.sh installs it); "models" if empty. Without it,
+	// faces are not found, and boxes are drawn by hand.
+	Models string
+	// RedactionBases are the legal bases a redaction's changes may give;
+	// redact.DefaultBases if empty.
+	RedactionBases []redact.Basis
 	// Grouping says which items are suggested for an incident (time
 	// tolerance, distance).
 	Grouping incident.Grouping
@@ -151,6 +159,7 @@ type Server struct {
 	jobs      *jobs.Queue
 	deriver   *derive.Deriver
 	incidents *incident.Service
+	redact    *redact.Service
 }
 
 // Open opens (creating if needed) the data folder, recovers uploads cut
@@ -244,7 +253,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
 			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews, Cases: s.cases,
-			Digests: s.db.Digests(), Organization: cfg.Organization})
+			Digests: s.db.Digests(), Organization: cfg.Organization, Redactions: s.redact})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
@@ -385,6 +394,20 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 		return nil
 	})
 	s.jobs.Handle(alignJob, func(ctx context.Context, j jobs.Job) error { return s.incidents.Align(ctx, j.Subject) })
+	models := cfg.Models
+	if models == "" {
+		models = "models"
+	}
+	s.redact, err = redact.NewService(redact.Config{Store: s.db.Redactions(), Evidence: s.evidence, Blobs: s.blobs,
+		Record: recorder.Record, Log: s.log, Custody: s.db.Custody(), Enqueue: s.jobs.Enqueue,
+		Media: &media.Tool{Timeout: timeout, Parallel: 1}, Models: models, Bases: cfg.RedactionBases,
+		Tmp: filepath.Join(work, "redact"), Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	s.redact.Register(func(kind string, h func(context.Context, string) error) {
+		s.jobs.Handle(kind, func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Subject) })
+	})
 	digests := court.Digests{Store: s.db.Digests(), Blobs: s.blobs}
 	s.jobs.Handle(court.DigestJob, func(ctx context.Context, j jobs.Job) error {
 		it, err := s.evidence.Get(ctx, j.Subject)
@@ -496,7 +519,7 @@ func AuditPaths(data string) audit.Paths {
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(s.log.Close(ctx), s.db.Close(), s.lock.Close())
+	return errors.Join(s.redact.Close(), s.log.Close(ctx), s.db.Close(), s.lock.Close())
 }
 
 // Derived records the files made from originals, for tools and tests.

@@ -134,7 +134,13 @@ func itemAction(a access.Action) bool {
 		access.ReadCase, access.EditCase, access.TakeCase, access.AssignCase, access.ExportPackage:
 		return true
 	}
-	return false
+	return redaction(a)
+}
+
+// redaction reports whether a is an action on redactions (decided on the
+// item redacted).
+func redaction(a access.Action) bool {
+	return a == access.Redact || a == access.ApproveRedaction || a == access.ReleaseRedaction
 }
 
 // refuse answers a request the table denies, without an item: 401 for
@@ -163,8 +169,13 @@ func (s *server) item(w http.ResponseWriter, r *http.Request, action access.Acti
 // decideItem is item, also returning the event of the decision (its
 // details and words) for a handler that logs it with what it changed.
 func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action access.Action, logAs evidence.EventType) (evidence.Item, caller, evidence.Event, bool) {
+	return s.decideItemID(w, r, r.PathValue("id"), action, logAs)
+}
+
+// decideItemID is decideItem on the item id names (a redaction's).
+func (s *server) decideItemID(w http.ResponseWriter, r *http.Request, id string, action access.Action, logAs evidence.EventType) (evidence.Item, caller, evidence.Event, bool) {
 	c := callerOf(r)
-	it, err := s.Evidence.Get(r.Context(), r.PathValue("id"))
+	it, err := s.Evidence.Get(r.Context(), id)
 	if errors.Is(err, evidence.ErrNotFound) {
 		if s.overLimit(r, c) {
 			s.tooMany(w, r, failedTooOften)
@@ -195,9 +206,9 @@ func (s *server) decideItem(w http.ResponseWriter, r *http.Request, action acces
 	// The holder's own look at their record, receipt or custody list is
 	// not an access to footage; everything else is logged, allowed or not.
 	own := c.Kind == access.Civilian && d.Allowed && (action == access.ReadItem || action == access.ReadReceipt || action == access.ReadCustody)
-	// An allowed change (share, involve) is logged by its handler, with
-	// what changed.
-	change := d.Allowed && (action == access.ShareItem || action == access.RecordInvolved)
+	// An allowed change (share, involve, a step of a redaction) is logged
+	// by its handler, with what changed.
+	change := d.Allowed && (action == access.ShareItem || action == access.RecordInvolved || redaction(action) && r.Method != http.MethodGet)
 	// A refusal of a caller without a staff account counts against their
 	// address; past the limit it is answered 429 and not logged, so that
 	// nobody fills the log by being refused. An allowed request is never

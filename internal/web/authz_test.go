@@ -125,6 +125,16 @@ func TestAuthorizationTable(t *testing.T) {
 	receipt, _ := json.Marshal(rc)
 	tusCreate := map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "10", "Upload-Metadata": client.EncodeMetadata(map[string]string{"source": "phone"})}
 
+	// A redaction of the body camera clip, opened by sgt.reyes, with one
+	// box drawn by hand (no detection: the routes, not the detector).
+	got, body := call(t, env, "POST", "/api/v1/evidence/"+police.ID+"/redactions", sup, `{"auto":[]}`)
+	var red struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &red); got != 201 || err != nil {
+		t.Fatalf("redaction: %d %s", got, body)
+	}
+	redURL := "/api/v1/redactions/" + red.ID
+	aBox := `{"changes":[{"kind":"box","effect":"fill","keyframes":[{"frame":0,"x":0,"y":0,"w":10,"h":10}],"reason":"privacy"}]}`
+
 	// Expected status for each caller, in the order of callers.
 	type req struct {
 		method, path, body string
@@ -143,7 +153,7 @@ func TestAuthorizationTable(t *testing.T) {
 	incidentReaders := [9]int{404, 404, 404, 404, 404, 200, 200, 404, 404}
 	incidentEditors := func(sup, inv int) [9]int { return [9]int{404, 404, 404, 404, 404, sup, inv, 404, 404} }
 	inc := "/api/v1/incidents/" + incA
-	got, body := call(t, env, "POST", civItem+"/reviews"+reason, sup, `{"seen":"a stop","outcome":"released"}`)
+	got, body = call(t, env, "POST", civItem+"/reviews"+reason, sup, `{"seen":"a stop","outcome":"released"}`)
 	var rev struct{ ID string }
 	if err := json.Unmarshal([]byte(body), &rev); got != 201 || err != nil {
 		t.Fatalf("review: %d %s", got, body)
@@ -236,6 +246,27 @@ func TestAuthorizationTable(t *testing.T) {
 		"POST /api/v1/incidents/{incident}/evidence/{id}/offset": {{"POST", inc + "/evidence/" + police.ID + "/offset", `{"nudge_s":0.5}`, nil, incidentEditors(204, 204)}},
 		"POST /api/v1/incidents/{incident}/officers":             {{"POST", inc + "/officers", `{"badge":"777"}`, nil, incidentEditors(204, 204)}},
 		"POST /api/v1/incidents/{incident}/staff":                {{"POST", inc + "/staff", `{"user":"sgt.reyes"}`, nil, incidentEditors(204, 204)}},
+
+		// Redactions of the body camera clip: sgt.reyes (his unit's) and
+		// inv.ortiz (on the incident) redact it, not sgt.ward (involved);
+		// releasing is the records office's. The steps run in this order:
+		// each opens one, both edit, sgt.reyes submits (then it is not a
+		// draft), nobody renders it unapproved, its author may not approve
+		// it and inv.ortiz does, then it is past sending back.
+		"POST /api/v1/evidence/{id}/redactions":       {{"POST", policeItem + "/redactions", `{"auto":[]}`, nil, incidentEditors(201, 201)}},
+		"GET /api/v1/evidence/{id}/redactions":        {{"GET", policeItem + "/redactions", "", nil, incidentReaders}},
+		"GET /api/v1/redaction-bases":                 {{"GET", "/api/v1/redaction-bases", "", nil, [9]int{401, 403, 403, 403, 200, 200, 200, 200, 200}}},
+		"GET /api/v1/redactions/{rid}":                {{"GET", redURL, "", nil, incidentReaders}},
+		"PATCH /api/v1/redactions/{rid}":              {{"PATCH", redURL, aBox, nil, incidentReaders}},
+		"POST /api/v1/redactions/{rid}/submit":        {{"POST", redURL + "/submit", "", nil, incidentEditors(200, 409)}},
+		"POST /api/v1/redactions/{rid}/render":        {{"POST", redURL + "/render", "", nil, incidentEditors(409, 409)}},
+		"POST /api/v1/redactions/{rid}/approve":       {{"POST", redURL + "/approve", "", nil, incidentEditors(403, 200)}},
+		"POST /api/v1/redactions/{rid}/return":        {{"POST", redURL + "/return", `{"comment":"x"}`, nil, incidentEditors(409, 409)}},
+		"POST /api/v1/redactions/{rid}/release":       {{"POST", redURL + "/release", "", nil, all(404)}},
+		"GET /api/v1/redactions/{rid}/manifest":       {{"GET", redURL + "/manifest", "", nil, incidentEditors(409, 409)}},
+		"GET /api/v1/redactions/{rid}/video":          {{"GET", redURL + "/video", "", nil, incidentEditors(409, 409)}},
+		"GET /api/v1/redactions/{rid}/tracks/{track}": {{"GET", redURL + "/tracks/1", "", nil, incidentEditors(404, 404)}},
+		"GET /staff/redact/{id}":                      {{"GET", "/staff/redact/" + police.ID, "", nil, signInFirst(incidentReaders)}},
 
 		"GET /signin":          {{"GET", "/signin", "", nil, all(200)}},
 		"POST /signin":         {{"POST", "/signin", "name=x&password=y", form, all(403)}}, // no form token

@@ -247,7 +247,10 @@ func (s *server) staffView(w http.ResponseWriter, r *http.Request) {
 		if it, err := s.Evidence.Get(r.Context(), r.PathValue("id")); err == nil && it.Uploader.Token == "" && c.Kind == access.Staff {
 			f, err := s.facts(r.Context(), it)
 			if err == nil && access.Decide(c.Principal, access.ReadItem, f).Allowed {
-				s.render(w, http.StatusOK, "reason.html", it)
+				s.render(w, http.StatusOK, "reason.html", struct {
+					evidence.Item
+					Action string
+				}{it, ""})
 				return
 			}
 		}

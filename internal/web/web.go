@@ -29,6 +29,7 @@ import (
 	"github.com/sightline/sightline/internal/ingest"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/redact"
 	"github.com/sightline/sightline/internal/review"
 )
 
@@ -65,6 +66,8 @@ type Config struct {
 	Cases *cases.Service
 	// Digests keeps the SHA-512 of blobs, for evidence packages.
 	Digests court.DigestStore
+	// Redactions hides faces and voices in copies and proves what changed.
+	Redactions *redact.Service
 	// Organization names who runs this server, in evidence packages;
 	// the log's origin if empty.
 	Organization string
@@ -222,6 +225,8 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "POST /staff/code", access.ClaimCode, h(s.claimCodeForm))
 	s.handle(mux, "GET /staff/review/{id}", access.ReviewItem, h(s.reviewPage))
 	s.handle(mux, "POST /staff/review/{id}", access.ReviewItem, h(s.submitReviewForm))
+
+	s.redactionRoutes(mux)
 
 	s.handle(mux, "GET /signin", access.SignIn, h(s.signinForm))
 	s.handle(mux, "POST /signin", access.SignIn, h(s.signin))
