@@ -29,8 +29,8 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	for _, p := range r.Problems {
 		fmt.Fprintln(m.Stdout, "PROBLEM", p)
 	}
-	fmt.Fprintf(m.Stdout, "audit: %d blobs, %d evidence records, %d derived files, %d log entries, %d custody index rows, %d cases, %d kept checkpoints; %d problems\n",
-		r.Blobs, r.Evidence, r.Derived, r.Entries, r.Indexed, r.Cases, r.Checkpoints, len(r.Problems))
+	fmt.Fprintf(m.Stdout, "audit: %d blobs, %d evidence records, %d derived files, %d log entries, %d custody index rows, %d cases, %d rendered redactions, %d kept checkpoints; %d problems\n",
+		r.Blobs, r.Evidence, r.Derived, r.Entries, r.Indexed, r.Cases, r.Redactions, r.Checkpoints, len(r.Problems))
 	if len(r.Problems) > 0 {
 		return errReported
 	}

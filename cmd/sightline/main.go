@@ -6,6 +6,8 @@
 //	sightline keys    print the custody log's public verifier key
 //	sightline verify  check a file against its receipt, offline
 //	sightline verify-package  check an evidence package, offline
+//	sightline redact  render a redaction manifest again from the original, offline, and compare
+//	sightline verify-redaction  check a redacted video against its manifest and its log entry
 //	sightline export  save an incident's or a case's evidence package, for court or disclosure
 //	sightline refresh bring receipts up to the log's latest checkpoint, with consistency proofs
 //	sightline admin   staff accounts, device and API tokens
@@ -74,6 +76,10 @@ var commands = []command{
 	}},
 	{"verify-package", "check an evidence package, offline: sightline verify-package FILE.zip --key VKEY", func(m *Main, _ context.Context, args []string) error {
 		return m.verifyPackage(args)
+	}},
+	{"redact", "render a redaction manifest again, offline: sightline redact --manifest M --original F -o OUT", (*Main).redact},
+	{"verify-redaction", "check a redacted video against its manifest: sightline verify-redaction VIDEO --manifest M [--receipt R --key VKEY]", func(m *Main, _ context.Context, args []string) error {
+		return m.verifyRedaction(args)
 	}},
 	{"export", "save an evidence package: sightline export --server URL --token T (--incident ID | --case ID) --reason R -o FILE.zip", (*Main).export},
 	{"refresh", "bring receipts up to the log's latest checkpoint: sightline refresh --server URL RECEIPT...", (*Main).refresh},

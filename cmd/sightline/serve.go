@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/sightline/sightline/internal/redact"
 	"github.com/sightline/sightline/internal/server"
 	"github.com/sightline/sightline/verify"
 )
@@ -26,6 +27,7 @@ type serveCmd struct {
 	listen        string
 	logLevel      string
 	witnessPolicy string
+	bases         string
 }
 
 func (c *serveCmd) flags() *flag.FlagSet {
@@ -46,6 +48,8 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.StringVar(&c.cfg.SMTP, "smtp", "", "host:port of a mail relay that emails complainants their notices (none: notices are only on their page)")
 	fs.StringVar(&c.cfg.SMTPFrom, "smtp-from", "sightline@localhost", "the sender of those emails")
 	fs.StringVar(&c.cfg.Organization, "organization", "", "who runs this server, as evidence packages name their source (default: the log's origin)")
+	fs.StringVar(&c.cfg.Models, "models", "models", "the face detector's folder, as scripts/models.sh installs it (make run does); without it faces are drawn by hand")
+	fs.StringVar(&c.bases, "redaction-bases", "", "a file of the legal bases a redaction's changes may give, a line each: a code (a-z, 0-9, -) and its meaning (default: privacy, minor, medical, victim, informant, identifiers, security, investigation)")
 	fs.StringVar(&c.cfg.LogOrigin, "log-origin", "", "name of the custody log in its checkpoints, fixed when its key is created (default "+server.DefaultLogOrigin+")")
 	fs.StringVar(&c.witnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: the witnesses (with their add-checkpoint URLs) whose quorum must cosign every checkpoint before it is published; none: the log is not witnessed")
 	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "longest wait from an acknowledged event to a signed checkpoint covering it (its receipt); at least 200ms")
@@ -94,6 +98,15 @@ func (c *serveCmd) run(ctx context.Context, args []string) error {
 			return fmt.Errorf("--witness-policy %s: %w", c.witnessPolicy, err)
 		}
 		c.cfg.WitnessPolicy = b
+	}
+	if c.bases != "" {
+		b, err := os.ReadFile(c.bases)
+		if err != nil {
+			return fmt.Errorf("--redaction-bases: %w", err)
+		}
+		if c.cfg.RedactionBases, err = redact.ParseBases(string(b)); err != nil {
+			return fmt.Errorf("--redaction-bases %s: %w", c.bases, err)
+		}
 	}
 	srvr, err := server.Open(ctx, c.cfg)
 	if err != nil {

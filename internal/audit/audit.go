@@ -52,8 +52,10 @@ type Report struct {
 	// Indexed is how many custody index rows were checked against the log.
 	Indexed int
 	// Cases is how many cases were held against the log.
-	Cases    int
-	Problems []Problem
+	Cases int
+	// Redactions is how many rendered redactions were checked.
+	Redactions int
+	Problems   []Problem
 }
 
 func (r *Report) add(concerns, format string, args ...any) {
@@ -165,6 +167,9 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 			r.add(what, "record says %s, the event that made it (log index %d) says %s", f.SHA256, f.LogIndex, e.Details["sha256"])
 		}
 	}
+	if err := checkRedactions(ctx, d, entries, hashes, used, r); err != nil {
+		return nil, err
+	}
 	// Documents attached to cases: each an intact blob.
 	docs, err := d.CaseDocuments(ctx)
 	if err != nil {
@@ -191,6 +196,53 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkRedactions holds every rendered redaction against its manifest
+// and its "redacted" event: the manifest is canonical, names the item's
+// original and an intact output blob, and the event logged names that
+// manifest and that output.
+func checkRedactions(ctx context.Context, d *db.DB, entries map[uint64]evidence.Event, hashes, used map[blob.Ref]bool, r *Report) error {
+	all, err := d.Redactions().Rendered(ctx)
+	if err != nil {
+		return err
+	}
+	for _, rd := range all {
+		r.Redactions++
+		what := "redaction " + rd.ID
+		m, err := verify.ParseManifest(rd.Manifest)
+		if err != nil || m.Output == nil {
+			r.add(what, "its manifest does not read: %v", err)
+			continue
+		}
+		it, err := d.Evidence().Get(ctx, rd.Evidence)
+		if err != nil {
+			r.add(what, "its evidence %s: %v", rd.Evidence, err)
+			continue
+		}
+		if m.Original.SHA256 != it.SHA256.String() || m.Original.Size != it.Size || m.Original.Evidence != it.ID {
+			r.add(what, "its manifest names original %s (%d bytes), evidence %s is %s (%d bytes)", m.Original.SHA256, m.Original.Size, it.ID, it.SHA256, it.Size)
+		}
+		ref, err := blob.ParseRef(m.Output.SHA256)
+		if err != nil {
+			r.add(what, "its output is not a SHA-256")
+			continue
+		}
+		used[ref] = true
+		r.checkBlob(hashes, what, "redacted video", ref)
+		sum := sha256.Sum256(rd.Manifest)
+		e, ok := entries[rd.LogIndex]
+		switch {
+		case !rd.Logged:
+			r.add(what, "rendered but not logged")
+		case !ok || e.Type != evidence.Redacted || e.Evidence == nil || e.Evidence.ID != it.ID:
+			r.add(what, "log entry %d is not its redacted event", rd.LogIndex)
+		case e.Details["manifest_sha256"] != hex.EncodeToString(sum[:]) || e.Details["sha256"] != m.Output.SHA256:
+			r.add(what, "its redacted event (log index %d) names manifest %s and output %s; it has %x and %s",
+				rd.LogIndex, e.Details["manifest_sha256"], e.Details["sha256"], sum, m.Output.SHA256)
+		}
+	}
+	return nil
 }
 
 // checkCases holds every case against the log: it was filed or opened by

@@ -79,18 +79,12 @@ func (t *Tool) runTo(parent context.Context, w io.Writer, name string, args ...s
 // runIO is runTo with the tool's standard input read from stdin (nil:
 // none).
 func (t *Tool) runIO(parent context.Context, stdin io.Reader, w io.Writer, name string, args ...string) (stderr []byte, err error) {
-	t.once.Do(func() {
-		n := t.Parallel
-		if n <= 0 {
-			n = 2 * runtime.NumCPU()
+	if parent.Value(turnKey{t}) == nil {
+		var release func()
+		if parent, release, err = t.Turn(parent); err != nil {
+			return nil, err
 		}
-		t.sem = make(chan struct{}, n)
-	})
-	select {
-	case t.sem <- struct{}{}:
-		defer func() { <-t.sem }()
-	case <-parent.Done():
-		return nil, parent.Err()
+		defer release()
 	}
 	ctx, cancel := context.WithTimeout(parent, t.timeout())
 	defer cancel()
@@ -128,6 +122,28 @@ func (t *Tool) runIO(parent context.Context, stdin io.Reader, w io.Writer, name 
 		return errb.Bytes(), &runError{tool: name, msg: summarize(errb.Bytes(), exit.String())}
 	}
 	return errb.Bytes(), err
+}
+
+type turnKey struct{ t *Tool }
+
+// Turn takes one of the tool's turns (of Parallel) for a pipeline of runs
+// that must go at once, one feeding the other: runs given the returned
+// context take no turn of their own, so a pipeline never waits on its
+// own half. release gives the turn back.
+func (t *Tool) Turn(ctx context.Context) (context.Context, func(), error) {
+	t.once.Do(func() {
+		n := t.Parallel
+		if n <= 0 {
+			n = 2 * runtime.NumCPU()
+		}
+		t.sem = make(chan struct{}, n)
+	})
+	select {
+	case t.sem <- struct{}{}:
+		return context.WithValue(ctx, turnKey{t}, true), func() { <-t.sem }, nil
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
 }
 
 // stopWriter passes a tool's output on until its writer refuses more,

@@ -34,6 +34,12 @@ func Render(ctx context.Context, tool *media.Tool, src media.Source, plan verify
 	}
 	f := media.Frames{Width: o.Width, Height: o.Height, Count: o.Frames}
 	boxes := boxChanges(m.Changes)
+	// The decoder feeds the encoder: one turn of the tool for both.
+	ctx, release, err := tool.Turn(ctx)
+	if err != nil {
+		return m, err
+	}
+	defer release()
 	pr, pw := io.Pipe()
 	decoded := make(chan error, 1)
 	go func() {

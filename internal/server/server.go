@@ -401,7 +401,7 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 	s.redact, err = redact.NewService(redact.Config{Store: s.db.Redactions(), Evidence: s.evidence, Blobs: s.blobs,
 		Record: recorder.Record, Log: s.log, Custody: s.db.Custody(), Enqueue: s.jobs.Enqueue,
 		Media: &media.Tool{Timeout: timeout, Parallel: 1}, Models: models, Bases: cfg.RedactionBases,
-		Tmp: filepath.Join(work, "redact"), Logger: cfg.Logger, Now: cfg.Now})
+		Tmp: work, Logger: cfg.Logger, Now: cfg.Now})
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ func (s *server) redactionRoutes(mux *http.ServeMux) {
 	s.handle(mux, "POST /api/v1/redactions/{rid}/release", access.ReleaseRedaction, s.redactionStep(access.ReleaseRedaction, (*redact.Service).Release))
 	s.handle(mux, "GET /api/v1/redactions/{rid}/manifest", access.Redact, h(s.redactionManifest))
 	s.handle(mux, "GET /api/v1/redactions/{rid}/video", access.Redact, h(s.redactionVideo))
+	s.handle(mux, "GET /api/v1/redactions/{rid}/receipt", access.Redact, h(s.redactionReceipt))
 	s.handle(mux, "GET /api/v1/redactions/{rid}/tracks/{track}", access.Redact, h(s.redactionThumb))
 	s.handle(mux, "GET /staff/redact/{id}", access.Redact, h(s.redactPage))
 }
@@ -310,6 +311,32 @@ func (s *server) redactionManifest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+rd.ID+`.manifest.json"`)
 	w.Header().Set("Sightline-Manifest-SHA256", m.SHA256())
 	w.Write(rd.Manifest)
+}
+
+// redactionReceipt answers GET /api/v1/redactions/{rid}/receipt: the
+// receipt of its "redacted" event (about the original; the entry names
+// the manifest's and the output's SHA-256), for `sightline
+// verify-redaction`.
+func (s *server) redactionReceipt(w http.ResponseWriter, r *http.Request) {
+	rd, _, ok := s.rendered(w, r)
+	if !ok {
+		return
+	}
+	it, err := s.Evidence.Get(r.Context(), rd.Evidence)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !rd.Logged {
+		s.problem(w, r, http.StatusConflict, "the redaction is not logged yet")
+		return
+	}
+	rc, err := s.Log.Receipt(r.Context(), rd.LogIndex, it.SHA256.String(), it.Size)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rc)
 }
 
 // redactionVideo answers GET /api/v1/redactions/{rid}/video: the output,

@@ -25,6 +25,7 @@ import (
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/jobs"
+	"github.com/sightline/sightline/internal/detect/facetest"
 	"github.com/sightline/sightline/internal/server"
 )
 
@@ -112,6 +113,10 @@ func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
 	t.Helper()
 	clock := &Clock{t: time.Now()}
 	cfg := server.Config{Data: data, Now: clock.Now}
+	// The face detector scripts/models.sh installed at the module's root.
+	if dir, err := facetest.Models(); err == nil {
+		cfg.Models = dir
+	}
 	for _, c := range change {
 		c(&cfg)
 	}
