@@ -13,10 +13,11 @@ LISTEN ?= 127.0.0.1:8080
 FUZZTIME ?= 150000x
 FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/media:FuzzBMFF internal/media:FuzzEXIF \
 	internal/media:FuzzProbeReport internal/media:FuzzPacketsEnd internal/evidence:FuzzParseEvent internal/review:FuzzNormalizeCode internal/web:FuzzLocalPath internal/web:FuzzRangeSpan \
-	internal/cases:FuzzParseComplaint verify:FuzzReceipt verify:FuzzCheckpoint verify:FuzzPackage:30000x verify:FuzzPolicy:30000x
+	internal/cases:FuzzParseComplaint verify:FuzzReceipt verify:FuzzCheckpoint verify:FuzzPackage:30000x verify:FuzzPolicy:30000x \
+	verify:FuzzManifest:30000x
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
-.PHONY: run test build witnesses bench bench-sync bench-load bench-package fuzz vendor vendor-check deps test-deps clean
+.PHONY: run test build witnesses bench bench-sync bench-load bench-package bench-redact fuzz vendor vendor-check deps test-deps clean
 
 run: deps
 	$(GO) run ./cmd/sightline serve --data $(DATA) --listen $(LISTEN)
@@ -64,6 +65,12 @@ bench-load: deps
 # the server's peak RSS.
 bench-package: deps
 	$(GO) run ./bench/package
+
+# Automatic redaction of a minute of 720p30 video: seconds of detection
+# and of the render per minute, as ratios to decoding it, and how many
+# faces of the test set show in the output.
+bench-redact: test-deps
+	$(GO) run ./bench/redact
 
 # Sound alignment: accuracy and speed on test incidents built from
 # espeak-ng speech and sox street noise (installed by scripts/deps.sh bench).

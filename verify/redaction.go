@@ -125,7 +125,8 @@ type Keyframe struct {
 }
 
 // BoxAt is where a box change is at frame n (ok false outside its
-// frames): linear between keyframes, rounded to whole pixels.
+// frames): its corners move linearly between keyframes, rounded to whole
+// pixels.
 func (c Change) BoxAt(n int) (Keyframe, bool) {
 	if c.Kind != ChangeBox || n < c.From || n > c.To || len(c.Keyframes) == 0 {
 		return Keyframe{}, false
@@ -147,7 +148,9 @@ func (c Change) BoxAt(n int) (Keyframe, bool) {
 	a, b := ks[i-1], ks[i]
 	t := float64(n-a.Frame) / float64(b.Frame-a.Frame)
 	lerp := func(p, q int) int { return int(math.Round(float64(p) + t*float64(q-p))) }
-	return Keyframe{Frame: n, X: lerp(a.X, b.X), Y: lerp(a.Y, b.Y), W: lerp(a.W, b.W), H: lerp(a.H, b.H)}, true
+	// The corners move, so a box between two inside the picture is too.
+	x, y := lerp(a.X, b.X), lerp(a.Y, b.Y)
+	return Keyframe{Frame: n, X: x, Y: y, W: lerp(a.X+a.W, b.X+b.W) - x, H: lerp(a.Y+a.H, b.Y+b.H) - y}, true
 }
 
 // Validate checks a change against the original it is for.

@@ -23,7 +23,7 @@ type Detector struct {
 	session *ort.DynamicAdvancedSession
 	size    int
 	anchors []anchor
-	// Threshold is the least score kept (default 0.5).
+	// Threshold is the least score kept (default 0.6).
 	Threshold float64
 
 	mu    sync.Mutex
@@ -68,7 +68,7 @@ func Load(dir string, threads int) (*Detector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the face detector: %w", err)
 	}
-	return &Detector{session: session, size: 256, anchors: anchors(256), Threshold: 0.5}, nil
+	return &Detector{session: session, size: 256, anchors: anchors(256), Threshold: 0.6}, nil
 }
 
 // Close frees the session.

@@ -142,7 +142,7 @@ func (s *server) itemRedactions(w http.ResponseWriter, r *http.Request) {
 	out := []redactionView{}
 	for _, rd := range all {
 		v := viewRedaction(rd, c)
-		v.Tracks, v.Changes = nil, nil // a list, not the record
+		v.Tracks, v.Changes = []trackView{}, []verify.Change{} // a list, not the record
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -170,8 +170,8 @@ type redactionView struct {
 	Basis       string                  `json:"basis"`
 	Detection   redact.Detection        `json:"detection,omitempty"`
 	DetectError string                  `json:"detect_error,omitempty"`
-	Tracks      []trackView             `json:"tracks,omitempty"`
-	Changes     []verify.Change         `json:"changes,omitempty"`
+	Tracks      []trackView             `json:"tracks"`
+	Changes     []verify.Change         `json:"changes"`
 	Comment     string                  `json:"comment,omitempty"`
 	Rendering   bool                    `json:"rendering,omitempty"`
 	RenderError string                  `json:"render_error,omitempty"`
@@ -191,6 +191,9 @@ func viewRedaction(rd redact.Redaction, c caller) redactionView {
 		Mine: rd.Author == c.Actor(), Created: rd.Created, Updated: rd.Updated, Original: rd.Original, Auto: rd.Auto,
 		Effect: rd.Effect, Basis: rd.Reason, Detection: rd.Detection, DetectError: rd.DetectError, Changes: rd.Changes,
 		Comment: rd.Comment, Rendering: rd.Rendering, RenderError: rd.RenderError, Tracks: []trackView{}}
+	if v.Changes == nil {
+		v.Changes = []verify.Change{}
+	}
 	for _, t := range rd.Tracks {
 		choice := rd.Choices[t.ID]
 		reason := rd.Reason

@@ -76,8 +76,10 @@
     let i = 1;
     while (kfs[i].frame < n) i++;
     const a = kfs[i - 1], b = kfs[i], t = (n - a.frame) / (b.frame - a.frame);
+    // Go's math.Round: halves away from zero (the corners are never negative).
     const l = (p, r) => Math.round(p + t * (r - p));
-    return { x: l(a.x, b.x), y: l(a.y, b.y), w: l(a.w, b.w), h: l(a.h, b.h) };
+    const x = l(a.x, b.x), y = l(a.y, b.y);
+    return { x, y, w: l(a.x + a.w, b.x + b.w) - x, h: l(a.y + a.h, b.y + b.h) - y };
   }
 
   function draw() {
@@ -232,6 +234,7 @@
 
   async function load(keepEdits) {
     rd = await api("GET", "/api/v1/redactions/" + encodeURIComponent(rid));
+    rd.tracks = rd.tracks || [];
     if (!keepEdits) {
       boxes = (rd.changes || []).filter((c) => c.kind === "box");
       mutes = (rd.changes || []).filter((c) => c.kind !== "box");
