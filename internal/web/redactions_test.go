@@ -109,8 +109,8 @@ func TestRedactionStepsAndRefusals(t *testing.T) {
 	}
 	step(approver, "approve", 409) // not submitted
 	step(author, "submit", 200)
-	step(author, "approve", 403) // its author
-	step(author, "render", 409)  // not approved
+	step(author, "approve", 403)  // its author
+	step(author, "render", 409)   // not approved
 	step(records, "release", 409) // not rendered
 	if _, ok, _ := env.Server.Jobs().Latest(t.Context(), redact.RenderJob, opened.ID); ok {
 		t.Error("a refused step queued a render")

@@ -273,4 +273,3 @@ func (c *Clip) Measure(ctx context.Context, tool *media.Tool, path string) (Leak
 	l.FalseArea = falsePixels / math.Max(allPixels, 1)
 	return l, nil
 }
-

@@ -24,8 +24,8 @@ import (
 
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/client"
-	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/detect/facetest"
+	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/server"
 )
 
