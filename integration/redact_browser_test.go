@@ -2,12 +2,10 @@ package integration
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -201,24 +199,10 @@ func TestRedactInTheEditor(t *testing.T) {
 	if covered != 51 {
 		t.Errorf("the box covered %d frames, want 51 (10 to 60)", covered)
 	}
-	pcm, err := exec.Command("ffmpeg", "-v", "error", "-f", "mov", "-i", out, "-map", "0:a", "-ac", "1", "-ar", "8000", "-f", "f32le", "-").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rms := func(from, to float64) float64 {
-		var s float64
-		n := 0
-		for i := int(from * 8000); i < int(to*8000) && 4*i+4 <= len(pcm); i++ {
-			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(pcm[4*i:])))
-			s += v * v
-			n++
-		}
-		return math.Sqrt(s / math.Max(float64(n), 1))
-	}
-	if r := rms(1.01, 1.99); r > 1e-3 {
+	if r := mediatest.Loudness(t, out, 1.01, 1.99); r > 1e-3 {
 		t.Errorf("the muted second has sound (rms %.4f)", r)
 	}
-	if r := rms(0.2, 0.9); r < 0.05 {
+	if r := mediatest.Loudness(t, out, 0.2, 0.9); r < 0.05 {
 		t.Errorf("the sound before the mute is gone (rms %.4f)", r)
 	}
 

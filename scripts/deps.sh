@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Sightline needs and that are missing.
-#   scripts/deps.sh run    what the server needs (ffmpeg; node and npm fetch the face detector, scripts/models.sh)
+#   scripts/deps.sh run    what the server needs (ffmpeg; node and npm fetch the face detector, scripts/models.sh;
+#                          gcc and libc6-dev build its runtime's cgo binding)
 #   scripts/deps.sh test   that, plus what the tests drive (chromium, node and npm for tus-js-client), make (HEIC photos)
 #                          and watch (strace: which files ffmpeg opens; pdftotext: what a PDF says), and Mailpit
 #                          (a real SMTP server, a Go tool), and the witnesses the log's tests run (litewitness and
@@ -9,8 +10,8 @@
 set -euo pipefail
 
 case "${1:-run}" in
-run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm" ;;
-test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils ssh-agent:openssh-client ssh-keygen:openssh-client" ;;
+run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm gcc:gcc" ;;
+test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm gcc:gcc chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils ssh-agent:openssh-client ssh-keygen:openssh-client" ;;
 bench) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux espeak-ng:espeak-ng sox:sox" ;;
 *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
@@ -37,6 +38,11 @@ missing=()
 for pair in $wanted; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# The face detector's runtime is loaded through cgo (onnxruntime_go): a C
+# compiler and the C library's headers.
+if [ "${1:-run}" != bench ] && [ ! -f /usr/include/dlfcn.h ]; then
+	missing+=(libc6-dev)
+fi
 # A Node.js from elsewhere (NodeSource) bundles npm and conflicts with
 # Debian's npm package: never mix the two.
 if command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then

@@ -99,6 +99,12 @@ func main() {
 	}
 	fmt.Printf("  total:               %6.1f s  (%s the target of 120 s)\n", total, verdict)
 	fmt.Printf("leaks: %s\n", leaks)
+	for i, n := range leaks.ByFace {
+		if n > 0 {
+			f := clip.Faces[i]
+			fmt.Printf("  face %d (%.0f px, dim %v, turned %v): shown in %d frames\n", i, f.Height, f.Dim, f.Turned, n)
+		}
+	}
 }
 
 func check(err error) {

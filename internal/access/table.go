@@ -247,7 +247,8 @@ func Decide(p Principal, a Action, f *Facts) Decision {
 // itemRules are who may reach an evidence item: the civilian who holds its
 // token; an officer, footage from their own camera; a supervisor, their
 // unit's footage and what a civilian shared with them; an investigator,
-// what is linked to their cases. Admins manage accounts, not footage. An
+// what is linked to their cases; public-records staff, their unit's camera
+// footage (to redact it). Admins manage accounts, not footage. An
 // officer involved in an item loses access to it whatever their role.
 func itemRules() map[string]Rule {
 	return map[string]Rule{

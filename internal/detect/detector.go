@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -240,10 +241,11 @@ func anchors(size int) []anchor {
 }
 
 // merge joins boxes of one face (found in several tiles or by several
-// anchors): boxes overlapping the best by a third or more are averaged
-// into it, weighted by score.
+// anchors): boxes of about its size overlapping the best are averaged
+// into it, weighted by score. A small face in front of a large one (or
+// behind it) stays a face of its own.
 func merge(boxes []Box) []Box {
-	slices.SortFunc(boxes, func(a, b Box) int { return cmpFloat(b.Score, a.Score) })
+	slices.SortFunc(boxes, func(a, b Box) int { return cmp.Compare(b.Score, a.Score) })
 	used := make([]bool, len(boxes))
 	var out []Box
 	for i, b := range boxes {
@@ -252,7 +254,7 @@ func merge(boxes []Box) []Box {
 		}
 		var sx, sy, sx2, sy2, sw float64
 		for j := i; j < len(boxes); j++ {
-			if used[j] || IoU(b, boxes[j]) < 0.3 && contained(boxes[j], b) < 0.8 {
+			if used[j] || !sameFace(b, boxes[j]) {
 				continue
 			}
 			used[j] = true
@@ -268,14 +270,14 @@ func merge(boxes []Box) []Box {
 	return out
 }
 
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// sameFace says whether a and b are one face, for merging: they overlap by a third, or
+// one lies mostly inside the other (a face cut by a tile's edge), and
+// neither is twice the other's size.
+func sameFace(a, b Box) bool {
+	if a.W > 2*b.W || b.W > 2*a.W {
+		return false
 	}
-	return 0
+	return IoU(a, b) >= 0.3 || contained(b, a) >= 0.8 || contained(a, b) >= 0.8
 }
 
 // IoU is the area two boxes share over the area they cover.

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"cmp"
 	"bytes"
 	"context"
 	"image"
@@ -36,16 +37,18 @@ func (t Track) Change(effect, reason string) verify.Change {
 		Source: "auto", Track: t.ID, Score: math.Round(t.Score*1000) / 1000, Reason: reason}
 }
 
-// Sampling: the detector looks at every Every-th frame (about ten a
+// Sampling: the detector looks at every Every-th frame (7.5 times a
 // second); a face it misses for up to gapSightings looks in a row stays
 // one track, its box moving straight between sightings; a track covers
-// holdFrames more frames before its first sighting and after its last.
+// hold more frames before its first sighting and after its last, its box
+// carried on at the speed it was moving (a face coming out from behind
+// something is boxed before the detector sees it whole).
 func sampling(fps float64) (every, hold int) {
-	every = max(1, int(math.Round(fps/10)))
-	return every, 2 * every
+	every = max(1, int(math.Round(fps/7.5)))
+	return every, 4 * every
 }
 
-const gapSightings = 4
+const gapSightings = 8
 
 // FindFaces runs the detector over the video and follows each face.
 // progress, if not nil, is told the frames done so far.
@@ -74,10 +77,30 @@ func FindFaces(ctx context.Context, tool *media.Tool, det *detect.Detector, src 
 		t.ID = i + 1
 		t.From = max(0, t.Boxes[0].Frame-hold)
 		t.To = min(f.Count-1, t.Boxes[len(t.Boxes)-1].Frame+hold)
+		if n := len(t.Boxes); n >= 2 {
+			first := carry(t.Boxes[0], t.Boxes[1], t.From, f)
+			last := carry(t.Boxes[n-1], t.Boxes[n-2], t.To, f)
+			t.Boxes = append(append([]verify.Keyframe{first}, t.Boxes...), last)
+			t.Boxes = slices.CompactFunc(t.Boxes, func(a, b verify.Keyframe) bool { return a.Frame == b.Frame })
+		}
 		t.Thumb = thumb(t.best)
 		out = append(out, t.Track)
 	}
 	return out, nil
+}
+
+// carry moves box a, seen beside b, on to frame n at the speed it moved
+// between them, kept inside the picture.
+func carry(a, b verify.Keyframe, n int, f media.Frames) verify.Keyframe {
+	dt := float64(b.Frame - a.Frame)
+	steps := float64(n - a.Frame)
+	k := a
+	k.Frame = n
+	k.X = int(math.Round(float64(a.X) + float64(b.X-a.X)*steps/dt))
+	k.Y = int(math.Round(float64(a.Y) + float64(b.Y-a.Y)*steps/dt))
+	k.X = max(0, min(k.X, f.Width-k.W))
+	k.Y = max(0, min(k.Y, f.Height-k.H))
+	return k
 }
 
 type liveTrack struct {
@@ -120,7 +143,7 @@ func (tr *tracker) add(n int, boxes []detect.Box, frame []byte) {
 			}
 		}
 	}
-	slices.SortFunc(pairs, func(a, b pair) int { return cmpF(b.score, a.score) })
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Compare(b.score, a.score) })
 	usedT := map[*liveTrack]bool{}
 	usedB := map[int]bool{}
 	for _, p := range pairs {
@@ -170,16 +193,6 @@ func Pad(b detect.Box, w, h int) verify.Keyframe {
 	k.W, k.H = max(k.W, 2), max(k.H, 2)
 	k.X, k.Y = min(k.X, w-k.W), min(k.Y, h-k.H)
 	return k
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // crop copies the box out of a packed RGB frame.

@@ -13,6 +13,7 @@ import (
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/incident"
 )
 
@@ -255,18 +256,22 @@ func (s *server) staffView(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	it, _, ok := s.item(w, r, access.ReadItem, "")
+	it, c, ok := s.item(w, r, access.ReadItem, "")
 	if !ok {
 		return
 	}
 	src := "/api/v1/evidence/" + url.PathEscape(it.ID) + "/original"
+	redactLink := ""
+	if it.MediaType == media.Video && s.mayItem(r, c, access.Redact, it) {
+		redactLink = "/staff/redact/" + url.PathEscape(it.ID) + "?reason=" + url.QueryEscape(reason)
+	}
 	if reason != "" {
 		src += "?reason=" + url.QueryEscape(reason)
 	}
 	s.render(w, http.StatusOK, "view.html", struct {
-		Item        evidence.Item
-		Src, Reason string
-	}{it, src, reason})
+		Item                    evidence.Item
+		Src, Reason, RedactLink string
+	}{it, src, reason, redactLink})
 }
 
 type adminPage struct {

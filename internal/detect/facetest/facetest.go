@@ -67,6 +67,12 @@ func Photo() (*image.RGBA, error) {
 	return photo.img, nil
 }
 
+// What Paste drew at a pixel.
+const (
+	Drawn     uint8 = 1 // hair, neck, the photograph's background
+	FacePixel uint8 = 2 // the face itself
+)
+
 // Face is one face to paste: its height in pixels (the face, hairline to
 // chin), its centre, and how it looks.
 type Face struct {
@@ -92,12 +98,14 @@ func (f Face) Box() image.Rectangle {
 	return image.Rect(int(f.CX-w/2), int(f.CY-f.Height/2), int(math.Ceil(f.CX+w/2)), int(math.Ceil(f.CY+f.Height/2)))
 }
 
-// Paste draws the face of src (Photo) (with some of the photograph's hair and neck around
-// it) onto img, and returns the mask of the face's own pixels: the ellipse
-// inside Box, true where the face is.
-func Paste(src, img *image.RGBA, f Face, seed uint32) []bool {
+// Paste draws the face of src (Photo), with some of the photograph's
+// hair and neck around it, onto img, and returns what it drew, a value
+// per pixel of img: FacePixel where the face's own pixels are (the
+// ellipse inside Box), Drawn for the rest of what was pasted, 0
+// elsewhere.
+func Paste(src, img *image.RGBA, f Face, seed uint32) []uint8 {
 	b := img.Bounds()
-	mask := make([]bool, b.Dx()*b.Dy())
+	mask := make([]uint8, b.Dx()*b.Dy())
 	s := f.Height / float64(faceRect.Dy())
 	sx := s
 	if f.Turned {
@@ -134,9 +142,11 @@ func Paste(src, img *image.RGBA, f Face, seed uint32) []bool {
 			img.SetRGBA(x, y, c)
 			ex := (px - fcx) / (float64(faceRect.Dx()) / 2)
 			ey := (py - fcy) / (float64(faceRect.Dy()) / 2)
+			m := Drawn
 			if ex*ex+ey*ey <= 1 {
-				mask[(y-b.Min.Y)*b.Dx()+(x-b.Min.X)] = true
+				m = FacePixel
 			}
+			mask[(y-b.Min.Y)*b.Dx()+(x-b.Min.X)] = m
 		}
 	}
 	return mask

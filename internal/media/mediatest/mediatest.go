@@ -3,6 +3,8 @@
 package mediatest
 
 import (
+	"encoding/binary"
+	"math"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,4 +121,22 @@ func Scene(t testing.TB, name string, seed int, start, seconds float64, opts ...
 		args = append(args, "-c:a", "aac")
 	}
 	return FFmpeg(t, name, append(args, opts...)...)
+}
+
+// Loudness is the RMS level (full scale 1) of the sound of the file at
+// path between from and to seconds, mixed to mono at 8 kHz.
+func Loudness(t testing.TB, path string, from, to float64) float64 {
+	t.Helper()
+	pcm, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "f32le", "-").Output()
+	if err != nil {
+		t.Fatalf("decoding the sound of %s: %v", path, err)
+	}
+	var sum float64
+	n := 0
+	for i := int(from * 8000); i < int(to*8000) && 4*i+4 <= len(pcm); i++ {
+		v := float64(math.Float32frombits(binary.LittleEndian.Uint32(pcm[4*i:])))
+		sum += v * v
+		n++
+	}
+	return math.Sqrt(sum / math.Max(float64(n), 1))
 }

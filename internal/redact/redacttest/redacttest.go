@@ -86,20 +86,33 @@ type Clip struct {
 	Faces         []Moving
 }
 
-// masks are the pixel offsets of each face's own pixels in frame n.
-func (c *Clip) masks(photo, scratch *image.RGBA, n int) [][]int32 {
-	var out [][]int32
+// masks are the pixel offsets of each face's own pixels in frame n that
+// show: a face pasted later covers those of the faces before it. full
+// is how many pixels each face has, covered or not.
+func (c *Clip) masks(photo, scratch *image.RGBA, n int) (visible [][]int32, full []int) {
+	drawn := make([][]uint8, len(c.Faces))
 	for i, m := range c.Faces {
-		mask := facetest.Paste(photo, scratch, m.At(n, c.Width, c.Height), uint32(n*31+i))
+		drawn[i] = facetest.Paste(photo, scratch, m.At(n, c.Width, c.Height), uint32(n*31+i))
+	}
+	for i := range c.Faces {
 		var idx []int32
-		for p, on := range mask {
-			if on {
+		total := 0
+		for p, v := range drawn[i] {
+			if v != facetest.FacePixel {
+				continue
+			}
+			total++
+			covered := false
+			for j := i + 1; j < len(drawn) && !covered; j++ {
+				covered = drawn[j][p] != 0
+			}
+			if !covered {
 				idx = append(idx, int32(p))
 			}
 		}
-		out = append(out, idx)
+		visible, full = append(visible, idx), append(full, total)
 	}
-	return out
+	return visible, full
 }
 
 // Build writes a clip of frames frames at 30 fps to dir/name (H.264 at a
@@ -152,11 +165,15 @@ func (l *limited) Write(p []byte) (int, error) {
 
 // Leaks is how well a redacted copy hides the clip's faces.
 type Leaks struct {
-	// Pairs are (face, frame) pairs with the face in the picture; Shown
-	// those with more than 10% of the face's pixels unchanged.
-	Pairs, Shown int
+	// Pairs are (face, frame) pairs with the face in the picture, at
+	// least half of it not covered by another face; Shown those with
+	// more than 10% of the face's visible pixels unchanged. Covered are
+	// the pairs left out, the face mostly behind another.
+	Pairs, Shown, Covered int
 	// LongestRun is the most frames in a row one face was shown.
 	LongestRun int
+	// ByFace is how many frames each face (of Clip.Faces) was shown in.
+	ByFace []int
 	// FalseArea is the share of the picture changed far from any face
 	// (more than half a face's size away), over every frame: area
 	// redacted that held no face.
@@ -167,8 +184,8 @@ type Leaks struct {
 func (l Leaks) Rate() float64 { return float64(l.Shown) / math.Max(float64(l.Pairs), 1) }
 
 func (l Leaks) String() string {
-	return fmt.Sprintf("%d of %d (face, frame) pairs show more than 10%% of the face (%.2f%%); longest run %d frames; %.2f%% of the picture redacted away from faces",
-		l.Shown, l.Pairs, 100*l.Rate(), l.LongestRun, 100*l.FalseArea)
+	return fmt.Sprintf("%d of %d (face, frame) pairs show more than 10%% of the face (%.2f%%); longest run %d frames; %.2f%% of the picture redacted away from faces; %d pairs left out, the face mostly behind another",
+		l.Shown, l.Pairs, 100*l.Rate(), l.LongestRun, 100*l.FalseArea, l.Covered)
 }
 
 // Unchanged is how close a luma value must stay to count as unchanged.
@@ -199,7 +216,7 @@ func (c *Clip) Measure(ctx context.Context, tool *media.Tool, path string) (Leak
 		close(orig)
 		decoded <- err
 	}()
-	var l Leaks
+	l := Leaks{ByFace: make([]int, len(c.Faces))}
 	runs := make([]int, len(c.Faces))
 	var falsePixels, allPixels float64
 	n := 0
@@ -209,8 +226,11 @@ func (c *Clip) Measure(ctx context.Context, tool *media.Tool, path string) (Leak
 			return errors.New("the original has fewer frames than the copy")
 		}
 		n++
-		for fi, idx := range c.masks(photo, scratch, i) {
-			if len(idx) == 0 {
+		visible, full := c.masks(photo, scratch, i)
+		for fi, idx := range visible {
+			if 2*len(idx) < full[fi] {
+				l.Covered++
+				runs[fi] = 0
 				continue
 			}
 			l.Pairs++
@@ -222,6 +242,7 @@ func (c *Clip) Measure(ctx context.Context, tool *media.Tool, path string) (Leak
 			}
 			if same*10 > len(idx) {
 				l.Shown++
+				l.ByFace[fi]++
 				runs[fi]++
 				l.LongestRun = max(l.LongestRun, runs[fi])
 			} else {
