@@ -57,7 +57,7 @@ func TestRedactInTheEditor(t *testing.T) {
 	); err != nil {
 		t.Fatalf("starting: %v\n%s", err, pageText(ctx))
 	}
-	waitText(t, ctx, "#tracks", "No faces found.")
+	waitText(t, ctx, "#tracks", "Nothing found.")
 	rid, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new URLSearchParams(location.search).get("redaction")`))
 	if err != nil || rid == "" {
 		t.Fatalf("the editor's redaction: %q %v", rid, err)

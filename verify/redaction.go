@@ -62,11 +62,13 @@ type ManifestTools struct {
 	X264      string `json:"x264"`
 	// Recipe names the encoding settings (package redact), pinned so that
 	// the same input gives the same bytes.
-	Recipe   string         `json:"recipe"`
-	Detector *ManifestModel `json:"detector,omitempty"`
+	Recipe string `json:"recipe"`
+	// Detectors are the models whose tracks were kept, by name.
+	Detectors []ManifestModel `json:"detectors,omitempty"`
 }
 
-// ManifestModel names the face detector whose tracks were kept.
+// ManifestModel names a detector (of faces, of text) whose tracks were
+// kept.
 type ManifestModel struct {
 	Name          string `json:"name"`
 	Package       string `json:"package"`

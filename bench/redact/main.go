@@ -7,7 +7,7 @@
 //
 //   - the baseline: ffmpeg decoding the clip to raw frames, once;
 //   - detection: the face detector over the clip, every third frame,
-//     followed into tracks (redact.FindFaces, 2 threads);
+//     followed into tracks (redact.Find, 2 threads);
 //   - the render: every track as a solid box, the deterministic encode
 //     (redact.Render: one x264 thread, as the recipe pins).
 //
@@ -67,7 +67,7 @@ func main() {
 	base := time.Since(t0).Seconds()
 
 	t0 = time.Now()
-	tracks, err := redact.FindFaces(ctx, tool, det, src, f, clip.FPS, nil)
+	tracks, err := redact.Find(ctx, tool, []redact.Finder{redact.Faces(det)}, src, f, clip.FPS, nil)
 	check(err)
 	detection := time.Since(t0).Seconds()
 

@@ -1,8 +1,8 @@
 package redact
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"context"
 	"image"
 	"image/color"
@@ -15,13 +15,13 @@ import (
 	"github.com/sightline/sightline/verify"
 )
 
-// Track is one face followed through the video: where it was each time
+// Track is one face (or piece of text) followed through the video: where it was each time
 // the detector looked, padded to cover the head, and the frames it
 // covers (a little before the first sighting and after the last, so a
 // face entering or leaving is never bare).
 type Track struct {
 	ID    int     `json:"id"`
-	Kind  string  `json:"kind"` // "face"
+	Kind  string  `json:"kind"` // "face" or "text"
 	From  int     `json:"from_frame"`
 	To    int     `json:"to_frame"`
 	Score float64 `json:"score"` // the best sighting's
@@ -37,33 +37,73 @@ func (t Track) Change(effect, reason string) verify.Change {
 		Source: "auto", Track: t.ID, Score: math.Round(t.Score*1000) / 1000, Reason: reason}
 }
 
-// Sampling: the detector looks at every Every-th frame (7.5 times a
-// second); a face it misses for up to gapSightings looks in a row stays
-// one track, its box moving straight between sightings; a track covers
-// hold more frames before its first sighting and after its last, its box
-// carried on at the speed it was moving (a face coming out from behind
-// something is boxed before the detector sees it whole).
-func sampling(fps float64) (every, hold int) {
-	every = max(1, int(math.Round(fps/7.5)))
-	return every, 4 * every
+// A Finder finds one kind of thing in frames, to be followed as tracks.
+type Finder struct {
+	Kind string // "face", "text"
+	// Frame finds them in a frame of packed RGB.
+	Frame func(rgb []byte, w, h int) ([]detect.Box, error)
+	// Rate is how many frames a second it looks at.
+	Rate float64
+	// Pad grows a found box to what must be hidden.
+	Pad func(b detect.Box, w, h int) verify.Keyframe
 }
 
-const gapSightings = 8
+// Faces is the Finder of faces: 7.5 looks a second, boxes padded to the
+// head.
+func Faces(d *detect.Detector) Finder {
+	return Finder{Kind: "face", Frame: d.Frame, Rate: 7.5, Pad: Pad}
+}
 
-// FindFaces runs the detector over the video and follows each face.
-// progress, if not nil, is told the frames done so far.
-func FindFaces(ctx context.Context, tool *media.Tool, det *detect.Detector, src media.Source, f media.Frames, fps float64, progress func(frame int)) ([]Track, error) {
-	every, hold := sampling(fps)
-	tr := tracker{every: every, w: f.Width, h: f.Height}
-	err := tool.Decode(ctx, src, f, "rgb24", every, func(n int, frame []byte) error {
+// Text is the Finder of text (plates, screens): 2.5 looks a second,
+// boxes grown by a fifth of their height all round.
+func Text(d *detect.Text) Finder {
+	return Finder{Kind: "text", Frame: d.Frame, Rate: 2.5, Pad: func(b detect.Box, w, h int) verify.Keyframe {
+		g := b.H / 5
+		return clampBox(b.X-g, b.Y-g, b.X+b.W+g, b.Y+b.H+g, w, h)
+	}}
+}
+
+// Following: a thing missed for up to gapSightings looks in a row stays
+// one track, its box moving straight between sightings; a track covers
+// holdSightings looks more before its first sighting and after its last,
+// its box carried on at the speed it was moving (a face coming out from
+// behind something is boxed before the detector sees it whole).
+const (
+	gapSightings  = 8
+	holdSightings = 4
+)
+
+// Find runs the finders over the video (decoded once) and follows what
+// each finds into tracks, numbered from 1. progress, if not nil, is told
+// the frames done so far.
+func Find(ctx context.Context, tool *media.Tool, finders []Finder, src media.Source, f media.Frames, fps float64, progress func(frame int)) ([]Track, error) {
+	if len(finders) == 0 {
+		return nil, nil
+	}
+	every := make([]int, len(finders))
+	trackers := make([]*tracker, len(finders))
+	step := 0
+	for i, fd := range finders {
+		every[i] = max(1, int(math.Round(fps/fd.Rate)))
+		trackers[i] = &tracker{every: every[i], w: f.Width, h: f.Height, pad: fd.Pad, kind: fd.Kind}
+		if step == 0 || every[i] < step {
+			step = every[i]
+		}
+	}
+	err := tool.Decode(ctx, src, f, "rgb24", step, func(n int, frame []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		boxes, err := det.Frame(frame, f.Width, f.Height)
-		if err != nil {
-			return err
+		for i, fd := range finders {
+			if n%every[i] != 0 {
+				continue
+			}
+			boxes, err := fd.Frame(frame, f.Width, f.Height)
+			if err != nil {
+				return err
+			}
+			trackers[i].add(n, boxes, frame)
 		}
-		tr.add(n, boxes, frame)
 		if progress != nil {
 			progress(n)
 		}
@@ -73,18 +113,21 @@ func FindFaces(ctx context.Context, tool *media.Tool, det *detect.Detector, src 
 		return nil, err
 	}
 	var out []Track
-	for i, t := range tr.tracks {
-		t.ID = i + 1
-		t.From = max(0, t.Boxes[0].Frame-hold)
-		t.To = min(f.Count-1, t.Boxes[len(t.Boxes)-1].Frame+hold)
-		if n := len(t.Boxes); n >= 2 {
-			first := carry(t.Boxes[0], t.Boxes[1], t.From, f)
-			last := carry(t.Boxes[n-1], t.Boxes[n-2], t.To, f)
-			t.Boxes = append(append([]verify.Keyframe{first}, t.Boxes...), last)
-			t.Boxes = slices.CompactFunc(t.Boxes, func(a, b verify.Keyframe) bool { return a.Frame == b.Frame })
+	for i, tr := range trackers {
+		hold := holdSightings * every[i]
+		for _, t := range tr.tracks {
+			t.ID = len(out) + 1
+			t.From = max(0, t.Boxes[0].Frame-hold)
+			t.To = min(f.Count-1, t.Boxes[len(t.Boxes)-1].Frame+hold)
+			if n := len(t.Boxes); n >= 2 {
+				first := carry(t.Boxes[0], t.Boxes[1], t.From, f)
+				last := carry(t.Boxes[n-1], t.Boxes[n-2], t.To, f)
+				t.Boxes = append(append([]verify.Keyframe{first}, t.Boxes...), last)
+				t.Boxes = slices.CompactFunc(t.Boxes, func(a, b verify.Keyframe) bool { return a.Frame == b.Frame })
+			}
+			t.Thumb = thumb(t.best)
+			out = append(out, t.Track)
 		}
-		t.Thumb = thumb(t.best)
-		out = append(out, t.Track)
 	}
 	return out, nil
 }
@@ -114,6 +157,8 @@ type liveTrack struct {
 type tracker struct {
 	every  int
 	w, h   int
+	pad    func(detect.Box, int, int) verify.Keyframe
+	kind   string
 	tracks []*liveTrack
 }
 
@@ -155,7 +200,7 @@ func (tr *tracker) add(n int, boxes []detect.Box, frame []byte) {
 	}
 	for i, b := range boxes {
 		if !usedB[i] {
-			t := &liveTrack{Track: Track{Kind: "face"}}
+			t := &liveTrack{Track: Track{Kind: tr.kind}}
 			tr.tracks = append(tr.tracks, t)
 			tr.extend(t, n, b, frame)
 		}
@@ -170,7 +215,7 @@ func (tr *tracker) extend(t *liveTrack, n int, b detect.Box, frame []byte) {
 		t.velocity = [2]float64{(t.velocity[0] + vx) / 2, (t.velocity[1] + vy) / 2}
 	}
 	t.last, t.lastN = b, n
-	k := Pad(b, tr.w, tr.h)
+	k := tr.pad(b, tr.w, tr.h)
 	k.Frame = n
 	t.Boxes = append(t.Boxes, k)
 	if b.Score > t.Score {
@@ -183,10 +228,13 @@ func (tr *tracker) extend(t *liveTrack, n int, b detect.Box, frame []byte) {
 // half its height above for the forehead and hair, a fifth below for the
 // chin, a quarter to each side for the ears; clipped to the frame.
 func Pad(b detect.Box, w, h int) verify.Keyframe {
-	x0 := math.Floor(b.X - 0.25*b.W)
-	x1 := math.Ceil(b.X + 1.25*b.W)
-	y0 := math.Floor(b.Y - 0.5*b.H)
-	y1 := math.Ceil(b.Y + 1.2*b.H)
+	return clampBox(b.X-0.25*b.W, b.Y-0.5*b.H, b.X+1.25*b.W, b.Y+1.2*b.H, w, h)
+}
+
+// clampBox is the box of whole pixels around x0,y0 to x1,y1, inside the
+// w×h picture, at least 2 pixels a side.
+func clampBox(x0, y0, x1, y1 float64, w, h int) verify.Keyframe {
+	x0, y0, x1, y1 = math.Floor(x0), math.Floor(y0), math.Ceil(x1), math.Ceil(y1)
 	x0, y0 = math.Max(x0, 0), math.Max(y0, 0)
 	x1, y1 = math.Min(x1, float64(w)), math.Min(y1, float64(h))
 	k := verify.Keyframe{X: int(x0), Y: int(y0), W: int(x1 - x0), H: int(y1 - y0)}

@@ -39,7 +39,7 @@ func TestAutomaticRedactionHidesEveryFace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tracks, err := redact.FindFaces(t.Context(), tool, det, src, f, clip.FPS, nil)
+	tracks, err := redact.Find(t.Context(), tool, []redact.Finder{redact.Faces(det)}, src, f, clip.FPS, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,7 @@ type Service struct {
 
 	detMu sync.Mutex
 	det   *detect.Detector
+	text  *detect.Text
 
 	verOnce      sync.Once
 	ffmpeg, x264 string
@@ -82,10 +84,14 @@ func NewService(cfg Config) (*Service, error) {
 func (s *Service) Close() error {
 	s.detMu.Lock()
 	defer s.detMu.Unlock()
+	var errs []error
 	if s.det != nil {
-		return s.det.Close()
+		errs = append(errs, s.det.Close())
 	}
-	return nil
+	if s.text != nil {
+		errs = append(errs, s.text.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Bases are the legal bases a change may give.
@@ -106,7 +112,7 @@ type Actor struct {
 
 // Open is what a new redaction asks for.
 type Open struct {
-	Auto   []string `json:"auto"`   // "faces"
+	Auto   []string `json:"auto"`   // "faces", "text" (plates, screens)
 	Effect string   `json:"effect"` // of the tracks found; default fill
 	Basis  string   `json:"basis"`  // their legal basis; default the first
 }
@@ -118,8 +124,8 @@ func invalid(format string, args ...any) error {
 // Open starts a redaction of it by by, and queues its detection.
 func (s *Service) Open(ctx context.Context, it evidence.Item, by Actor, in Open) (Redaction, error) {
 	for _, a := range in.Auto {
-		if a != "faces" {
-			return Redaction{}, invalid("auto: %q is not a detector (faces)", a)
+		if a != "faces" && a != "text" {
+			return Redaction{}, invalid("auto: %q is not a detector (faces, text)", a)
 		}
 	}
 	if in.Effect == "" {
@@ -145,7 +151,7 @@ func (s *Service) Open(ctx context.Context, it evidence.Item, by Actor, in Open)
 	r := Redaction{ID: NewID(), Evidence: it.ID, Status: Draft, Author: by.ID, Created: now, Updated: now, Version: 1,
 		Original: o, Auto: slices.Compact(slices.Sorted(slices.Values(in.Auto))), Effect: in.Effect, Reason: in.Basis,
 		Tracks: []Track{}, Changes: []verify.Change{}}
-	if slices.Contains(r.Auto, "faces") {
+	if len(r.Auto) > 0 {
 		r.Detection = Detecting
 	}
 	if err := s.cfg.Store.Create(ctx, r); err != nil {
@@ -290,7 +296,7 @@ func (s *Service) Submit(ctx context.Context, id string, by Actor) (Redaction, e
 		case r.Status != Draft:
 			return fmt.Errorf("%w: only a draft can be submitted; this one is %s", ErrStep, r.Status)
 		case r.Detection == Detecting:
-			return fmt.Errorf("%w: faces are still being found", ErrStep)
+			return fmt.Errorf("%w: detection is still running", ErrStep)
 		case len(r.All()) == 0:
 			return invalid("the redaction changes nothing")
 		}
@@ -393,32 +399,43 @@ func (s *Service) Register(handle func(kind string, h func(ctx context.Context, 
 	handle(RenderJob, s.render)
 }
 
-func (s *Service) detector() (*detect.Detector, error) {
+// finders loads the detectors auto asks for, once.
+func (s *Service) finders(auto []string) ([]Finder, error) {
 	s.detMu.Lock()
 	defer s.detMu.Unlock()
-	if s.det != nil {
-		return s.det, nil
+	var out []Finder
+	for _, a := range auto {
+		var err error
+		switch {
+		case a == "faces" && s.det == nil:
+			s.det, err = detect.Load(s.cfg.Models, s.cfg.Threads)
+		case a == "text" && s.text == nil:
+			s.text, err = detect.LoadText(s.cfg.Models, s.cfg.Threads)
+		}
+		if errors.Is(err, detect.ErrMissing) {
+			return nil, fmt.Errorf("%w: %v", ErrNoDetector, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if a == "faces" {
+			out = append(out, Faces(s.det))
+		} else {
+			out = append(out, Text(s.text))
+		}
 	}
-	d, err := detect.Load(s.cfg.Models, s.cfg.Threads)
-	if errors.Is(err, detect.ErrMissing) {
-		return nil, fmt.Errorf("%w: %v", ErrNoDetector, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.det = d
-	return d, nil
+	return out, nil
 }
 
-// detectFaces is the detection job: it finds the faces of the original
-// and stores them as tracks. A missing detector fails the detection (it
+// detectFaces is the detection job: it finds the faces (and text, if
+// asked) of the original and stores them as tracks. A missing detector fails the detection (it
 // is not retried); the editor can still draw boxes by hand.
 func (s *Service) detectFaces(ctx context.Context, id string) error {
 	r, err := s.cfg.Store.Get(ctx, id)
 	if err != nil || r.Detection != Detecting {
 		return err
 	}
-	tracks, err := s.findFaces(ctx, r)
+	tracks, err := s.find(ctx, r)
 	if errors.Is(err, ErrNoDetector) {
 		_, uerr := s.update(ctx, id, Actor{}, "", nil, func(r *Redaction) error {
 			r.Detection, r.DetectError = NotFound, err.Error()
@@ -443,13 +460,13 @@ func (s *Service) detectFaces(ctx context.Context, id string) error {
 		return nil
 	})
 	if err == nil {
-		s.cfg.Logger.Info("faces found", "redaction", id, "tracks", len(tracks))
+		s.cfg.Logger.Info("tracks found", "redaction", id, "tracks", len(tracks))
 	}
 	return err
 }
 
-func (s *Service) findFaces(ctx context.Context, r Redaction) ([]Track, error) {
-	det, err := s.detector()
+func (s *Service) find(ctx context.Context, r Redaction) ([]Track, error) {
+	finders, err := s.finders(r.Auto)
 	if err != nil {
 		return nil, err
 	}
@@ -463,7 +480,7 @@ func (s *Service) findFaces(ctx context.Context, r Redaction) ([]Track, error) {
 	}
 	defer cleanup()
 	o := r.Original
-	return FindFaces(ctx, s.cfg.Media, det, media.Source{Path: path, Container: o.Container},
+	return Find(ctx, s.cfg.Media, finders, media.Source{Path: path, Container: o.Container},
 		media.Frames{Width: o.Width, Height: o.Height, Count: o.Frames}, o.FPS, nil)
 }
 
@@ -476,10 +493,15 @@ func (s *Service) Plan(ctx context.Context, r Redaction) (verify.Manifest, error
 	m := verify.Manifest{Format: verify.ManifestFormat, Original: r.Original,
 		Tools:   verify.ManifestTools{Sightline: version.String(), FFmpeg: s.ffmpeg, X264: s.x264, Recipe: Recipe},
 		Changes: r.All(), Author: r.Author, Approver: r.Approver}
-	if slices.ContainsFunc(m.Changes, func(c verify.Change) bool { return c.Source == "auto" }) {
-		p := detect.Pinned
-		m.Tools.Detector = &verify.ManifestModel{Name: p.Name, Package: p.Package, GraphSHA256: p.GraphSHA256, WeightsSHA256: p.WeightsSHA256, Runtime: p.Runtime}
+	// The detectors whose tracks are kept.
+	for kind, p := range map[string]detect.Model{"face": detect.Pinned, "text": detect.PinnedText} {
+		kept := slices.ContainsFunc(r.Tracks, func(t Track) bool { return t.Kind == kind && !r.Choices[t.ID].Drop })
+		if kept {
+			m.Tools.Detectors = append(m.Tools.Detectors, verify.ManifestModel{Name: p.Name, Package: p.Package,
+				GraphSHA256: p.GraphSHA256, WeightsSHA256: p.WeightsSHA256, Runtime: p.Runtime})
+		}
 	}
+	slices.SortFunc(m.Tools.Detectors, func(a, b verify.ManifestModel) int { return strings.Compare(a.Name, b.Name) })
 	return m, nil
 }
 

@@ -143,7 +143,7 @@ func TestRedactionStepsAndRefusals(t *testing.T) {
 		t.Fatalf("the redaction does not check: %v", err)
 	}
 	m := res.Manifest
-	if len(m.Changes) != len(rd.Tracks)-1+2 || m.Author == m.Approver || m.Tools.Detector == nil || m.Tools.X264 == "" || len(m.StreamHashes) != 2 {
+	if len(m.Changes) != len(rd.Tracks)-1+2 || m.Author == m.Approver || len(m.Tools.Detectors) != 1 || m.Tools.X264 == "" || len(m.StreamHashes) != 2 {
 		t.Errorf("the manifest: %d changes for %d tracks, author %s, approver %s, tools %+v", len(m.Changes), len(rd.Tracks), m.Author, m.Approver, m.Tools)
 	}
 	for _, c := range m.Changes {

@@ -9,9 +9,15 @@
 package facetest
 
 import (
+	"image/draw"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/fixed"
 	"image"
 	"image/color"
 	_ "image/jpeg"
@@ -199,4 +205,24 @@ func Models() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Write fills bg with fill and writes lines on it in ink, in the Go Bold
+// font at size pixels: a licence plate, a screen.
+func Write(img *image.RGBA, bg image.Rectangle, fill, ink color.Color, size float64, lines ...string) error {
+	draw.Draw(img, bg, image.NewUniform(fill), image.Point{}, draw.Src)
+	f, err := opentype.Parse(gobold.TTF)
+	if err != nil {
+		return err
+	}
+	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+	if err != nil {
+		return err
+	}
+	for i, l := range lines {
+		dr := font.Drawer{Dst: img, Src: image.NewUniform(ink), Face: face,
+			Dot: fixed.P(bg.Min.X+int(size/2), bg.Min.Y+int(size*1.2)*(i+1))}
+		dr.DrawString(l)
+	}
+	return nil
 }

@@ -47,7 +47,7 @@
       ev.preventDefault();
       try {
         const r = await api("POST", "/api/v1/evidence/" + encodeURIComponent(evidence) + "/redactions",
-          { auto: $("auto-faces").checked ? ["faces"] : [], effect: $("start-effect").value, basis: $("start-basis").value });
+          { auto: ["faces", "text"].filter((k) => $("auto-" + k).checked), effect: $("start-effect").value, basis: $("start-basis").value });
         location.href = "/staff/redact/" + encodeURIComponent(evidence) + "?reason=" + encodeURIComponent(reason) + "&redaction=" + encodeURIComponent(r.id);
       } catch (e) { say("Could not start: " + e.message); }
     });
@@ -167,17 +167,17 @@
       li.dataset.track = t.id;
       const img = el("img");
       img.src = q("/api/v1/redactions/" + encodeURIComponent(rid) + "/tracks/" + t.id);
-      img.alt = "face " + t.id;
+      img.alt = t.kind + " " + t.id;
       img.addEventListener("click", () => { video.pause(); seekFrame(t.boxes[0].frame); });
       const keep = el("input"); keep.type = "checkbox"; keep.checked = c.keep; keep.disabled = !editable();
       keep.className = "keep";
       keep.addEventListener("change", () => { c.keep = keep.checked; changed(); });
       const label = el("label"); label.append(keep, " hide");
-      li.append(img, el("span", "frames " + t.from_frame + "–" + t.to_frame + ", score " + t.score.toFixed(2)), label);
+      li.append(img, el("span", t.kind + ", frames " + t.from_frame + "–" + t.to_frame + ", score " + t.score.toFixed(2)), label);
       $("tracks").append(li);
     }
-    if (!rd.tracks.length) $("tracks").append(el("li", rd.detection === "running" ? "Looking for faces…" :
-      rd.detection === "failed" ? "Faces were not searched: " + rd.detect_error : "No faces found."));
+    if (!rd.tracks.length) $("tracks").append(el("li", rd.detection === "running" ? "Looking…" :
+      rd.detection === "failed" ? "Nothing was searched: " + rd.detect_error : "Nothing found."));
     $("boxes").replaceChildren();
     boxes.forEach((b, i) => {
       const li = el("li", "Box " + (i + 1) + ": " + b.effect + ", " + b.reason + ", " + count(b.keyframes.length, "keyframe") +
@@ -222,7 +222,7 @@
 
   function describe() {
     const parts = ["Status: " + rd.status + (rd.mine ? " (yours)" : "") + "."];
-    if (rd.detection === "running") parts.push("Looking for faces…");
+    if (rd.detection === "running") parts.push("Looking for " + rd.auto.join(" and ") + "…");
     if (rd.rendering) parts.push("Rendering…");
     if (rd.render_error) parts.push("The render failed: " + rd.render_error);
     if (rd.status === "submitted" && rd.mine) parts.push("Someone else must approve it.");
