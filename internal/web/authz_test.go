@@ -265,6 +265,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"POST /api/v1/redactions/{rid}/release":       {{"POST", redURL + "/release", "", nil, all(404)}},
 		"GET /api/v1/redactions/{rid}/manifest":       {{"GET", redURL + "/manifest", "", nil, incidentEditors(409, 409)}},
 		"GET /api/v1/redactions/{rid}/video":          {{"GET", redURL + "/video", "", nil, incidentEditors(409, 409)}},
+		"GET /api/v1/redactions/{rid}/receipt":        {{"GET", redURL + "/receipt", "", nil, incidentEditors(409, 409)}},
 		"GET /api/v1/redactions/{rid}/tracks/{track}": {{"GET", redURL + "/tracks/1", "", nil, incidentEditors(404, 404)}},
 		"GET /staff/redact/{id}":                      {{"GET", "/staff/redact/" + police.ID, "", nil, signInFirst(incidentReaders)}},
 
