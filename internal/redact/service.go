@@ -399,6 +399,30 @@ func (s *Service) Register(handle func(kind string, h func(ctx context.Context, 
 	handle(RenderJob, s.render)
 }
 
+// JobFailed records that a redaction's job failed for good (the queue
+// gave up on it): detection is marked failed with why, so the editor says
+// so and the redaction can be submitted with boxes drawn by hand; a
+// render is no longer pending, so it can be asked for again. Other kinds
+// are not the service's.
+func (s *Service) JobFailed(ctx context.Context, kind, id, msg string) error {
+	if kind != DetectJob && kind != RenderJob {
+		return nil
+	}
+	_, err := s.update(ctx, id, Actor{}, "", nil, func(r *Redaction) error {
+		switch {
+		case kind == DetectJob && r.Detection == Detecting:
+			r.Detection, r.DetectError = NotFound, msg
+		case kind == RenderJob && r.Rendering && r.Status == Approved:
+			r.Rendering, r.RenderError = false, msg
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // finders loads the detectors auto asks for, once.
 func (s *Service) finders(auto []string) ([]Finder, error) {
 	s.detMu.Lock()

@@ -383,6 +383,9 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 			if j.Kind == string(derive.Audio) {
 				s.realignWith(ctx, j.Subject) // its clips are placed by metadata instead
 			}
+			if err := s.redact.JobFailed(ctx, j.Kind, j.Subject, j.LastError); err != nil {
+				cfg.Logger.Error("recording a failed redaction job", "job", j.Kind, "redaction", j.Subject, "err", err)
+			}
 		}})
 	s.incidents = incident.NewService(incident.Config{Store: s.db.Incidents(), Evidence: s.evidence, Record: recorder.Record,
 		Sound: s.sound, Realign: func(ctx context.Context, id string) error { return s.jobs.Enqueue(ctx, alignJob, id) },

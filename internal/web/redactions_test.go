@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"os"
@@ -9,8 +10,10 @@ import (
 
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/redact"
 	"github.com/sightline/sightline/internal/redact/redacttest"
 	"github.com/sightline/sightline/internal/server"
@@ -226,5 +229,70 @@ func TestRedactionStepsAndRefusals(t *testing.T) {
 	r, err = audit.Run(t.Context(), paths)
 	if err != nil || len(r.Problems) != 1 || !strings.Contains(r.Problems[0].String(), "redacted event") {
 		t.Errorf("audit of a changed manifest: %v %v", err, r.Problems)
+	}
+}
+
+// A detection or render job that fails for good says why on the
+// redaction, and leaves it workable: boxes can be drawn by hand and
+// submitted, and the render asked for again.
+func TestRedactionJobsThatFailSayWhy(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.JobAttempts = 1 })
+	_, device, err := env.Server.Accounts().IssueToken(t.Context(), "test", account.Token{Kind: account.DeviceToken, Unit: "central", Device: "cam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	author := env.StaffToken("sgt.reyes", account.Supervisor, "central", "301")
+	approver := env.StaffToken("sgt.cole", account.Supervisor, "central", "302")
+	data, err := os.ReadFile(mediatest.Clip(t, "bodycam.mp4", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := uploadAs(t, env, device, data, map[string]string{"source": "bodycam"})
+	got, body := call(t, env, "POST", "/api/v1/evidence/"+rc.ID+"/redactions", author, `{"auto":["faces"]}`)
+	var opened struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &opened); got != 201 || err != nil {
+		t.Fatalf("open: %d %s", got, body)
+	}
+	// The original goes missing before the jobs run.
+	blobs, err := blob.NewLocal(server.AuditPaths(env.Data).Blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(blobs.Path(blob.Ref(sha256.Sum256(data)))); err != nil {
+		t.Fatal(err)
+	}
+	env.RunJobs()
+	red := "/api/v1/redactions/" + opened.ID
+	if j := env.WaitJob(redact.DetectJob, opened.ID); j.State != "failed" {
+		t.Fatalf("detection of a missing original: %+v", j)
+	}
+	view := func() map[string]any {
+		t.Helper()
+		got, body := call(t, env, "GET", red, author, "")
+		var v map[string]any
+		if err := json.Unmarshal([]byte(body), &v); got != 200 || err != nil {
+			t.Fatalf("get: %d %s", got, body)
+		}
+		return v
+	}
+	if v := view(); v["detection"] != "failed" || v["detect_error"] == nil || v["detect_error"] == "" {
+		t.Fatalf("after the failed detection: %v", v)
+	}
+	if got, body := callH(t, env, "PATCH", red, author, `{"changes":[{"kind":"box","effect":"fill","keyframes":[{"frame":0,"x":0,"y":0,"w":10,"h":10}],"reason":"privacy"}]}`, nil); got != 200 {
+		t.Fatalf("edit: %d %s", got, body)
+	}
+	for _, s := range []struct{ token, step string }{{author, "submit"}, {approver, "approve"}, {author, "render"}} {
+		if got, body := call(t, env, "POST", red+"/"+s.step, s.token, ""); got/100 != 2 {
+			t.Fatalf("%s: %d %s", s.step, got, body)
+		}
+	}
+	if j := env.WaitJob(redact.RenderJob, opened.ID); j.State != "failed" {
+		t.Fatalf("render of a missing original: %+v", j)
+	}
+	if v := view(); v["status"] != "approved" || v["rendering"] != nil || v["render_error"] == nil {
+		t.Fatalf("after the failed render: %v", v)
+	}
+	if got, body := call(t, env, "POST", red+"/render", author, ""); got != 202 {
+		t.Errorf("rendering again: %d %s", got, body)
 	}
 }
