@@ -13,8 +13,8 @@ import (
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/evidence"
-	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/incident"
+	"github.com/sightline/sightline/internal/media"
 )
 
 // formCookie carries the double-submit token of the forms shown before a

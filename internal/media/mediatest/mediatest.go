@@ -4,8 +4,8 @@ package mediatest
 
 import (
 	"encoding/binary"
-	"math"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
