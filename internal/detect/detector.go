@@ -53,19 +53,7 @@ func Load(dir string, threads int) (*Detector, error) {
 	if err := initRuntime(filepath.Join(dir, RuntimeFile)); err != nil {
 		return nil, err
 	}
-	opts, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, err
-	}
-	defer opts.Destroy()
-	if err := opts.SetIntraOpNumThreads(max(threads, 1)); err != nil {
-		return nil, err
-	}
-	if err := opts.SetInterOpNumThreads(1); err != nil {
-		return nil, err
-	}
-	session, err := ort.NewDynamicAdvancedSessionWithONNXData(model, []string{"input"},
-		[]string{"Identity", "Identity_1", "Identity_2", "Identity_3"}, opts)
+	session, err := openSession(model, []string{"input"}, []string{"Identity", "Identity_1", "Identity_2", "Identity_3"}, threads)
 	if err != nil {
 		return nil, fmt.Errorf("opening the face detector: %w", err)
 	}

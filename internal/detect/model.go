@@ -100,3 +100,20 @@ func Installed(dir string) bool {
 	}
 	return true
 }
+
+// openSession opens an ONNX model on ONNX Runtime with threads threads
+// within each operation (at least 1) and one across them.
+func openSession(model []byte, inputs, outputs []string, threads int) (*ort.DynamicAdvancedSession, error) {
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer opts.Destroy()
+	if err := opts.SetIntraOpNumThreads(max(threads, 1)); err != nil {
+		return nil, err
+	}
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return nil, err
+	}
+	return ort.NewDynamicAdvancedSessionWithONNXData(model, inputs, outputs, opts)
+}

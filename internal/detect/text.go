@@ -58,18 +58,7 @@ func LoadText(dir string, threads int) (*Text, error) {
 	if err != nil || len(ins) != 1 || len(outs) != 1 {
 		return nil, fmt.Errorf("the text detector's model: %d inputs, %d outputs, %v", len(ins), len(outs), err)
 	}
-	opts, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, err
-	}
-	defer opts.Destroy()
-	if err := opts.SetIntraOpNumThreads(max(threads, 1)); err != nil {
-		return nil, err
-	}
-	if err := opts.SetInterOpNumThreads(1); err != nil {
-		return nil, err
-	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, []string{ins[0].Name}, []string{outs[0].Name}, opts)
+	s, err := openSession(model, []string{ins[0].Name}, []string{outs[0].Name}, threads)
 	if err != nil {
 		return nil, fmt.Errorf("opening the text detector: %w", err)
 	}
