@@ -82,7 +82,10 @@ type Config struct {
 	Backoff time.Duration
 	// Poll is how often idle workers look for jobs due later. Default 1 s.
 	Poll time.Duration
-	// Failed, if set, is told of each job marked failed, after it is.
+	// Failed, if set, is told of each job about to be marked failed:
+	// before it is, so that whoever sees the job failed also sees what
+	// Failed did (a crash between the two runs the job again, and tells
+	// Failed again).
 	Failed func(ctx context.Context, j Job)
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -212,9 +215,10 @@ func (q *Queue) run(ctx context.Context, j Job) {
 	case j.Attempts >= q.cfg.Attempts:
 		log.Error("job failed", "err", err)
 		j.State, j.LastError = Failed, err.Error()
-		if err = q.cfg.Store.Fail(bg, j.ID, q.cfg.Now(), j.LastError); err == nil && q.cfg.Failed != nil {
+		if q.cfg.Failed != nil {
 			q.cfg.Failed(bg, j)
 		}
+		err = q.cfg.Store.Fail(bg, j.ID, q.cfg.Now(), j.LastError)
 	default:
 		wait := q.cfg.Backoff << (2 * (j.Attempts - 1))
 		log.Warn("job will be retried", "err", err, "in", wait)
