@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/sightline/sightline/internal/media"
@@ -74,7 +75,7 @@ func (m *Main) redact(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "OK: the same bytes as the manifest's output: the original %s with its %d changes and nothing else\n",
 			mf.Original.SHA256, len(mf.Changes))
 		return nil
-	case equal(got.StreamHashes, mf.StreamHashes):
+	case slices.Equal(got.StreamHashes, mf.StreamHashes):
 		fmt.Fprintf(m.Stdout, "DIFFERS: the output is %s, the manifest's %s; the decoded frames and sound are the same (%v),\n"+
 			"so the encoder differs: the manifest was made with ffmpeg %s, %s\n", got.Output.SHA256, mf.Output.SHA256, got.StreamHashes, mf.Tools.FFmpeg, mf.Tools.X264)
 		return errReported
@@ -83,18 +84,6 @@ func (m *Main) redact(ctx context.Context, args []string) error {
 			got.Output.SHA256, mf.Output.SHA256)
 		return errReported
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // readManifest reads and checks a manifest file.

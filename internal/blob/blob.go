@@ -152,3 +152,20 @@ func StoreFile(ctx context.Context, s Store, ref Ref, path string) error {
 	defer f.Close()
 	return s.Put(ctx, ref, f)
 }
+
+// HashFile hashes a finished file that is to be stored and makes it
+// durable (fsync) first, so that the ref it returns is of bytes that
+// survive a crash.
+func HashFile(path string) (Ref, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Ref{}, 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	return Ref(h.Sum(nil)), n, err
+}

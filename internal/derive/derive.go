@@ -13,7 +13,6 @@ package derive
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -220,7 +219,7 @@ func (d *Deriver) makeFile(ctx context.Context, it evidence.Item, k Kind) (File,
 	if err != nil {
 		return File{}, fmt.Errorf("making the %s of %s: %w", k, parent, err)
 	}
-	ref, size, err := hashFile(out)
+	ref, size, err := blob.HashFile(out)
 	if err != nil {
 		return File{}, err
 	}
@@ -263,19 +262,4 @@ func (d *Deriver) ReadAudio(ctx context.Context, parent string) ([]float32, erro
 		return nil, err
 	}
 	return align.FromF32LE(b), nil
-}
-
-// hashFile hashes a finished file and makes it durable before it is adopted.
-func hashFile(path string) (blob.Ref, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return blob.Ref{}, 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err == nil {
-		err = f.Sync()
-	}
-	return blob.Ref(h.Sum(nil)), n, err
 }

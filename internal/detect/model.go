@@ -90,17 +90,6 @@ func readPinned(dir, name, want string) ([]byte, error) {
 	return b, nil
 }
 
-// Installed reports whether dir holds the model (by name only; Load
-// checks the digests).
-func Installed(dir string) bool {
-	for _, f := range []string{GraphFile, WeightsFile, RuntimeFile} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
 // openSession opens an ONNX model on ONNX Runtime with threads threads
 // within each operation (at least 1) and one across them.
 func openSession(model []byte, inputs, outputs []string, threads int) (*ort.DynamicAdvancedSession, error) {

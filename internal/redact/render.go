@@ -2,8 +2,6 @@ package redact
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/verify"
 )
@@ -71,27 +70,13 @@ func Render(ctx context.Context, tool *media.Tool, src media.Source, plan verify
 	if err := errors.Join(<-decoded, encErr); err != nil {
 		return m, fmt.Errorf("rendering: %w", err)
 	}
-	sum, size, err := hashOut(out)
+	sum, size, err := blob.HashFile(out)
 	if err != nil {
 		return m, err
 	}
 	m.StreamHashes = hashes
-	m.Output = &verify.ManifestFile{SHA256: sum, Size: size, MediaType: "video/mp4"}
+	m.Output = &verify.ManifestFile{SHA256: sum.String(), Size: size, MediaType: "video/mp4"}
 	return m, nil
-}
-
-func hashOut(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err == nil {
-		err = f.Sync()
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
 func boxChanges(cs []verify.Change) []verify.Change {
