@@ -5,13 +5,14 @@
 #   scripts/deps.sh test   that, plus what the tests drive (chromium, node and npm for tus-js-client), make (HEIC photos)
 #                          and watch (strace: which files ffmpeg opens; pdftotext: what a PDF says), and Mailpit
 #                          (a real SMTP server, a Go tool), and the witnesses the log's tests run (litewitness and
-#                          witnessctl from filippo.io/torchwood, omniwitness; Go tools; ssh-agent from openssh-client)
+#                          witnessctl from filippo.io/torchwood, omniwitness; Go tools; ssh-agent from openssh-client),
+#                          and espeak-ng and sox (the speech and street sound of the clip-lookup tests)
 #   scripts/deps.sh bench  what the benchmarks need (espeak-ng and sox make the test incidents of bench-sync)
 set -euo pipefail
 
 case "${1:-run}" in
 run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm gcc:gcc" ;;
-test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm gcc:gcc chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils ssh-agent:openssh-client ssh-keygen:openssh-client" ;;
+test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm gcc:gcc chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils ssh-agent:openssh-client ssh-keygen:openssh-client espeak-ng:espeak-ng sox:sox" ;;
 bench) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux espeak-ng:espeak-ng sox:sox" ;;
 *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac

@@ -251,3 +251,26 @@ func (t *Tool) Versions(ctx context.Context) (ffmpeg, x264 string, err error) {
 	}
 	return fields[2], x264Version.FindString(enc.String()), nil
 }
+
+// Pictures decodes the first video stream to grey frames w×h at a steady
+// rate per second (frames repeated or dropped to keep it, from the
+// stream's start), the form picture hashes are made of, and calls fn with
+// each frame's number and bytes (reused after fn returns).
+func (t *Tool) Pictures(ctx context.Context, in Source, w, h int, rate float64, fn func(n int, frame []byte) error) error {
+	if w <= 0 || h <= 0 || w > 4096 || h > 4096 || rate <= 0 {
+		return fmt.Errorf("media: pictures of %dx%d at %g a second", w, h, rate)
+	}
+	input, err := in.input()
+	if err != nil {
+		return err
+	}
+	argv := append([]string{"-nostdin", "-v", "error", "-threads", "1"}, input...)
+	argv = append(argv, "-map", "0:v:0", "-an", "-sn", "-dn",
+		"-vf", fmt.Sprintf("fps=%g:start_time=0,scale=%d:%d:flags=area,format=gray", rate, w, h), "-f", "rawvideo", "pipe:1")
+	fw := &frameWriter{buf: make([]byte, 0, w*h), size: w * h, every: 1, fn: fn}
+	_, err = t.runTo(ctx, fw, t.ffmpeg(), argv...)
+	if fw.err != nil {
+		return fw.err
+	}
+	return err
+}

@@ -1,0 +1,249 @@
+package fingerprint
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sync"
+)
+
+// Index finds where a clip comes from among the recordings added to it.
+// It is safe for concurrent use.
+type Index struct {
+	mu    sync.RWMutex
+	ids   []string
+	nums  map[string]uint32
+	audio *audioIndex
+	pics  *pictureIndex
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{nums: map[string]uint32{}, audio: newAudioIndex(1 << 22), pics: newPictureIndex()}
+}
+
+// Add indexes recording id's fingerprint; adding an id again does nothing.
+func (ix *Index) Add(id string, fp *Fingerprint) {
+	ix.mu.Lock()
+	if _, ok := ix.nums[id]; ok {
+		ix.mu.Unlock()
+		return
+	}
+	n := uint32(len(ix.ids))
+	ix.ids = append(ix.ids, id)
+	ix.nums[id] = n
+	ix.mu.Unlock()
+	ix.audio.add(n, fp.Landmarks)
+	ix.pics.add(n, fp)
+}
+
+// Has reports whether id is indexed.
+func (ix *Index) Has(id string) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	_, ok := ix.nums[id]
+	return ok
+}
+
+// Len is how many recordings are indexed.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.ids)
+}
+
+func (ix *Index) id(n uint32) string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.ids[n]
+}
+
+// Match is where a clip was found.
+type Match struct {
+	// ID is the recording's id.
+	ID string
+	// Offset is the time in the recording, in seconds, of the clip's
+	// first moment.
+	Offset float64
+	// Speed is how fast the clip runs against the recording (1.03: 3 %
+	// faster); Pitch whether its pitch moved with it.
+	Speed float64
+	Pitch bool
+	// Score is how many landmarks (or frames) agreed.
+	Score int
+	// By is what found it: "sound" or "picture".
+	By string
+}
+
+// Search thresholds for sound: a match needs minVotes landmarks agreeing
+// on one offset, heard over at least minSeconds different seconds of the
+// clip.
+const (
+	minVotes   = 12
+	minSeconds = 3
+	// binFrames is the width of an offset bin, in Hop units (64 ms): a
+	// speed between two hypotheses smears the offset over a few frames.
+	binFrames = 4
+	// maxCandidates is how many offsets are looked at closely.
+	maxCandidates = 8
+)
+
+// Filter says which recordings a search may return (the public searches
+// released footage only); nil allows all.
+type Filter func(id string) bool
+
+// searchSound finds the clip's sound: every hypothesis's landmarks vote
+// for (recording, hypothesis, offset bin); the best bins are then
+// measured exactly.
+func (ix *Index) searchSound(q *Query, allow Filter) []Match {
+	if len(q.peaks) == 0 {
+		return nil
+	}
+	var keys []uint64
+	lms := make([][]Landmark, len(Hypotheses))
+	for hi, h := range Hypotheses {
+		lms[hi] = queryLandmarks(q.peaks, h)
+		for _, l := range lms[hi] {
+			ix.audio.each(l.Hash, func(ps []posting) {
+				for _, p := range ps {
+					d := int64(uint32(p)) - int64(l.T) + offsetBias
+					if d < 0 {
+						continue
+					}
+					keys = append(keys, uint64(p>>32)<<26|uint64(hi)<<22|uint64(d/binFrames)&(1<<22-1))
+				}
+			})
+		}
+	}
+	slices.Sort(keys)
+	type cand struct {
+		key   uint64
+		votes int
+	}
+	var cands []cand
+	for i := 0; i < len(keys); {
+		j := i
+		for j < len(keys) && keys[j] == keys[i] {
+			j++
+		}
+		n := j - i
+		// The next bin's votes count too (a smeared offset).
+		k := j
+		for k < len(keys) && keys[k] == keys[i]+1 {
+			k++
+		}
+		if n+(k-j) >= minVotes {
+			cands = append(cands, cand{keys[i], n + (k - j)})
+		}
+		i = j
+	}
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(b.votes, a.votes) })
+	var out []Match
+	for _, c := range cands[:min(len(cands), maxCandidates*4)] {
+		rec := uint32(c.key >> 26)
+		if allow != nil && !allow(ix.id(rec)) {
+			continue
+		}
+		hi := int(c.key >> 22 & 15)
+		m, ok := ix.measure(rec, lms[hi], int64(c.key&(1<<22-1)))
+		if !ok {
+			continue
+		}
+		m.Speed, m.Pitch = Hypotheses[hi].Speed, Hypotheses[hi].Pitch
+		out = append(out, m)
+	}
+	return best(out)
+}
+
+// best orders matches by score and keeps the best of those that name one
+// place (the same offset under neighbouring hypotheses), at most
+// maxCandidates.
+func best(ms []Match) []Match {
+	slices.SortStableFunc(ms, func(a, b Match) int { return cmp.Compare(b.Score, a.Score) })
+	var out []Match
+	for _, m := range ms {
+		if len(out) == maxCandidates {
+			break
+		}
+		if !slices.ContainsFunc(out, func(o Match) bool { return o.ID == m.ID && math.Abs(o.Offset-m.Offset) < 1 }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// offsetBias lets a clip start a little before a recording's first
+// landmark (its T is where the first peak pair was heard).
+const offsetBias = 4 * binFrames
+
+// measure collects the landmarks of one candidate (recording, offset
+// bin) and finds the offset most of them agree on within a frame: under
+// the right hypothesis they agree closely over the whole clip, under a
+// neighbouring one they drift apart. The score is how many agree, and
+// they must come from minSeconds of the clip.
+func (ix *Index) measure(rec uint32, lms []Landmark, bin int64) (Match, bool) {
+	lo, hi := (bin-1)*binFrames-offsetBias, (bin+2)*binFrames-offsetBias
+	type pair struct{ d, t int64 }
+	var ps []pair
+	for _, l := range lms {
+		ix.audio.each(l.Hash, func(post []posting) {
+			for _, p := range post {
+				if uint32(p>>32) != rec {
+					continue
+				}
+				if d := int64(uint32(p)) - int64(l.T); d >= lo && d < hi {
+					ps = append(ps, pair{d, int64(l.T)})
+				}
+			}
+		})
+	}
+	if len(ps) < minVotes {
+		return Match{}, false
+	}
+	count := map[int64]int{}
+	for _, p := range ps {
+		count[p.d]++
+	}
+	var mode int64
+	top := -1
+	for d := lo; d < hi; d++ {
+		if n := count[d-1] + count[d] + count[d+1]; n > top {
+			mode, top = d, n
+		}
+	}
+	seconds := map[int64]bool{}
+	var sum int64
+	for _, p := range ps {
+		if p.d >= mode-1 && p.d <= mode+1 {
+			seconds[int64(float64(p.t)/FramesPerSecond)] = true
+			sum += p.d
+		}
+	}
+	if top < minVotes || len(seconds) < minSeconds {
+		return Match{}, false
+	}
+	return Match{ID: ix.id(rec), Offset: float64(sum) / float64(top) / FramesPerSecond, Score: top, By: "sound"}, true
+}
+
+// Query is a clip prepared for searching: its sound's peaks (found once,
+// then rescaled per hypothesis) and its frames' picture hashes.
+type Query struct {
+	peaks  []peak
+	frames []uint64
+	fps    float64
+}
+
+// NewQuery prepares a clip: its sound as mono PCM at Rate (nil if none)
+// and the picture hashes of its frames at fps (nil if none).
+func NewQuery(pcm []float32, frames []uint64, fps float64) *Query {
+	return &Query{peaks: peaks(pcm), frames: frames, fps: fps}
+}
+
+// Search returns where the clip comes from, best first: by its sound,
+// else by its pictures. None is a clip found nowhere.
+func (ix *Index) Search(q *Query, allow Filter) []Match {
+	if m := ix.searchSound(q, allow); len(m) > 0 {
+		return m
+	}
+	return ix.searchPictures(q, allow)
+}
