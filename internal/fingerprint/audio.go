@@ -29,20 +29,25 @@ const (
 )
 
 // Peak picking: a peak is the loudest point within ±peakBins and
-// ±peakFrames of itself; at most peaksPerSecond of the most prominent
-// are kept per second.
+// ±peakFrames of itself; of a recording, at most peaksPerSecond of the
+// most prominent are kept per second. A query keeps more (queryPeaks), so
+// that a recording's peaks are among them even when sound mixed on top
+// (music, noise) has peaks of its own.
 const (
 	peakBins       = 9
 	peakFrames     = 6
-	peaksPerSecond = 20
+	peaksPerSecond = 15
+	queryPeaks     = 30
 )
 
-// Pairing: each peak is paired with the next fanOut peaks that follow it
-// by 1 to maxDT frames and lie within ±maxDF bins.
+// Pairing: each peak of a recording is paired with the next fanOut peaks
+// that follow it by 1 to maxDT frames and lie within ±maxDF bins; a
+// query's with the next queryFanOut (peaks of its own may come between).
 const (
-	fanOut = 4
-	maxDT  = 63
-	maxDF  = 63
+	fanOut      = 3
+	queryFanOut = 8
+	maxDT       = 63
+	maxDF       = 63
 )
 
 // Landmark is one hashed pair of spectrogram peaks: Hash is (f1, f2-f1,
@@ -61,7 +66,7 @@ type peak struct {
 // Landmarks fingerprints mono PCM at Rate: its spectrogram's peaks,
 // paired and hashed, in time order.
 func Landmarks(pcm []float32) []Landmark {
-	return pairs(peaks(pcm), 1, 1)
+	return pairs(peaks(pcm, peaksPerSecond), 1, 1, fanOut)
 }
 
 // spectrogram returns the log power of pcm's frames over [loBin, hiBin)
@@ -97,9 +102,9 @@ func spectrogram(pcm []float32) ([]float32, int) {
 
 // peaks finds pcm's spectrogram peaks: local maxima over a neighbourhood
 // (so level and colouring do not matter, only what stands out where it
-// is), above the near-silence floor, at most peaksPerSecond per second by
+// is), above the near-silence floor, at most perSecond per second by
 // how far each stands above its neighbourhood's mean.
-func peaks(pcm []float32) []peak {
+func peaks(pcm []float32, perSecond int) []peak {
 	spec, n := spectrogram(pcm)
 	if n == 0 {
 		return nil
@@ -158,7 +163,7 @@ func peaks(pcm []float32) []peak {
 			to++
 		}
 		group := all[from:to]
-		if len(group) > peaksPerSecond {
+		if len(group) > perSecond {
 			slices.SortFunc(group, func(a, b peak) int {
 				switch {
 				case a.s > b.s:
@@ -168,7 +173,7 @@ func peaks(pcm []float32) []peak {
 				}
 				return 0
 			})
-			group = group[:peaksPerSecond]
+			group = group[:perSecond]
 			slices.SortFunc(group, byTime)
 		}
 		kept = append(kept, group...)
@@ -194,7 +199,7 @@ func byTime(a, b peak) int {
 // pairs hashes pairs of peaks after scaling their times by tScale and
 // frequencies by fScale (a query's hypothesis of how it was sped up).
 // A landmark's T is its first peak's scaled time, rounded.
-func pairs(ps []peak, tScale, fScale float64) []Landmark {
+func pairs(ps []peak, tScale, fScale float64, fan int) []Landmark {
 	var out []Landmark
 	for i, a := range ps {
 		n := 0
@@ -212,7 +217,7 @@ func pairs(ps []peak, tScale, fScale float64) []Landmark {
 				continue
 			}
 			out = append(out, Landmark{Hash: uint32(f1)<<13 | uint32(df+64)<<6 | uint32(dt), T: uint32(math.Round(a.t * tScale))})
-			if n++; n == fanOut {
+			if n++; n == fan {
 				break
 			}
 		}
@@ -245,5 +250,5 @@ func queryLandmarks(ps []peak, h Hypothesis) []Landmark {
 	if h.Pitch {
 		fs = 1 / h.Speed
 	}
-	return pairs(ps, h.Speed, fs)
+	return pairs(ps, h.Speed, fs, queryFanOut)
 }

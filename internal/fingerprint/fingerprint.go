@@ -112,42 +112,36 @@ func ReadPictures(ctx context.Context, tool *media.Tool, in media.Source, width,
 	return hashes, nil
 }
 
-// Make fingerprints in, using tmp for work files.
-func Make(ctx context.Context, tool *media.Tool, in Input, tmp string) (*Fingerprint, error) {
-	fp := &Fingerprint{}
+// read decodes in's sound (nil without) and hashes its frames (nil
+// without).
+func read(ctx context.Context, tool *media.Tool, in Input, tmp string) (pcm []float32, frames []uint64, err error) {
 	if in.Sound {
-		pcm, err := ReadSound(ctx, tool, in.Source, tmp)
-		if err != nil {
-			return nil, fmt.Errorf("fingerprint: the sound: %w", err)
+		if pcm, err = ReadSound(ctx, tool, in.Source, tmp); err != nil {
+			return nil, nil, fmt.Errorf("fingerprint: the sound: %w", err)
 		}
-		fp.Landmarks = Landmarks(pcm)
 	}
 	if in.Width > 0 && in.Height > 0 {
-		frames, err := ReadPictures(ctx, tool, in.Source, in.Width, in.Height)
-		if err != nil {
-			return nil, fmt.Errorf("fingerprint: the pictures: %w", err)
+		if frames, err = ReadPictures(ctx, tool, in.Source, in.Width, in.Height); err != nil {
+			return nil, nil, fmt.Errorf("fingerprint: the pictures: %w", err)
 		}
-		fp.Frames, fp.FPS = frames, PictureRate
 	}
-	return fp, nil
+	return pcm, frames, nil
+}
+
+// Make fingerprints in, using tmp for work files.
+func Make(ctx context.Context, tool *media.Tool, in Input, tmp string) (*Fingerprint, error) {
+	pcm, frames, err := read(ctx, tool, in, tmp)
+	if err != nil {
+		return nil, err
+	}
+	return &Fingerprint{Landmarks: Landmarks(pcm), Frames: frames, FPS: PictureRate}, nil
 }
 
 // QueryFile prepares a clip file for Search.
 func QueryFile(ctx context.Context, tool *media.Tool, in Input, tmp string) (*Query, error) {
-	q := &Query{}
-	if in.Sound {
-		pcm, err := ReadSound(ctx, tool, in.Source, tmp)
-		if err != nil {
-			return nil, fmt.Errorf("fingerprint: the sound: %w", err)
-		}
-		q.peaks = peaks(pcm)
+	pcm, frames, err := read(ctx, tool, in, tmp)
+	if err != nil {
+		return nil, err
 	}
-	if in.Width > 0 && in.Height > 0 {
-		frames, err := ReadPictures(ctx, tool, in.Source, in.Width, in.Height)
-		if err != nil {
-			return nil, fmt.Errorf("fingerprint: the pictures: %w", err)
-		}
-		q.frames, q.fps = frames, PictureRate
-	}
-	return q, nil
+	return NewQuery(pcm, frames, PictureRate), nil
 }

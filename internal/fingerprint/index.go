@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 )
@@ -8,43 +9,83 @@ import (
 // hashBits is the width of a landmark's hash.
 const hashBits = 21
 
-// A posting names where a hash was heard: the recording's number in the
-// index (high 32 bits) and the landmark's time (low 32).
-type posting = uint64
-
-func post(rec uint32, t uint32) posting { return uint64(rec)<<32 | uint64(t) }
+// A sealed segment's posting is 32 bits: a part of a recording (partBits,
+// the segment's own numbering) and a landmark's time from that part's
+// start (timeBits, 4.6 hours of Hop units). A recording longer than a part
+// has several.
+const (
+	timeBits = 20
+	partBits = 32 - timeBits
+	maxParts = 1 << partBits
+)
 
 // segment is a sealed, read-only table of postings by hash: the postings
-// of hash h are post[offs[h]:offs[h+1]], in the order they were added.
+// of hash h are post[offs[h]:offs[h+1]], each naming part p (recording
+// recs[p], time base[p] + its low timeBits).
 type segment struct {
 	offs []uint32 // 1<<hashBits + 1
-	post []posting
+	post []uint32
+	recs []uint32
+	base []uint32
 }
 
-// seal builds a segment from landmarks of several recordings (a counting
-// sort by hash).
-func seal(entries []entry) *segment {
-	s := &segment{offs: make([]uint32, 1<<hashBits+1), post: make([]posting, len(entries))}
-	for _, e := range entries {
-		s.offs[e.hash+1]++
+// scan calls fn with the recording and time of every posting of h.
+func (s *segment) scan(h uint32, fn func(rec, t uint32)) {
+	for _, p := range s.post[s.offs[h]:s.offs[h+1]] {
+		part := p >> timeBits
+		fn(s.recs[part], s.base[part]+p&(1<<timeBits-1))
 	}
-	for h := 1; h < len(s.offs); h++ {
-		s.offs[h] += s.offs[h-1]
-	}
-	next := slices.Clone(s.offs[:1<<hashBits])
-	for _, e := range entries {
-		s.post[next[e.hash]] = e.p
-		next[e.hash]++
-	}
-	return s
 }
-
-func (s *segment) postings(h uint32) []posting { return s.post[s.offs[h]:s.offs[h+1]] }
 
 // entry is a landmark of a recording not yet sealed into a segment.
 type entry struct {
-	hash uint32
-	p    posting
+	hash, rec, t uint32
+}
+
+// seal builds segments from landmarks of several recordings (a counting
+// sort by hash), as many as their parts need.
+func seal(entries []entry) []*segment {
+	slices.SortStableFunc(entries, func(a, b entry) int { return cmp.Compare(a.rec, b.rec) })
+	var out []*segment
+	s := &segment{offs: make([]uint32, 1<<hashBits+1)}
+	var local []uint32 // each entry's posting in s
+	from := 0
+	flush := func(to int) {
+		for _, e := range entries[from:to] {
+			s.offs[e.hash+1]++
+		}
+		for h := 1; h < len(s.offs); h++ {
+			s.offs[h] += s.offs[h-1]
+		}
+		s.post = make([]uint32, to-from)
+		next := slices.Clone(s.offs[:1<<hashBits])
+		for i, e := range entries[from:to] {
+			s.post[next[e.hash]] = local[i]
+			next[e.hash]++
+		}
+		out = append(out, s)
+		s, local, from = &segment{offs: make([]uint32, 1<<hashBits+1)}, nil, to
+	}
+	partOf := map[[2]uint32]uint32{}
+	for i, e := range entries {
+		key := [2]uint32{e.rec, e.t >> timeBits}
+		p, ok := partOf[key]
+		if !ok {
+			if len(s.recs) == maxParts {
+				flush(i)
+				clear(partOf)
+			}
+			p = uint32(len(s.recs))
+			partOf[key] = p
+			s.recs = append(s.recs, e.rec)
+			s.base = append(s.base, key[1]<<timeBits)
+		}
+		local = append(local, p<<timeBits|e.t&(1<<timeBits-1))
+	}
+	if from < len(entries) || len(out) == 0 {
+		flush(len(entries))
+	}
+	return out
 }
 
 // audioIndex holds the landmarks of every recording: sealed segments and
@@ -53,12 +94,12 @@ type audioIndex struct {
 	mu      sync.RWMutex
 	segs    []*segment
 	tail    []entry
-	tailMap map[uint32][]posting
+	tailMap map[uint32][]entry
 	tailMax int
 }
 
 func newAudioIndex(tailMax int) *audioIndex {
-	return &audioIndex{tailMap: map[uint32][]posting{}, tailMax: tailMax}
+	return &audioIndex{tailMap: map[uint32][]entry{}, tailMax: tailMax}
 }
 
 // add indexes a recording's landmarks under its number.
@@ -66,13 +107,13 @@ func (x *audioIndex) add(rec uint32, lms []Landmark) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, l := range lms {
-		p := post(rec, l.T)
-		x.tail = append(x.tail, entry{l.Hash, p})
-		x.tailMap[l.Hash] = append(x.tailMap[l.Hash], p)
+		e := entry{l.Hash, rec, l.T}
+		x.tail = append(x.tail, e)
+		x.tailMap[l.Hash] = append(x.tailMap[l.Hash], e)
 	}
 	if len(x.tail) >= x.tailMax {
-		x.segs = append(x.segs, seal(x.tail))
-		x.tail, x.tailMap = nil, map[uint32][]posting{}
+		x.segs = append(x.segs, seal(x.tail)...)
+		x.tail, x.tailMap = nil, map[uint32][]entry{}
 	}
 }
 
@@ -83,23 +124,36 @@ func (x *audioIndex) addSegment(s *segment) {
 	x.segs = append(x.segs, s)
 }
 
-// each calls fn with every list of postings of hash h.
-func (x *audioIndex) each(h uint32, fn func([]posting)) {
+// each calls fn with the recording and time of every posting of hash h.
+func (x *audioIndex) each(h uint32, fn func(rec, t uint32)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
 	for _, s := range x.segs {
-		if p := s.postings(h); len(p) > 0 {
-			fn(p)
-		}
+		s.scan(h, fn)
 	}
-	if p := x.tailMap[h]; len(p) > 0 {
-		fn(p)
+	for _, e := range x.tailMap[h] {
+		fn(e.rec, e.t)
 	}
 }
 
-// size is how many postings the index holds.
-func (x *audioIndex) size() int {
-	n := len(x.tail)
+// size is how many postings the index holds, and their bytes.
+func (x *audioIndex) size() (n int, bytes int64) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
 	for _, s := range x.segs {
 		n += len(s.post)
+		bytes += int64(4*len(s.post) + 4*len(s.offs) + 8*len(s.recs))
+	}
+	return n + len(x.tail), bytes + int64(12*len(x.tail))
+}
+
+// count is how many postings hash h has.
+func (x *audioIndex) count(h uint32) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := len(x.tailMap[h])
+	for _, s := range x.segs {
+		n += int(s.offs[h+1] - s.offs[h])
 	}
 	return n
 }

@@ -158,10 +158,18 @@ const (
 	minFrameVotes = 6
 )
 
+// pictureIndex holds every recording's picture hashes sampled
+// picturesPerSecond times a second, one after another in samples (the
+// recording of sample g is the last whose start is at most g), and each
+// sample's number under each quarter of its hash. The hashes of all the
+// frames of each recording (what a match is measured by) are kept too.
 type pictureIndex struct {
-	mu     sync.RWMutex
-	recs   map[uint32]pictureRec
-	tables [4]map[uint16][]posting
+	mu      sync.RWMutex
+	samples []uint64
+	starts  []uint32 // first sample of each recording in recs, ascending
+	recs    []uint32
+	tables  [4]map[uint16][]uint32
+	full    map[uint32]pictureRec
 }
 
 type pictureRec struct {
@@ -170,9 +178,9 @@ type pictureRec struct {
 }
 
 func newPictureIndex() *pictureIndex {
-	x := &pictureIndex{recs: map[uint32]pictureRec{}}
+	x := &pictureIndex{full: map[uint32]pictureRec{}}
 	for i := range x.tables {
-		x.tables[i] = map[uint16][]posting{}
+		x.tables[i] = map[uint16][]uint32{}
 	}
 	return x
 }
@@ -181,26 +189,49 @@ func (x *pictureIndex) add(rec uint32, fp *Fingerprint) {
 	if len(fp.Frames) == 0 || fp.FPS <= 0 {
 		return
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.recs[rec] = pictureRec{fps: fp.FPS, frames: fp.Frames}
+	var sampled []uint64
 	step := fp.FPS / picturesPerSecond
 	for k := 0; ; k++ {
 		i := int(math.Round(float64(k) * step))
 		if i >= len(fp.Frames) {
 			break
 		}
-		h := fp.Frames[i]
+		sampled = append(sampled, fp.Frames[i])
+	}
+	x.mu.Lock()
+	x.full[rec] = pictureRec{fps: fp.FPS, frames: fp.Frames}
+	x.mu.Unlock()
+	x.addSampled(rec, sampled)
+}
+
+// addSampled indexes a recording's hashes sampled picturesPerSecond.
+func (x *pictureIndex) addSampled(rec uint32, sampled []uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	g := uint32(len(x.samples))
+	x.starts = append(x.starts, g)
+	x.recs = append(x.recs, rec)
+	x.samples = append(x.samples, sampled...)
+	for i, h := range sampled {
 		for q := range x.tables {
 			key := uint16(h >> (16 * q))
-			x.tables[q][key] = append(x.tables[q][key], post(rec, uint32(i)))
+			x.tables[q][key] = append(x.tables[q][key], g+uint32(i))
 		}
 	}
 }
 
+// at returns the recording of sample g and the sample's number in it.
+func (x *pictureIndex) at(g uint32) (rec uint32, k int) {
+	i, found := slices.BinarySearch(x.starts, g)
+	if !found {
+		i--
+	}
+	return x.recs[i], int(g - x.starts[i])
+}
+
 // searchPictures finds the clip's frames: each votes for (recording,
-// offset in quarter seconds) through the frames near it; the best offsets
-// are then measured frame by frame.
+// offset in quarter seconds) through the samples near it; the best
+// offsets are then measured frame by frame.
 func (ix *Index) searchPictures(q *Query, allow Filter) []Match {
 	x := ix.pics
 	if len(q.frames) == 0 || q.fps <= 0 {
@@ -213,21 +244,18 @@ func (ix *Index) searchPictures(q *Query, allow Filter) []Match {
 		bin int64
 	}
 	votes := map[vote]map[int]bool{}
-	seen := map[posting]bool{}
+	seen := map[uint32]bool{}
 	for qi, h := range q.frames {
 		clear(seen)
 		tq := float64(qi) / q.fps
 		for t := range x.tables {
-			for _, p := range x.tables[t][uint16(h>>(16*t))] {
-				if seen[p] {
+			for _, g := range x.tables[t][uint16(h>>(16*t))] {
+				if seen[g] || Distance(h, x.samples[g]) > pictureNear {
 					continue
 				}
-				seen[p] = true
-				r := x.recs[uint32(p>>32)]
-				if Distance(h, r.frames[uint32(p)]) > pictureNear {
-					continue
-				}
-				v := vote{uint32(p >> 32), int64(math.Floor((float64(uint32(p))/r.fps - tq) * 4))}
+				seen[g] = true
+				rec, k := x.at(g)
+				v := vote{rec, int64(math.Floor((float64(k)/picturesPerSecond - tq) * 4))}
 				if votes[v] == nil {
 					votes[v] = map[int]bool{}
 				}
@@ -255,7 +283,10 @@ func (ix *Index) searchPictures(q *Query, allow Filter) []Match {
 		if allow != nil && !allow(id) {
 			continue
 		}
-		r := x.recs[c.v.rec]
+		r, ok := x.full[c.v.rec]
+		if !ok {
+			continue
+		}
 		off, dist, ok := alignFrames(q, r, float64(c.v.bin)/4)
 		if !ok || dist > pictureMatch {
 			continue

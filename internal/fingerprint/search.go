@@ -99,45 +99,41 @@ func (ix *Index) searchSound(q *Query, allow Filter) []Match {
 	if len(q.peaks) == 0 {
 		return nil
 	}
-	var keys []uint64
+	votes := newCounter(1 << 16)
 	lms := make([][]Landmark, len(Hypotheses))
+	n, _ := ix.audio.size()
+	common := commonFactor*n>>hashBits + 64
+	counts := map[uint32]int{}
 	for hi, h := range Hypotheses {
 		lms[hi] = queryLandmarks(q.peaks, h)
 		for _, l := range lms[hi] {
-			ix.audio.each(l.Hash, func(ps []posting) {
-				for _, p := range ps {
-					d := int64(uint32(p)) - int64(l.T) + offsetBias
-					if d < 0 {
-						continue
-					}
-					keys = append(keys, uint64(p>>32)<<26|uint64(hi)<<22|uint64(d/binFrames)&(1<<22-1))
+			c, ok := counts[l.Hash]
+			if !ok {
+				c = ix.audio.count(l.Hash)
+				counts[l.Hash] = c
+			}
+			if c > common {
+				continue
+			}
+			ix.audio.each(l.Hash, func(rec, t uint32) {
+				if d := int64(t) - int64(l.T) + offsetBias; d >= 0 {
+					votes.add(uint64(rec)<<26 | uint64(hi)<<22 | uint64(d/binFrames)&(1<<22-1))
 				}
 			})
 		}
 	}
-	slices.Sort(keys)
 	type cand struct {
 		key   uint64
 		votes int
 	}
 	var cands []cand
-	for i := 0; i < len(keys); {
-		j := i
-		for j < len(keys) && keys[j] == keys[i] {
-			j++
-		}
-		n := j - i
+	votes.each(func(key uint64, n uint32) {
 		// The next bin's votes count too (a smeared offset).
-		k := j
-		for k < len(keys) && keys[k] == keys[i]+1 {
-			k++
+		if total := int(n + votes.get(key+1)); total >= minVotes {
+			cands = append(cands, cand{key, total})
 		}
-		if n+(k-j) >= minVotes {
-			cands = append(cands, cand{keys[i], n + (k - j)})
-		}
-		i = j
-	}
-	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(b.votes, a.votes) })
+	})
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Or(cmp.Compare(b.votes, a.votes), cmp.Compare(a.key, b.key)) })
 	var out []Match
 	for _, c := range cands[:min(len(cands), maxCandidates*4)] {
 		rec := uint32(c.key >> 26)
@@ -172,6 +168,11 @@ func best(ms []Match) []Match {
 	return out
 }
 
+// commonFactor: a hash with more than commonFactor times the mean
+// number of postings is too common to vote (like a stop word); the rarer
+// ones carry the match.
+var commonFactor = 2
+
 // offsetBias lets a clip start a little before a recording's first
 // landmark (its T is where the first peak pair was heard).
 const offsetBias = 4 * binFrames
@@ -186,14 +187,9 @@ func (ix *Index) measure(rec uint32, lms []Landmark, bin int64) (Match, bool) {
 	type pair struct{ d, t int64 }
 	var ps []pair
 	for _, l := range lms {
-		ix.audio.each(l.Hash, func(post []posting) {
-			for _, p := range post {
-				if uint32(p>>32) != rec {
-					continue
-				}
-				if d := int64(uint32(p)) - int64(l.T); d >= lo && d < hi {
-					ps = append(ps, pair{d, int64(l.T)})
-				}
+		ix.audio.each(l.Hash, func(r, t uint32) {
+			if d := int64(t) - int64(l.T); r == rec && d >= lo && d < hi {
+				ps = append(ps, pair{d, int64(l.T)})
 			}
 		})
 	}
@@ -236,7 +232,7 @@ type Query struct {
 // NewQuery prepares a clip: its sound as mono PCM at Rate (nil if none)
 // and the picture hashes of its frames at fps (nil if none).
 func NewQuery(pcm []float32, frames []uint64, fps float64) *Query {
-	return &Query{peaks: peaks(pcm), frames: frames, fps: fps}
+	return &Query{peaks: peaks(pcm, queryPeaks), frames: frames, fps: fps}
 }
 
 // Search returns where the clip comes from, best first: by its sound,
@@ -246,4 +242,103 @@ func (ix *Index) Search(q *Query, allow Filter) []Match {
 		return m
 	}
 	return ix.searchPictures(q, allow)
+}
+
+// counter counts votes by key (open addressing, linear probing; a key is
+// stored plus one, so zero is empty).
+type counter struct {
+	keys   []uint64
+	counts []uint32
+	n      int
+	shift  uint
+}
+
+func newCounter(size int) *counter {
+	c := &counter{}
+	c.init(size)
+	return c
+}
+
+func (c *counter) init(size int) {
+	bitsN := uint(16)
+	for 1<<bitsN < size {
+		bitsN++
+	}
+	c.keys, c.counts, c.n, c.shift = make([]uint64, 1<<bitsN), make([]uint32, 1<<bitsN), 0, 64-bitsN
+}
+
+func (c *counter) slot(key uint64) int {
+	mask := len(c.keys) - 1
+	i := int((key * 0x9E3779B97F4A7C15) >> c.shift)
+	for c.keys[i] != 0 && c.keys[i] != key+1 {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+func (c *counter) add(key uint64) {
+	i := c.slot(key)
+	if c.keys[i] == 0 {
+		if 2*(c.n+1) > len(c.keys) {
+			keys, counts := c.keys, c.counts
+			c.init(2 * len(keys))
+			for j, k := range keys {
+				if k != 0 {
+					at := c.slot(k - 1)
+					c.keys[at], c.counts[at] = k, counts[j]
+					c.n++
+				}
+			}
+			i = c.slot(key)
+		}
+		c.keys[i] = key + 1
+		c.n++
+	}
+	c.counts[i]++
+}
+
+func (c *counter) get(key uint64) uint32 {
+	if i := c.slot(key); c.keys[i] != 0 {
+		return c.counts[i]
+	}
+	return 0
+}
+
+func (c *counter) each(fn func(key uint64, n uint32)) {
+	for i, k := range c.keys {
+		if k != 0 {
+			fn(k-1, c.counts[i])
+		}
+	}
+}
+
+// Stats are the index's size.
+type Stats struct {
+	Recordings int
+	Landmarks  int
+	SoundBytes int64
+	Samples    int // picture hashes sampled
+	// PictureBytes counts the samples, their places in the tables, and
+	// every frame's hash kept for measuring.
+	PictureBytes int64
+}
+
+// Stats measures the index.
+func (ix *Index) Stats() Stats {
+	st := Stats{Recordings: ix.Len()}
+	st.Landmarks, st.SoundBytes = ix.audio.size()
+	x := ix.pics
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	st.Samples = len(x.samples)
+	st.PictureBytes = int64(8*len(x.samples) + 8*len(x.starts))
+	for _, t := range x.tables {
+		for _, p := range t {
+			st.PictureBytes += int64(4 * len(p))
+		}
+	}
+	for _, r := range x.full {
+		st.PictureBytes += int64(8 * len(r.frames))
+	}
+	return st
 }

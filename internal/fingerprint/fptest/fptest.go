@@ -127,8 +127,8 @@ func Sound(ctx context.Context, dir string, seed int, seconds float64) ([]float3
 
 // Recording writes an MP4 (H.264 640×360 at 30 frames a second, AAC) of
 // seconds of scene seed into dir, and returns its path. Its pictures are
-// the scene's own: a cellular automaton over moving colour gradients,
-// different in every frame.
+// the scene's own and move in every frame: three blocks of colour on
+// their own paths over a cellular automaton and drifting gradients.
 func Recording(ctx context.Context, dir string, seed int, seconds float64) (string, error) {
 	sound, err := Sound(ctx, dir, seed, seconds)
 	if err != nil {
@@ -139,15 +139,22 @@ func Recording(ctx context.Context, dir string, seed int, seconds float64) (stri
 		return "", err
 	}
 	defer os.Remove(raw)
-	out := filepath.Join(dir, fmt.Sprintf("scene-%d.mp4", seed))
-	err = run(ctx, "ffmpeg", "-nostdin", "-v", "error", "-y",
+	r := rand.New(rand.NewPCG(uint64(seed), 30))
+	args := []string{"-nostdin", "-v", "error", "-y",
 		"-f", "lavfi", "-i", fmt.Sprintf("gradients=s=160x90:r=%d:n=5:speed=0.03:seed=%d:d=%g", FPS, seed, seconds),
 		"-f", "lavfi", "-i", fmt.Sprintf("life=s=160x90:r=%d:ratio=0.3:mold=20:seed=%d:life_color=#ffffff:death_color=#000000:mold_color=#606060", FPS, seed),
-		"-f", "f32le", "-ar", fmt.Sprint(SceneRate), "-ac", "1", "-i", raw,
-		"-filter_complex", fmt.Sprintf("[0]scale=%d:%d[g];[1]scale=%d:%d:flags=neighbor[l];[g][l]blend=all_mode=overlay:shortest=1,format=yuv420p[v]", Width, Height, Width, Height),
-		"-map", "[v]", "-map", "2:a", "-t", fmt.Sprint(seconds),
+		"-f", "f32le", "-ar", fmt.Sprint(SceneRate), "-ac", "1", "-i", raw}
+	graph := fmt.Sprintf("[0]scale=%d:%d[g];[1]scale=%d:%d:flags=neighbor[l];[g][l]blend=all_mode=overlay:shortest=1[b0]", Width, Height, Width, Height)
+	for i := range 3 {
+		w, h := 60+r.IntN(160), 60+r.IntN(160)
+		args = append(args, "-f", "lavfi", "-i", fmt.Sprintf("color=c=0x%06x:s=%dx%d:r=%d", r.IntN(1<<24), w, h, FPS))
+		graph += fmt.Sprintf(";[b%d][%d]overlay=x='%d+%d*sin(%.2f*t+%.2f)':y='%d+%d*sin(%.2f*t+%.2f)'[b%d]", i, 3+i,
+			(Width-w)/2, (Width-w)/2, 0.4+r.Float64(), 6*r.Float64(), (Height-h)/2, (Height-h)/2, 0.4+r.Float64(), 6*r.Float64(), i+1)
+	}
+	out := filepath.Join(dir, fmt.Sprintf("scene-%d.mp4", seed))
+	args = append(args, "-filter_complex", graph+";[b3]format=yuv420p[v]", "-map", "[v]", "-map", "2:a", "-t", fmt.Sprint(seconds),
 		"-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-g", "60", "-c:a", "aac", "-b:a", "128k", "-ar", "48000", out)
-	return out, err
+	return out, run(ctx, "ffmpeg", args...)
 }
 
 // Degradation is one way a clip is changed on its way around: ffmpeg
