@@ -89,9 +89,9 @@ func main() {
 		fp := &fingerprint.Fingerprint{Landmarks: fingerprint.Landmarks(pcm)}
 		soundT += time.Since(t0)
 		t0 = time.Now()
-		fp.Frames, err = fingerprint.ReadPictures(ctx, tool, media.Source{Path: p, Container: "mp4"}, fptest.Width, fptest.Height)
+		d, err := fingerprint.Decode(ctx, tool, fingerprint.Input{Source: media.Source{Path: p, Container: "mp4"}, Width: fptest.Width, Height: fptest.Height}, dir)
 		check(err)
-		fp.FPS = fingerprint.PictureRate
+		fp.Frames, fp.FPS = d.Hashes, fingerprint.PictureRate
 		picturesT += time.Since(t0)
 		fps[i] = fp
 		ix.Add(fmt.Sprint("scene-", i+1), fp)

@@ -26,17 +26,19 @@ package fingerprint
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/sightline/sightline/internal/align"
 	"github.com/sightline/sightline/internal/media"
+	"github.com/sightline/sightline/verify"
 )
 
 // PictureRate is how many frames a second are hashed: every frame of
 // common video, so that a clip is placed within a frame.
 const PictureRate = 30
 
-// Fingerprint is what a recording is found by.
+// Fingerprint is what a recording is found by, and what it committed to.
 type Fingerprint struct {
 	// Landmarks of its sound, in time order (none without sound).
 	Landmarks []Landmark
@@ -44,6 +46,9 @@ type Fingerprint struct {
 	// pictures).
 	Frames []uint64
 	FPS    float64
+	// Records are its seconds' records (verify.Record), whose Merkle root
+	// its "derived" event names.
+	Records []verify.Record
 }
 
 // Input is a file to fingerprint: where it is, and what it holds.
@@ -56,6 +61,14 @@ type Input struct {
 // PictureSize is the size frames of a w×h picture are hashed at.
 func PictureSize(w, h int) (int, int) {
 	return PictureWidth, max(2, (PictureWidth*h/max(w, 1)+1)&^1)
+}
+
+// Decoded is what fingerprinting reads of a file: its sound, and each
+// frame's picture hash and grid (verify.PictureGrid) at PictureRate.
+type Decoded struct {
+	PCM    []float32 // mono at Rate; nil without sound
+	Hashes []uint64
+	Grids  [][verify.GridSide * verify.GridSide]uint8
 }
 
 // ReadSound decodes in's sound as mono PCM at Rate with tool, through a
@@ -77,71 +90,96 @@ func ReadSound(ctx context.Context, tool *media.Tool, in media.Source, tmp strin
 	return align.FromF32LE(b), nil
 }
 
-// ReadPictures decodes in's frames at PictureRate and hashes them,
-// stripped of the black borders found over its first frames.
-func ReadPictures(ctx context.Context, tool *media.Tool, in media.Source, width, height int) ([]uint64, error) {
+// readPictures decodes in's frames at PictureRate into d: each one's hash
+// (stripped of the black borders found over its first two seconds) and
+// grid (of the whole frame, as a record sees it).
+func readPictures(ctx context.Context, tool *media.Tool, in media.Source, width, height int, d *Decoded) error {
 	w, h := PictureSize(width, height)
-	var hashes []uint64
 	var first [][]byte
 	crop := Crop{0, 0, w, h}
 	const look = PictureRate * 2 // frames looked at for borders
+	hashFirst := func() {
+		crop = Borders(first, w, h)
+		for _, f := range first {
+			d.Hashes = append(d.Hashes, PictureHash(f, w, crop))
+		}
+		first = nil
+	}
 	err := tool.Pictures(ctx, in, w, h, PictureRate, func(n int, frame []byte) error {
+		d.Grids = append(d.Grids, verify.PictureGrid(frame, w, h))
 		if n < look {
 			first = append(first, append([]byte(nil), frame...))
 			if n == look-1 {
-				crop = Borders(first, w, h)
-				for _, f := range first {
-					hashes = append(hashes, PictureHash(f, w, crop))
-				}
-				first = nil
+				hashFirst()
 			}
 			return nil
 		}
-		hashes = append(hashes, PictureHash(frame, w, crop))
+		d.Hashes = append(d.Hashes, PictureHash(frame, w, crop))
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if first != nil {
-		crop = Borders(first, w, h)
-		for _, f := range first {
-			hashes = append(hashes, PictureHash(f, w, crop))
-		}
+		hashFirst()
 	}
-	return hashes, nil
+	return nil
 }
 
-// read decodes in's sound (nil without) and hashes its frames (nil
-// without).
-func read(ctx context.Context, tool *media.Tool, in Input, tmp string) (pcm []float32, frames []uint64, err error) {
+// Decode reads in with tool, using tmp for work files.
+func Decode(ctx context.Context, tool *media.Tool, in Input, tmp string) (*Decoded, error) {
+	d := &Decoded{}
 	if in.Sound {
-		if pcm, err = ReadSound(ctx, tool, in.Source, tmp); err != nil {
-			return nil, nil, fmt.Errorf("fingerprint: the sound: %w", err)
+		pcm, err := ReadSound(ctx, tool, in.Source, tmp)
+		if err != nil {
+			return nil, fmt.Errorf("fingerprint: the sound: %w", err)
 		}
+		d.PCM = pcm
 	}
 	if in.Width > 0 && in.Height > 0 {
-		if frames, err = ReadPictures(ctx, tool, in.Source, in.Width, in.Height); err != nil {
-			return nil, nil, fmt.Errorf("fingerprint: the pictures: %w", err)
+		if err := readPictures(ctx, tool, in.Source, in.Width, in.Height, d); err != nil {
+			return nil, fmt.Errorf("fingerprint: the pictures: %w", err)
 		}
 	}
-	return pcm, frames, nil
+	return d, nil
+}
+
+// Records are the records of the whole seconds of the recording that d
+// holds from time from of it (0 for the recording itself; a released
+// copy of a span starting at from holds the seconds wholly inside the
+// span). Second i's sound is the second from i, its picture the frame
+// at its middle.
+func (d *Decoded) Records(from float64) []verify.Record {
+	length := max(float64(len(d.PCM))/Rate, float64(len(d.Grids))/PictureRate)
+	var out []verify.Record
+	for i := int(math.Ceil(from - 1e-6)); float64(i+1) <= from+length+1e-6; i++ {
+		r := verify.Record{Second: uint32(i)}
+		t := float64(i) - from
+		if s := int(math.Round(t * Rate)); s >= 0 && s+Rate <= len(d.PCM) {
+			r.Sound, r.HasSound = verify.SoundLevels(d.PCM[s:s+Rate]), true
+		}
+		if f := int(math.Round((t + 0.5) * PictureRate)); f >= 0 && f < len(d.Grids) {
+			r.Picture, r.HasPicture = d.Grids[f], true
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Make fingerprints in, using tmp for work files.
 func Make(ctx context.Context, tool *media.Tool, in Input, tmp string) (*Fingerprint, error) {
-	pcm, frames, err := read(ctx, tool, in, tmp)
+	d, err := Decode(ctx, tool, in, tmp)
 	if err != nil {
 		return nil, err
 	}
-	return &Fingerprint{Landmarks: Landmarks(pcm), Frames: frames, FPS: PictureRate}, nil
+	return &Fingerprint{Landmarks: Landmarks(d.PCM), Frames: d.Hashes, FPS: PictureRate, Records: d.Records(0)}, nil
 }
 
 // QueryFile prepares a clip file for Search.
 func QueryFile(ctx context.Context, tool *media.Tool, in Input, tmp string) (*Query, error) {
-	pcm, frames, err := read(ctx, tool, in, tmp)
+	d, err := Decode(ctx, tool, in, tmp)
 	if err != nil {
 		return nil, err
 	}
-	return NewQuery(pcm, frames, PictureRate), nil
+	return NewQuery(d.PCM, d.Hashes, PictureRate), nil
 }

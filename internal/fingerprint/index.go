@@ -96,6 +96,47 @@ type audioIndex struct {
 	tail    []entry
 	tailMap map[uint32][]entry
 	tailMax int
+	// Cells: each recording's time, cut in cellFrames, numbered one
+	// recording after another; cellBase[rec] is its first, and cellRecs
+	// the recording of each first cell, ascending.
+	cellBase  []uint32
+	cellFirst []uint32
+	cellRecs  []uint32
+	cells     int
+}
+
+// cellShift: a cell is 4,096 Hop units (65.5 s) of a recording.
+const cellShift = 12
+
+// newCells numbers the cells of recording rec, whose last landmark is at
+// last.
+func (x *audioIndex) newCells(rec, last uint32) {
+	for len(x.cellBase) <= int(rec) {
+		x.cellBase = append(x.cellBase, 0)
+	}
+	x.cellBase[rec] = uint32(x.cells)
+	x.cellFirst = append(x.cellFirst, uint32(x.cells))
+	x.cellRecs = append(x.cellRecs, rec)
+	x.cells += int((int64(last)+offsetBias)>>cellShift) + 2
+}
+
+// cell is the cell a landmark at t of rec, heard at tq of a query, votes
+// for.
+func (x *audioIndex) cell(rec, t, tq uint32) (uint32, bool) {
+	d := int64(t) - int64(tq) + offsetBias
+	if d < 0 {
+		return 0, false
+	}
+	return x.cellBase[rec] + uint32(d>>cellShift), true
+}
+
+// cellRec is the recording of cell c.
+func (x *audioIndex) cellRec(c uint32) uint32 {
+	i, found := slices.BinarySearch(x.cellFirst, c)
+	if !found {
+		i--
+	}
+	return x.cellRecs[i]
 }
 
 func newAudioIndex(tailMax int) *audioIndex {
@@ -106,6 +147,11 @@ func newAudioIndex(tailMax int) *audioIndex {
 func (x *audioIndex) add(rec uint32, lms []Landmark) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	var last uint32
+	for _, l := range lms {
+		last = max(last, l.T)
+	}
+	x.newCells(rec, last)
 	for _, l := range lms {
 		e := entry{l.Hash, rec, l.T}
 		x.tail = append(x.tail, e)
@@ -117,10 +163,14 @@ func (x *audioIndex) add(rec uint32, lms []Landmark) {
 	}
 }
 
-// addSegment adds a sealed segment (a padded index in the benchmark).
-func (x *audioIndex) addSegment(s *segment) {
+// addSegment adds a sealed segment of recordings new to the index,
+// each lasting up to last (a padded index in the benchmark).
+func (x *audioIndex) addSegment(s *segment, last uint32) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	for _, rec := range s.recs {
+		x.newCells(rec, last)
+	}
 	x.segs = append(x.segs, s)
 }
 
@@ -128,6 +178,10 @@ func (x *audioIndex) addSegment(s *segment) {
 func (x *audioIndex) each(h uint32, fn func(rec, t uint32)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	x.scanLocked(h, fn)
+}
+
+func (x *audioIndex) scanLocked(h uint32, fn func(rec, t uint32)) {
 	for _, s := range x.segs {
 		s.scan(h, fn)
 	}
@@ -140,6 +194,10 @@ func (x *audioIndex) each(h uint32, fn func(rec, t uint32)) {
 func (x *audioIndex) size() (n int, bytes int64) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	return x.sizeLocked()
+}
+
+func (x *audioIndex) sizeLocked() (n int, bytes int64) {
 	for _, s := range x.segs {
 		n += len(s.post)
 		bytes += int64(4*len(s.post) + 4*len(s.offs) + 8*len(s.recs))
@@ -148,9 +206,7 @@ func (x *audioIndex) size() (n int, bytes int64) {
 }
 
 // count is how many postings hash h has.
-func (x *audioIndex) count(h uint32) int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
+func (x *audioIndex) countLocked(h uint32) int {
 	n := len(x.tailMap[h])
 	for _, s := range x.segs {
 		n += int(s.offs[h+1] - s.offs[h])

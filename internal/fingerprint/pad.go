@@ -33,26 +33,23 @@ func (ix *Index) Pad(hours int, like []*Fingerprint, seed uint64) error {
 	}
 	perHour := n / secs * 3600
 	r := rand.New(rand.NewPCG(seed, 1))
+	// Each part of a hash is drawn from a table of 65,536 values laid
+	// out in proportion to how often it occurs.
 	draw := func(w *[256]float64) func() uint32 {
-		var cdf [256]float64
 		var sum float64
-		for i, v := range w {
+		for _, v := range w {
 			sum += v
-			cdf[i] = sum
 		}
-		return func() uint32 {
-			x := r.Float64() * sum
-			lo, hi := 0, 255
-			for lo < hi {
-				m := (lo + hi) / 2
-				if cdf[m] < x {
-					lo = m + 1
-				} else {
-					hi = m
-				}
+		table := make([]uint8, 1<<16)
+		var acc float64
+		k := 0
+		for v, c := range w {
+			acc += c
+			for ; k < len(table) && float64(k) < acc/sum*float64(len(table)); k++ {
+				table[k] = uint8(v)
 			}
-			return uint32(lo)
 		}
+		return func() uint32 { return uint32(table[r.Uint32()>>16]) }
 	}
 	drawF1, drawDF, drawDT := draw(&f1), draw(&df), draw(&dt)
 	const hourFrames = 3600 * Rate / Hop
@@ -84,7 +81,7 @@ func (ix *Index) Pad(hours int, like []*Fingerprint, seed uint64) error {
 			s.post[next[hash]] = uint32(r.IntN(h))<<timeBits | uint32(r.IntN(hourFrames))
 			next[hash]++
 		}
-		ix.audio.addSegment(s)
+		ix.audio.addSegment(s, hourFrames)
 		for i := range h {
 			frames := make([]uint64, 2*3600)
 			for k := range frames {

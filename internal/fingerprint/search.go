@@ -92,35 +92,95 @@ const (
 // released footage only); nil allows all.
 type Filter func(id string) bool
 
-// searchSound finds the clip's sound: every hypothesis's landmarks vote
-// for (recording, hypothesis, offset bin); the best bins are then
-// measured exactly.
+// searchSound finds the clip's sound in two passes over the postings of
+// its landmarks (under every hypothesis). The first counts votes in
+// cells of a recording's time about a minute wide (a small array, so
+// counting costs little however large the index); the second, only in the
+// best cells, collects each agreeing landmark, and those vote for
+// (recording, hypothesis, offset bin). The best bins are then measured.
 func (ix *Index) searchSound(q *Query, allow Filter) []Match {
 	if len(q.peaks) == 0 {
 		return nil
 	}
-	votes := newCounter(1 << 16)
+	x := ix.audio
+	x.mu.RLock()
+	defer x.mu.RUnlock()
 	lms := make([][]Landmark, len(Hypotheses))
-	n, _ := ix.audio.size()
+	n, _ := x.sizeLocked()
 	common := commonFactor*n>>hashBits + 64
 	counts := map[uint32]int{}
 	for hi, h := range Hypotheses {
-		lms[hi] = queryLandmarks(q.peaks, h)
-		for _, l := range lms[hi] {
+		for _, l := range queryLandmarks(q.peaks, h) {
 			c, ok := counts[l.Hash]
 			if !ok {
-				c = ix.audio.count(l.Hash)
+				c = x.countLocked(l.Hash)
 				counts[l.Hash] = c
 			}
-			if c > common {
-				continue
+			if c <= common {
+				lms[hi] = append(lms[hi], l)
 			}
-			ix.audio.each(l.Hash, func(rec, t uint32) {
-				if d := int64(t) - int64(l.T) + offsetBias; d >= 0 {
-					votes.add(uint64(rec)<<26 | uint64(hi)<<22 | uint64(d/binFrames)&(1<<22-1))
+		}
+	}
+	// Pass 1: votes per cell.
+	cells := make([]uint16, x.cells)
+	for _, hl := range lms {
+		for _, l := range hl {
+			x.scanLocked(l.Hash, func(rec, t uint32) {
+				if c, ok := x.cell(rec, t, l.T); ok && cells[c] < math.MaxUint16 {
+					cells[c]++
 				}
 			})
 		}
+	}
+	type cellVotes struct {
+		cell  uint32
+		votes int
+	}
+	var top []cellVotes
+	allowed := map[uint32]bool{}
+	for c, v := range cells {
+		total := int(v)
+		if c+1 < len(cells) {
+			total += int(cells[c+1]) // a cell's boundary may split a match
+		}
+		if total < minVotes {
+			continue
+		}
+		rec := x.cellRec(uint32(c))
+		ok, seen := allowed[rec]
+		if !seen {
+			ok = allow == nil || allow(ix.id(rec))
+			allowed[rec] = ok
+		}
+		if ok {
+			top = append(top, cellVotes{uint32(c), total})
+		}
+	}
+	slices.SortFunc(top, func(a, b cellVotes) int { return cmp.Or(cmp.Compare(b.votes, a.votes), cmp.Compare(a.cell, b.cell)) })
+	chosen := map[uint32]bool{}
+	for _, c := range top[:min(len(top), maxCells)] {
+		chosen[c.cell], chosen[c.cell+1] = true, true
+	}
+	if len(chosen) == 0 {
+		return nil
+	}
+	// Pass 2: the landmarks agreeing in the chosen cells.
+	var hits []hit
+	for hi, hl := range lms {
+		for _, l := range hl {
+			x.scanLocked(l.Hash, func(rec, t uint32) {
+				if c, ok := x.cell(rec, t, l.T); ok && chosen[c] {
+					hits = append(hits, hit{rec: rec, hyp: uint8(hi), d: int64(t) - int64(l.T), t: l.T})
+				}
+			})
+		}
+	}
+	votes := newCounter(len(hits))
+	key := func(h hit) uint64 {
+		return uint64(h.rec)<<26 | uint64(h.hyp)<<22 | uint64((h.d+offsetBias)/binFrames)&(1<<22-1)
+	}
+	for _, h := range hits {
+		votes.add(key(h))
 	}
 	type cand struct {
 		key   uint64
@@ -136,20 +196,29 @@ func (ix *Index) searchSound(q *Query, allow Filter) []Match {
 	slices.SortFunc(cands, func(a, b cand) int { return cmp.Or(cmp.Compare(b.votes, a.votes), cmp.Compare(a.key, b.key)) })
 	var out []Match
 	for _, c := range cands[:min(len(cands), maxCandidates*4)] {
-		rec := uint32(c.key >> 26)
-		if allow != nil && !allow(ix.id(rec)) {
-			continue
-		}
-		hi := int(c.key >> 22 & 15)
-		m, ok := ix.measure(rec, lms[hi], int64(c.key&(1<<22-1)))
+		rec, hi := uint32(c.key>>26), int(c.key>>22&15)
+		m, ok := measure(hits, rec, uint8(hi), int64(c.key&(1<<22-1)))
 		if !ok {
 			continue
 		}
-		m.Speed, m.Pitch = Hypotheses[hi].Speed, Hypotheses[hi].Pitch
+		m.ID, m.Speed, m.Pitch = ix.id(rec), Hypotheses[hi].Speed, Hypotheses[hi].Pitch
 		out = append(out, m)
 	}
 	return best(out)
 }
+
+// hit is a landmark of a query found in a recording: at offset d (the
+// recording's time minus the query's, in Hop units) under hypothesis hyp,
+// heard at time t of the query.
+type hit struct {
+	rec uint32
+	hyp uint8
+	d   int64
+	t   uint32
+}
+
+// maxCells is how many cells the second pass looks in.
+const maxCells = 16
 
 // best orders matches by score and keeps the best of those that name one
 // place (the same offset under neighbouring hypotheses), at most
@@ -177,21 +246,18 @@ var commonFactor = 2
 // landmark (its T is where the first peak pair was heard).
 const offsetBias = 4 * binFrames
 
-// measure collects the landmarks of one candidate (recording, offset
+// measure takes the hits of one candidate (recording, hypothesis, offset
 // bin) and finds the offset most of them agree on within a frame: under
 // the right hypothesis they agree closely over the whole clip, under a
 // neighbouring one they drift apart. The score is how many agree, and
 // they must come from minSeconds of the clip.
-func (ix *Index) measure(rec uint32, lms []Landmark, bin int64) (Match, bool) {
+func measure(hits []hit, rec uint32, hyp uint8, bin int64) (Match, bool) {
 	lo, hi := (bin-1)*binFrames-offsetBias, (bin+2)*binFrames-offsetBias
-	type pair struct{ d, t int64 }
-	var ps []pair
-	for _, l := range lms {
-		ix.audio.each(l.Hash, func(r, t uint32) {
-			if d := int64(t) - int64(l.T); r == rec && d >= lo && d < hi {
-				ps = append(ps, pair{d, int64(l.T)})
-			}
-		})
+	var ps []hit
+	for _, h := range hits {
+		if h.rec == rec && h.hyp == hyp && h.d >= lo && h.d < hi {
+			ps = append(ps, h)
+		}
 	}
 	if len(ps) < minVotes {
 		return Match{}, false
@@ -218,7 +284,7 @@ func (ix *Index) measure(rec uint32, lms []Landmark, bin int64) (Match, bool) {
 	if top < minVotes || len(seconds) < minSeconds {
 		return Match{}, false
 	}
-	return Match{ID: ix.id(rec), Offset: float64(sum) / float64(top) / FramesPerSecond, Score: top, By: "sound"}, true
+	return Match{Offset: float64(sum) / float64(top) / FramesPerSecond, Score: top, By: "sound"}, true
 }
 
 // Query is a clip prepared for searching: its sound's peaks (found once,
