@@ -29,6 +29,7 @@ import (
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/cases"
 	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/verify"
@@ -165,6 +166,22 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 			r.add(what, "log entry %d is not the event that made it", f.LogIndex)
 		case e.Details["sha256"] != f.SHA256.String() || e.Details["kind"] != string(f.Kind):
 			r.add(what, "record says %s, the event that made it (log index %d) says %s", f.SHA256, f.LogIndex, e.Details["sha256"])
+		case f.Kind == derive.Fingerprint && hashes[f.SHA256]:
+			// The commitment a release's proofs rest on: the records in
+			// the file are those the event names.
+			fp, err := derive.ReadFingerprint(ctx, blobs, f)
+			if err != nil {
+				r.add(what, "cannot be read: %v", err)
+				break
+			}
+			c, err := derive.CommitmentOf(fp)
+			if err != nil {
+				return nil, err
+			}
+			if c.Root != e.Details["records_root"] || strconv.Itoa(c.Records) != e.Details["records"] {
+				r.add(what, "its %d seconds' records hash to %s, its event (log index %d) names %s of %s",
+					c.Records, c.Root, f.LogIndex, e.Details["records_root"], e.Details["records"])
+			}
 		}
 	}
 	if err := checkRedactions(ctx, d, entries, hashes, used, r); err != nil {

@@ -1,7 +1,9 @@
 // Package derive makes, from each original, the files reviewers and the
 // aligner need: a poster frame and a strip of thumbnails, the sound as
-// 8 kHz mono PCM for alignment, and a review copy when browsers cannot
-// play the original (HEVC, for example). Each is a new blob that names its
+// 8 kHz mono PCM for alignment, a review copy when browsers cannot
+// play the original (HEVC, for example), and its fingerprint (what a clip
+// of it is found by, and its seconds' records, whose Merkle root the
+// fingerprint's event commits to). Each is a new blob that names its
 // parent; the original is only read. Making one is a custody event
 // ("derived", about the parent, with the new blob's hash and size), so a
 // review copy shown in court can be traced to the original it came from.
@@ -13,6 +15,7 @@ package derive
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,8 +27,10 @@ import (
 	"github.com/sightline/sightline/internal/align"
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/fingerprint"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/media"
+	"github.com/sightline/sightline/verify"
 )
 
 // Kind names a derived file, and the job that makes it.
@@ -33,17 +38,19 @@ type Kind string
 
 // The derived files.
 const (
-	Poster     Kind = "poster"     // JPEG frame
-	Thumbnails Kind = "thumbnails" // JPEG strip of frames
-	Audio      Kind = "audio"      // raw f32le mono at align.Rate
-	Review     Kind = "review"     // H.264/AAC MP4
+	Poster      Kind = "poster"      // JPEG frame
+	Thumbnails  Kind = "thumbnails"  // JPEG strip of frames
+	Audio       Kind = "audio"       // raw f32le mono at align.Rate
+	Review      Kind = "review"      // H.264/AAC MP4
+	Fingerprint Kind = "fingerprint" // fingerprint file (package fingerprint)
 )
 
 // Kinds lists every kind of derived file, in the order jobs are queued.
-var Kinds = []Kind{Audio, Poster, Thumbnails, Review}
+var Kinds = []Kind{Audio, Poster, Thumbnails, Review, Fingerprint}
 
 // MIME is the media type of each kind.
-var MIME = map[Kind]string{Poster: "image/jpeg", Thumbnails: "image/jpeg", Audio: "application/octet-stream", Review: "video/mp4"}
+var MIME = map[Kind]string{Poster: "image/jpeg", Thumbnails: "image/jpeg", Audio: "application/octet-stream", Review: "video/mp4",
+	Fingerprint: "application/octet-stream"}
 
 // File is a derived file: which original it came from, and which blob
 // holds it. It is recorded before its blob is stored and its event
@@ -59,14 +66,28 @@ type File struct {
 	LogFrom   uint64    // the log's next index before its event was first appended
 	Logged    bool      // its "derived" event is in the log, at LogIndex
 	LogIndex  uint64
+	// Commitment is what a fingerprint's event commits to, read from its
+	// file: the Merkle root of the recording's seconds' records and their
+	// number (not stored: the file is).
+	Commitment *Commitment
+}
+
+// Commitment is a recording's commitment to its seconds' records.
+type Commitment struct {
+	Root    string // hex SHA-256 Merkle root (verify.RecordsRoot)
+	Records int
 }
 
 // event is the custody event that records f (the same bytes on every
 // attempt, so that a retry finds it in the log).
 func (f File) event(it evidence.Item) evidence.Event {
-	return evidence.Event{Type: evidence.Derived, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
+	e := evidence.Event{Type: evidence.Derived, Evidence: &evidence.EventSubject{ID: it.ID, SHA256: it.SHA256},
 		Actor: "sightline", At: evidence.EventTime(f.CreatedAt),
 		Details: map[string]string{"kind": string(f.Kind), "sha256": f.SHA256.String(), "size": fmt.Sprint(f.Size), "mime": f.MIME}}
+	if c := f.Commitment; c != nil {
+		e.Details["records_root"], e.Details["records"] = c.Root, fmt.Sprint(c.Records)
+	}
+	return e
 }
 
 // ErrNotFound says a file has not been derived (yet, or ever).
@@ -146,6 +167,9 @@ func Needed(it evidence.Item, k Kind) bool {
 		// A still image is shown as it is: its "video" stream is the
 		// picture.
 		return it.MediaType == media.Video && it.Video != nil && (!media.BrowserPlays(it.Info) || it.Unindexed)
+	case Fingerprint:
+		return (it.MediaType == media.Video || it.MediaType == media.Audio) && it.DurationS != nil && *it.DurationS > 0 &&
+			(it.Audio != nil || it.Video != nil)
 	}
 	return false
 }
@@ -171,6 +195,11 @@ func (d *Deriver) make(ctx context.Context, parent string, k Kind) error {
 		}
 	default:
 		return err
+	}
+	if k == Fingerprint {
+		if f.Commitment, err = d.commitment(ctx, f); err != nil {
+			return err
+		}
 	}
 	index, err := evidence.RecordOnce(ctx, d.cfg.Log, d.cfg.Index, f.event(it), f.LogFrom, true)
 	if err != nil {
@@ -215,6 +244,8 @@ func (d *Deriver) makeFile(ctx context.Context, it evidence.Item, k Kind) (File,
 		err = d.cfg.Media.Audio(ctx, in, out, align.Rate)
 	case Review:
 		err = d.cfg.Media.ReviewCopy(ctx, in, out)
+	case Fingerprint:
+		err = d.fingerprint(ctx, it, in, dir, out)
 	}
 	if err != nil {
 		return File{}, fmt.Errorf("making the %s of %s: %w", k, parent, err)
@@ -262,4 +293,50 @@ func (d *Deriver) ReadAudio(ctx context.Context, parent string) ([]float32, erro
 		return nil, err
 	}
 	return align.FromF32LE(b), nil
+}
+
+// fingerprint writes the fingerprint file of it (sound and pictures, the
+// seconds' records) to out.
+func (d *Deriver) fingerprint(ctx context.Context, it evidence.Item, in media.Source, dir, out string) error {
+	fin := fingerprint.Input{Source: in, Sound: it.Audio != nil}
+	if it.MediaType == media.Video && it.Video != nil {
+		fin.Width, fin.Height = it.Video.Width, it.Video.Height
+	}
+	fp, err := fingerprint.Make(ctx, d.cfg.Media, fin, dir)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, fp.Marshal(), 0o600)
+}
+
+// ReadFingerprint reads a fingerprint file from the blob store.
+func ReadFingerprint(ctx context.Context, blobs blob.Store, f File) (*fingerprint.Fingerprint, error) {
+	r, err := blobs.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, f.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	return fingerprint.Unmarshal(b)
+}
+
+// commitment reads what a fingerprint file commits to.
+func (d *Deriver) commitment(ctx context.Context, f File) (*Commitment, error) {
+	fp, err := ReadFingerprint(ctx, d.cfg.Blobs, f)
+	if err != nil {
+		return nil, err
+	}
+	return CommitmentOf(fp)
+}
+
+// CommitmentOf is the commitment of a fingerprint's records.
+func CommitmentOf(fp *fingerprint.Fingerprint) (*Commitment, error) {
+	root, err := verify.RecordsRoot(fp.Records)
+	if err != nil {
+		return nil, err
+	}
+	return &Commitment{Root: hex.EncodeToString(root[:]), Records: len(fp.Records)}, nil
 }

@@ -44,6 +44,8 @@ var publicDetails = map[string]bool{
 	"category": true, "stage": true, "finding": true, "paused_s": true, "count": true,
 	// intake and files made from originals
 	"size": true, "source": true, "sha256": true, "mime": true, "partial": true, "continues": true,
+	// a recording's fingerprint: the Merkle root of its seconds' records and their number
+	"records_root": true, "records": true,
 	// evidence packages
 	"package_sha256": true, "tree_size": true,
 	// redactions

@@ -117,11 +117,11 @@ func TestIncidentClipsAreAlignedByTheirSound(t *testing.T) {
 			kinds = append(kinds, e.Details["kind"])
 		}
 	}
-	if strings.Join(kinds, ",") != "audio,poster,thumbnails,review" {
+	if strings.Join(kinds, ",") != "audio,poster,thumbnails,review,fingerprint" {
 		t.Errorf("derived events of the HEVC clip: %v", kinds)
 	}
 	env.Stop()
-	if r, err := audit.Run(t.Context(), server.AuditPaths(env.Data)); err != nil || len(r.Problems) != 0 || r.Derived != 12 { // audio, poster, thumbnails of three; the review copy of the HEVC clip; no audio of the silent one
+	if r, err := audit.Run(t.Context(), server.AuditPaths(env.Data)); err != nil || len(r.Problems) != 0 || r.Derived != 16 { // audio, poster, thumbnails, fingerprint of three; the review copy of the HEVC clip; no audio of the silent one
 		t.Errorf("audit: %v, %d derived files, problems %v", err, r.Derived, r.Problems)
 	}
 }
