@@ -56,6 +56,7 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.cfg.WriteLimit, "write-limit", 600, "uploads, share codes and shares one client address without a staff account may begin in 10 minutes")
+	fs.IntVar(&c.cfg.LookupLimit, "lookup-limit", 20, "clip lookups one client address without a staff account may ask for in 10 minutes")
 	fs.Func("trusted-proxy", "a reverse proxy (address or CIDR; repeat or separate by commas) whose X-Forwarded-For names the client for per-address limits; none by default", func(v string) error {
 		for _, part := range strings.Split(v, ",") {
 			part = strings.TrimSpace(part)

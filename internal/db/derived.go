@@ -41,6 +41,18 @@ func (s DerivedStore) Get(ctx context.Context, parent string, kind derive.Kind) 
 	return scanDerived(s.d.queryRow(ctx, `SELECT `+derivedColumns+` FROM derived WHERE evidence_id = ? AND kind = ?`, parent, string(kind)))
 }
 
+// Fingerprints lists every logged fingerprint file (lookup.Files).
+func (s DerivedStore) Fingerprints(ctx context.Context) ([]derive.File, error) {
+	var out []derive.File
+	for f, err := range each(ctx, s.d, scanDerived, `SELECT `+derivedColumns+` FROM derived WHERE kind = ? AND log_index IS NOT NULL ORDER BY log_index`, string(derive.Fingerprint)) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // All lists every derived file, for the audit.
 func (s DerivedStore) All(ctx context.Context) iter.Seq2[derive.File, error] {
 	return each(ctx, s.d, scanDerived, `SELECT `+derivedColumns+` FROM derived ORDER BY log_index`)

@@ -46,6 +46,8 @@ var publicDetails = map[string]bool{
 	"size": true, "source": true, "sha256": true, "mime": true, "partial": true, "continues": true,
 	// a recording's fingerprint: the Merkle root of its seconds' records and their number
 	"records_root": true, "records": true,
+	// an item named by a clip lookup: what found it (sound, picture)
+	"lookup": true,
 	// evidence packages
 	"package_sha256": true, "tree_size": true,
 	// redactions

@@ -29,6 +29,7 @@ import (
 	"github.com/sightline/sightline/internal/ingest"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/lookup"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/notify"
 	"github.com/sightline/sightline/internal/redact"
@@ -107,6 +108,11 @@ type Config struct {
 	// address without a staff account may begin in 10 minutes. Default
 	// 600.
 	WriteLimit int
+	// LookupLimit is how many clip lookups one client address without a
+	// staff account may ask for in 10 minutes (0: 20); MaxLookup the
+	// largest clip, in bytes (0: 500 MB).
+	LookupLimit int
+	MaxLookup   int64
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for per-address limits (--trusted-proxy). None by
 	// default: the peer is the client.
@@ -160,6 +166,7 @@ type Server struct {
 	deriver   *derive.Deriver
 	incidents *incident.Service
 	redact    *redact.Service
+	lookup    *lookup.Service
 }
 
 // Open opens (creating if needed) the data folder, recovers uploads cut
@@ -253,7 +260,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
 			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews, Cases: s.cases,
-			Digests: s.db.Digests(), Organization: cfg.Organization, Redactions: s.redact})
+			Digests: s.db.Digests(), Organization: cfg.Organization, Redactions: s.redact, Lookup: s.lookup, LookupLimit: cfg.LookupLimit})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
@@ -390,9 +397,23 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 	s.incidents = incident.NewService(incident.Config{Store: s.db.Incidents(), Evidence: s.evidence, Record: recorder.Record,
 		Sound: s.sound, Realign: func(ctx context.Context, id string) error { return s.jobs.Enqueue(ctx, alignJob, id) },
 		Logger: cfg.Logger, Now: cfg.Now})
+	s.lookup = lookup.New(lookup.Config{Files: s.db.Derived(), Blobs: s.blobs, Media: &media.Tool{Timeout: 5 * time.Minute, Parallel: 1},
+		Tmp: work, Logger: cfg.Logger, MaxClip: cfg.MaxLookup})
+	if err := s.lookup.Load(context.Background()); err != nil {
+		return err
+	}
 	s.deriver.Register(s.jobs, func(ctx context.Context, parent string, k derive.Kind) error {
-		if k == derive.Audio {
+		switch k {
+		case derive.Audio:
 			s.realignWith(ctx, parent)
+		case derive.Fingerprint:
+			f, err := s.db.Derived().Get(ctx, parent, k)
+			if err == nil {
+				err = s.lookup.Add(ctx, f)
+			}
+			if err != nil && !errors.Is(err, derive.ErrNotFound) {
+				return err
+			}
 		}
 		return nil
 	})

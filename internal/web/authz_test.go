@@ -292,6 +292,9 @@ func TestAuthorizationTable(t *testing.T) {
 
 		"GET /api/v1/public/allegations.csv":      {{"GET", "/api/v1/public/allegations.csv", "", nil, all(200)}},
 		"GET /figures":                            {{"GET", "/figures", "", nil, all(200)}},
+		"GET /lookup":                             {{"GET", "/lookup", "", nil, all(200)}},
+		"POST /api/v1/lookup":                     {{"POST", "/api/v1/lookup", "not a video", nil, all(415)}},
+		"POST /lookup":                            {{"POST", "/lookup", "not a form", nil, all(400)}},
 		"GET /complain":                           {{"GET", "/complain", "", nil, all(200)}},
 		"GET /complaint/{case}":                   {{"GET", "/complaint/" + filed.ID, "", nil, all(200)}},
 		"GET /staff/cases":                        {{"GET", "/staff/cases", "", nil, [9]int{303, 403, 403, 403, 403, 200, 200, 200, 200}}},

@@ -29,6 +29,7 @@ import (
 	"github.com/sightline/sightline/internal/ingest"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/lookup"
 	"github.com/sightline/sightline/internal/redact"
 	"github.com/sightline/sightline/internal/review"
 )
@@ -68,6 +69,11 @@ type Config struct {
 	Digests court.DigestStore
 	// Redactions hides faces and voices in copies and proves what changed.
 	Redactions *redact.Service
+	// Lookup finds where a clip comes from.
+	Lookup *lookup.Service
+	// LookupLimit is how many lookups one client address without a staff
+	// account may ask for in 10 minutes. Default 20.
+	LookupLimit int
 	// Organization names who runs this server, in evidence packages;
 	// the log's origin if empty.
 	Organization string
@@ -97,6 +103,7 @@ type server struct {
 	codeGuesses *limiter // wrong share codes per supervisor
 	viewings    *viewings
 	writes      *limiter // what callers without an account make the server store, per address
+	lookups     *limiter // lookups by callers without a staff account, per address
 }
 
 // Handler serves every route of the server.
@@ -126,6 +133,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.FailureLimit == 0 {
 		cfg.FailureLimit = 20
 	}
+	if cfg.LookupLimit == 0 {
+		cfg.LookupLimit = 20
+	}
 	if cfg.WriteLimit == 0 {
 		cfg.WriteLimit = 600
 	}
@@ -139,7 +149,8 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Organization = cfg.Log.Origin()
 	}
 	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute),
-		codeGuesses: newLimiter(codeGuesses, 10*time.Minute), viewings: newViewings(), writes: newLimiter(cfg.WriteLimit, 10*time.Minute)}
+		codeGuesses: newLimiter(codeGuesses, 10*time.Minute), viewings: newViewings(), writes: newLimiter(cfg.WriteLimit, 10*time.Minute),
+		lookups: newLimiter(cfg.LookupLimit, 10*time.Minute)}
 	assets, err := fs.Sub(embedded, "assets")
 	if err != nil {
 		return nil, err
@@ -215,6 +226,9 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /api/v1/cases/{case}/package", access.ExportPackage, h(s.casePackage))
 	s.handle(mux, "GET /api/v1/public/allegations.csv", access.Public, h(s.allegationsCSV))
 	s.handle(mux, "GET /figures", access.Public, h(s.figuresPage))
+	s.handleBody(mux, "POST /api/v1/lookup", access.Public, cfg.Lookup.MaxClip()+1<<20, h(s.lookupAPI))
+	s.handle(mux, "GET /lookup", access.Public, h(s.lookupForm))
+	s.handleBody(mux, "POST /lookup", access.Public, cfg.Lookup.MaxClip()+1<<20, h(s.lookupSubmit))
 	s.handle(mux, "GET /complain", access.Public, h(s.complainPage))
 	s.handle(mux, "GET /complaint/{case}", access.Public, h(s.complaintPage))
 	s.handle(mux, "GET /staff/cases", access.ListCases, h(s.casesPage))

@@ -1,0 +1,152 @@
+// Package lookup answers "where is this clip from?" for the server. It
+// keeps the fingerprint index (package fingerprint) of every recording:
+// each recording's fingerprint is a derived file made by a media job at
+// intake (package derive), added to the index when it is logged, and the
+// whole index is built again from those files at start-up, so losing it
+// loses nothing. A clip is read once (its sound and its frames), searched
+// for, and forgotten: nothing of it is stored.
+package lookup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/derive"
+	"github.com/sightline/sightline/internal/fingerprint"
+	"github.com/sightline/sightline/internal/media"
+)
+
+// DefaultMaxClip is the largest clip searched for, in bytes, unless
+// configured otherwise.
+const DefaultMaxClip = 500 << 20
+
+// Files lists the derived files, for building the index.
+type Files interface {
+	Fingerprints(ctx context.Context) ([]derive.File, error)
+}
+
+// Config is what a Service needs.
+type Config struct {
+	Files Files
+	Blobs blob.Store
+	// Media reads clips, with its time and memory limits; its Parallel
+	// bounds how many clips are read at once.
+	Media *media.Tool
+	// Tmp holds a clip's work files while it is read.
+	Tmp    string
+	Logger *slog.Logger
+	// MaxClip is the largest clip read, in bytes (DefaultMaxClip if 0).
+	MaxClip int64
+}
+
+// Service keeps the index and searches it.
+type Service struct {
+	cfg Config
+	ix  *fingerprint.Index
+}
+
+// New returns a Service with an empty index; Load fills it.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxClip <= 0 {
+		cfg.MaxClip = DefaultMaxClip
+	}
+	return &Service{cfg: cfg, ix: fingerprint.NewIndex()}
+}
+
+// MaxClip is the largest clip Search reads, in bytes.
+func (s *Service) MaxClip() int64 { return s.cfg.MaxClip }
+
+// Load adds every logged fingerprint file to the index.
+func (s *Service) Load(ctx context.Context) error {
+	files, err := s.cfg.Files.Fingerprints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := s.Add(ctx, f); err != nil {
+			// One damaged file (the audit reports it) does not keep the
+			// rest out of the index.
+			s.cfg.Logger.Error("indexing a fingerprint", "evidence", f.Parent, "err", err)
+		}
+	}
+	s.cfg.Logger.Info("clip lookup index loaded", "recordings", s.ix.Len())
+	return nil
+}
+
+// Add indexes a logged fingerprint file.
+func (s *Service) Add(ctx context.Context, f derive.File) error {
+	if f.Kind != derive.Fingerprint || !f.Logged || s.ix.Has(f.Parent) {
+		return nil
+	}
+	fp, err := derive.ReadFingerprint(ctx, s.cfg.Blobs, f)
+	if err != nil {
+		return fmt.Errorf("lookup: the fingerprint of %s: %w", f.Parent, err)
+	}
+	s.ix.Add(f.Parent, fp)
+	return nil
+}
+
+// Errors of a clip.
+var (
+	// ErrNotMedia says the clip is not a video or a sound file.
+	ErrNotMedia = errors.New("lookup: the clip is not a video or sound file")
+	// ErrTooLarge says the clip is larger than the service reads.
+	ErrTooLarge = errors.New("lookup: the clip is too large")
+	// ErrUnreadable says the clip's sound and pictures cannot be decoded.
+	ErrUnreadable = errors.New("lookup: nothing of the clip could be decoded")
+)
+
+// Search reads a clip from r (at most MaxClip bytes) into a work file,
+// and returns where it comes from among the recordings allow allows
+// (nil: all), best first. The work file is removed before it returns.
+func (s *Service) Search(ctx context.Context, r io.Reader, allow fingerprint.Filter) ([]fingerprint.Match, error) {
+	f, err := os.CreateTemp(s.cfg.Tmp, "clip-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	head := make([]byte, media.SniffLen)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	format, ok := media.Sniff(head[:n])
+	if !ok || (format.Kind != media.Video && format.Kind != media.Audio) {
+		return nil, ErrNotMedia
+	}
+	if _, err := f.Write(head[:n]); err != nil {
+		return nil, err
+	}
+	copied, err := io.Copy(f, io.LimitReader(r, s.cfg.MaxClip-int64(n)+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(n)+copied > s.cfg.MaxClip {
+		return nil, ErrTooLarge
+	}
+	info, err := s.cfg.Media.Inspect(ctx, f.Name(), format)
+	if err != nil {
+		return nil, err
+	}
+	in := fingerprint.Input{Source: media.Source{Path: f.Name(), Container: format.Container}, Sound: info.Audio != nil}
+	if info.Video != nil && format.Kind == media.Video {
+		in.Width, in.Height = info.Video.Width, info.Video.Height
+	}
+	if !in.Sound && in.Width == 0 {
+		return nil, ErrUnreadable
+	}
+	q, err := fingerprint.QueryFile(ctx, s.cfg.Media, in, s.cfg.Tmp)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	return s.ix.Search(q, allow), nil
+}
