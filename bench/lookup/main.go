@@ -77,7 +77,7 @@ func main() {
 	// Fingerprinting, one file at a time, against decoding the same file.
 	var decodeT, soundT, picturesT time.Duration
 	fps := make([]*fingerprint.Fingerprint, *scenes)
-	ix := fingerprint.NewIndex()
+	ix := fingerprint.NewIndex(fingerprint.Options{})
 	for i, p := range paths {
 		t0 := time.Now()
 		cmd := exec.Command("ffmpeg", "-v", "error", "-threads", "1", "-i", p, "-f", "null", "-")
@@ -94,7 +94,7 @@ func main() {
 		fp.Frames, fp.FPS = d.Hashes, fingerprint.PictureRate
 		picturesT += time.Since(t0)
 		fps[i] = fp
-		ix.Add(fmt.Sprint("scene-", i+1), fp)
+		check(ix.Add(fmt.Sprint("scene-", i+1), fp))
 	}
 	realSeconds := float64(*scenes) * *minutes * 60
 	fmt.Printf("fingerprinting %.0f s of %dx%d video (one core):\n", realSeconds, fptest.Width, fptest.Height)

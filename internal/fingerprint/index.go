@@ -66,15 +66,26 @@ func seal(entries []entry) []*segment {
 		out = append(out, s)
 		s, local, from = &segment{offs: make([]uint32, 1<<hashBits+1)}, nil, to
 	}
+	// A recording's parts stay in one segment: a new segment begins
+	// before a recording whose parts would not fit.
 	partOf := map[[2]uint32]uint32{}
 	for i, e := range entries {
-		key := [2]uint32{e.rec, e.t >> timeBits}
-		p, ok := partOf[key]
-		if !ok {
-			if len(s.recs) == maxParts {
+		if i == 0 || e.rec != entries[i-1].rec {
+			parts := map[uint32]bool{}
+			for _, f := range entries[i:] {
+				if f.rec != e.rec {
+					break
+				}
+				parts[f.t>>timeBits] = true
+			}
+			if len(s.recs) > 0 && len(s.recs)+len(parts) > maxParts {
 				flush(i)
 				clear(partOf)
 			}
+		}
+		key := [2]uint32{e.rec, e.t >> timeBits}
+		p, ok := partOf[key]
+		if !ok {
 			p = uint32(len(s.recs))
 			partOf[key] = p
 			s.recs = append(s.recs, e.rec)
@@ -103,6 +114,7 @@ type audioIndex struct {
 	cellFirst []uint32
 	cellRecs  []uint32
 	cells     int
+	last      map[uint32]uint32 // each recording's last landmark time
 }
 
 // cellShift: a cell is 4,096 Hop units (65.5 s) of a recording.
@@ -111,6 +123,7 @@ const cellShift = 12
 // newCells numbers the cells of recording rec, whose last landmark is at
 // last.
 func (x *audioIndex) newCells(rec, last uint32) {
+	x.last[rec] = last
 	for len(x.cellBase) <= int(rec) {
 		x.cellBase = append(x.cellBase, 0)
 	}
@@ -140,11 +153,12 @@ func (x *audioIndex) cellRec(c uint32) uint32 {
 }
 
 func newAudioIndex(tailMax int) *audioIndex {
-	return &audioIndex{tailMap: map[uint32][]entry{}, tailMax: tailMax}
+	return &audioIndex{tailMap: map[uint32][]entry{}, tailMax: tailMax, last: map[uint32]uint32{}}
 }
 
-// add indexes a recording's landmarks under its number.
-func (x *audioIndex) add(rec uint32, lms []Landmark) {
+// add indexes a recording's landmarks under its number, and returns the
+// segments sealed if the tail filled.
+func (x *audioIndex) add(rec uint32, lms []Landmark) []*segment {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var last uint32
@@ -157,21 +171,33 @@ func (x *audioIndex) add(rec uint32, lms []Landmark) {
 		x.tail = append(x.tail, e)
 		x.tailMap[l.Hash] = append(x.tailMap[l.Hash], e)
 	}
-	if len(x.tail) >= x.tailMax {
-		x.segs = append(x.segs, seal(x.tail)...)
-		x.tail, x.tailMap = nil, map[uint32][]entry{}
+	if len(x.tail) < x.tailMax {
+		return nil
 	}
+	sealed := seal(x.tail)
+	x.segs = append(x.segs, sealed...)
+	x.tail, x.tailMap = nil, map[uint32][]entry{}
+	return sealed
 }
 
-// addSegment adds a sealed segment of recordings new to the index,
-// each lasting up to last (a padded index in the benchmark).
-func (x *audioIndex) addSegment(s *segment, last uint32) {
+// addSegment adds a sealed segment of recordings new to the index (read
+// back from disk, or made up by Pad), each lasting up to last(rec).
+func (x *audioIndex) addSegment(s *segment, last func(rec uint32) uint32) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, rec := range s.recs {
-		x.newCells(rec, last)
+		if _, ok := x.last[rec]; !ok {
+			x.newCells(rec, last(rec))
+		}
 	}
 	x.segs = append(x.segs, s)
+}
+
+// lastOf is recording rec's last landmark time.
+func (x *audioIndex) lastOf(rec uint32) uint32 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.last[rec]
 }
 
 // each calls fn with the recording and time of every posting of hash h.

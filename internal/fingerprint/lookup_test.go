@@ -51,7 +51,7 @@ func TestLookupDegraded(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	tool := &media.Tool{Timeout: 5 * time.Minute}
-	ix := fingerprint.NewIndex()
+	ix := fingerprint.NewIndex(fingerprint.Options{})
 	recs := make([]string, 4)
 	fps := make([]*fingerprint.Fingerprint, len(recs))
 	each(t, len(recs), func(i int) (err error) {
@@ -62,7 +62,9 @@ func TestLookupDegraded(t *testing.T) {
 		return err
 	})
 	for i, fp := range fps {
-		ix.Add(fmt.Sprint("rec", i+1), fp)
+		if err := ix.Add(fmt.Sprint("rec", i+1), fp); err != nil {
+			t.Fatal(err)
+		}
 	}
 	found := make([][]fingerprint.Match, len(fptest.Degradations))
 	from := func(i int) float64 { return 7.3 + 3.1*float64(i) }

@@ -81,7 +81,7 @@ func (ix *Index) Pad(hours int, like []*Fingerprint, seed uint64) error {
 			s.post[next[hash]] = uint32(r.IntN(h))<<timeBits | uint32(r.IntN(hourFrames))
 			next[hash]++
 		}
-		ix.audio.addSegment(s, hourFrames)
+		ix.audio.addSegment(s, func(uint32) uint32 { return hourFrames })
 		for i := range h {
 			frames := make([]uint64, 2*3600)
 			for k := range frames {

@@ -169,16 +169,16 @@ type pictureIndex struct {
 	starts  []uint32 // first sample of each recording in recs, ascending
 	recs    []uint32
 	tables  [4]map[uint16][]uint32
-	full    map[uint32]pictureRec
+	// full holds every frame's hash of each recording (at PictureRate),
+	// when the index keeps them (no Options.Frames).
+	full map[uint32][]uint64
 }
 
-type pictureRec struct {
-	fps    float64
-	frames []uint64
-}
-
-func newPictureIndex() *pictureIndex {
-	x := &pictureIndex{full: map[uint32]pictureRec{}}
+func newPictureIndex(keep bool) *pictureIndex {
+	x := &pictureIndex{}
+	if keep {
+		x.full = map[uint32][]uint64{}
+	}
 	for i := range x.tables {
 		x.tables[i] = map[uint16][]uint32{}
 	}
@@ -186,22 +186,39 @@ func newPictureIndex() *pictureIndex {
 }
 
 func (x *pictureIndex) add(rec uint32, fp *Fingerprint) {
-	if len(fp.Frames) == 0 || fp.FPS <= 0 {
+	if len(fp.Frames) == 0 || fp.FPS != PictureRate {
 		return
 	}
-	var sampled []uint64
-	step := fp.FPS / picturesPerSecond
-	for k := 0; ; k++ {
-		i := int(math.Round(float64(k) * step))
-		if i >= len(fp.Frames) {
-			break
-		}
-		sampled = append(sampled, fp.Frames[i])
+	if x.full != nil {
+		x.mu.Lock()
+		x.full[rec] = fp.Frames
+		x.mu.Unlock()
 	}
-	x.mu.Lock()
-	x.full[rec] = pictureRec{fps: fp.FPS, frames: fp.Frames}
-	x.mu.Unlock()
-	x.addSampled(rec, sampled)
+	x.addSampled(rec, sample(fp.Frames))
+}
+
+// sample picks picturesPerSecond of frames at PictureRate.
+func sample(frames []uint64) []uint64 {
+	var out []uint64
+	for i := 0; i < len(frames); i += PictureRate / picturesPerSecond {
+		out = append(out, frames[i])
+	}
+	return out
+}
+
+// sampledOf returns the picture samples of recording rec.
+func (x *pictureIndex) sampledOf(rec uint32) []uint64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	i := slices.Index(x.recs, rec)
+	if i < 0 {
+		return nil
+	}
+	end := len(x.samples)
+	if i+1 < len(x.starts) {
+		end = int(x.starts[i+1])
+	}
+	return x.samples[x.starts[i]:end]
 }
 
 // addSampled indexes a recording's hashes sampled picturesPerSecond.
@@ -283,11 +300,15 @@ func (ix *Index) searchPictures(q *Query, allow Filter) []Match {
 		if allow != nil && !allow(id) {
 			continue
 		}
-		r, ok := x.full[c.v.rec]
+		frames, ok := x.full[c.v.rec]
+		if x.full == nil {
+			f, err := ix.frames(c.v.rec)
+			frames, ok = f, err == nil
+		}
 		if !ok {
 			continue
 		}
-		off, dist, ok := alignFrames(q, r, float64(c.v.bin)/4)
+		off, dist, ok := alignFrames(q, frames, float64(c.v.bin)/4)
 		if !ok || dist > pictureMatch {
 			continue
 		}
@@ -296,19 +317,21 @@ func (ix *Index) searchPictures(q *Query, allow Filter) []Match {
 	return best(out)
 }
 
-// alignFrames finds the offset, in whole frames of the recording within a
-// second of near, at which the clip's frames differ least from its; it
-// returns that offset in seconds and the mean distance.
-func alignFrames(q *Query, r pictureRec, near float64) (float64, float64, bool) {
+// alignFrames finds the offset, in whole frames of the recording (its
+// frames at PictureRate) within a second of near, at which the clip's
+// frames differ least from its; it returns that offset in seconds and the
+// mean distance.
+func alignFrames(q *Query, frames []uint64, near float64) (float64, float64, bool) {
 	best, bestOff := math.Inf(1), 0
-	for off := int(math.Floor((near - 1) * r.fps)); off <= int(math.Ceil((near+1.25)*r.fps)); off++ {
+	const fps = PictureRate
+	for off := int(math.Floor((near - 1) * fps)); off <= int(math.Ceil((near+1.25)*fps)); off++ {
 		var sum, n int
 		for qi, h := range q.frames {
-			ri := off + int(math.Round(float64(qi)*r.fps/q.fps))
-			if ri < 0 || ri >= len(r.frames) {
+			ri := off + int(math.Round(float64(qi)*fps/q.fps))
+			if ri < 0 || ri >= len(frames) {
 				continue
 			}
-			sum += Distance(h, r.frames[ri])
+			sum += Distance(h, frames[ri])
 			n++
 		}
 		if n < len(q.frames)/2 || n < minFrameVotes {
@@ -321,5 +344,5 @@ func alignFrames(q *Query, r pictureRec, near float64) (float64, float64, bool) 
 	if math.IsInf(best, 1) {
 		return 0, 0, false
 	}
-	return float64(bestOff) / r.fps, best, true
+	return float64(bestOff) / fps, best, true
 }

@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -10,6 +11,10 @@ import (
 // Index finds where a clip comes from among the recordings added to it.
 // It is safe for concurrent use.
 type Index struct {
+	opts Options
+	// mu orders additions (and a seal's write); the parts have their own
+	// locks for searches.
+	add   sync.Mutex
 	mu    sync.RWMutex
 	ids   []string
 	nums  map[string]uint32
@@ -17,24 +22,56 @@ type Index struct {
 	pics  *pictureIndex
 }
 
-// NewIndex returns an empty index.
-func NewIndex() *Index {
-	return &Index{nums: map[string]uint32{}, audio: newAudioIndex(1 << 22), pics: newPictureIndex()}
+// Options shape an index.
+type Options struct {
+	// Dir, if set, keeps the index's sealed segments (segment.go): each
+	// written once, when the recordings added since the last fill it,
+	// and read back by Open. Recordings not yet in a segment are added
+	// again by the caller from their fingerprints.
+	Dir string
+	// SealAfter is how many landmarks make a segment (default 1<<22,
+	// about 25 hours of sound).
+	SealAfter int
+	// Frames returns the picture hashes of every frame of a recording, to
+	// measure a match by its pictures; nil keeps them in memory.
+	Frames func(id string) ([]uint64, error)
 }
 
-// Add indexes recording id's fingerprint; adding an id again does nothing.
-func (ix *Index) Add(id string, fp *Fingerprint) {
+// NewIndex returns an empty index.
+func NewIndex(opts Options) *Index {
+	if opts.SealAfter <= 0 {
+		opts.SealAfter = 1 << 22
+	}
+	return &Index{opts: opts, nums: map[string]uint32{}, audio: newAudioIndex(opts.SealAfter), pics: newPictureIndex(opts.Frames == nil)}
+}
+
+// Add indexes recording id's fingerprint; adding an id again does
+// nothing. When the landmarks added since the last segment fill one, it
+// is sealed (and, with a Dir, written).
+func (ix *Index) Add(id string, fp *Fingerprint) error {
+	ix.add.Lock()
+	defer ix.add.Unlock()
 	ix.mu.Lock()
 	if _, ok := ix.nums[id]; ok {
 		ix.mu.Unlock()
-		return
+		return nil
 	}
+	n := ix.number(id)
+	ix.mu.Unlock()
+	ix.pics.add(n, fp)
+	sealed := ix.audio.add(n, fp.Landmarks)
+	if sealed == nil || ix.opts.Dir == "" {
+		return nil
+	}
+	return ix.write(sealed)
+}
+
+// number gives id the next recording number (mu held).
+func (ix *Index) number(id string) uint32 {
 	n := uint32(len(ix.ids))
 	ix.ids = append(ix.ids, id)
 	ix.nums[id] = n
-	ix.mu.Unlock()
-	ix.audio.add(n, fp.Landmarks)
-	ix.pics.add(n, fp)
+	return n
 }
 
 // Has reports whether id is indexed.
@@ -56,6 +93,13 @@ func (ix *Index) id(n uint32) string {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return ix.ids[n]
+}
+
+func (ix *Index) frames(rec uint32) ([]uint64, error) {
+	if ix.opts.Frames == nil {
+		return nil, fmt.Errorf("fingerprint: no frames of recording %d", rec)
+	}
+	return ix.opts.Frames(ix.id(rec))
 }
 
 // Match is where a clip was found.
@@ -404,7 +448,7 @@ func (ix *Index) Stats() Stats {
 		}
 	}
 	for _, r := range x.full {
-		st.PictureBytes += int64(8 * len(r.frames))
+		st.PictureBytes += int64(8 * len(r))
 	}
 	return st
 }

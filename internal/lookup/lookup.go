@@ -1,9 +1,11 @@
 // Package lookup answers "where is this clip from?" for the server. It
 // keeps the fingerprint index (package fingerprint) of every recording:
 // each recording's fingerprint is a derived file made by a media job at
-// intake (package derive), added to the index when it is logged, and the
-// whole index is built again from those files at start-up, so losing it
-// loses nothing. A clip is read once (its sound and its frames), searched
+// intake (package derive), added to the index when it is logged. The
+// index keeps its sealed segments in a folder beside the database, each
+// written once; at start-up it reads them and adds again the recordings
+// they do not hold, from their fingerprint files, so losing the folder
+// loses nothing but the time to build it again. A clip is read once (its sound and its frames), searched
 // for, and forgotten: nothing of it is stored.
 package lookup
 
@@ -25,9 +27,12 @@ import (
 // configured otherwise.
 const DefaultMaxClip = 500 << 20
 
-// Files lists the derived files, for building the index.
+// Files finds the fingerprint files.
 type Files interface {
+	// Fingerprints lists every logged one.
 	Fingerprints(ctx context.Context) ([]derive.File, error)
+	// Get returns parent's derived file of kind.
+	Get(ctx context.Context, parent string, kind derive.Kind) (derive.File, error)
 }
 
 // Config is what a Service needs.
@@ -42,6 +47,8 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxClip is the largest clip read, in bytes (DefaultMaxClip if 0).
 	MaxClip int64
+	// Dir keeps the index's segments (fingerprint.Options.Dir).
+	Dir string
 }
 
 // Service keeps the index and searches it.
@@ -58,14 +65,40 @@ func New(cfg Config) *Service {
 	if cfg.MaxClip <= 0 {
 		cfg.MaxClip = DefaultMaxClip
 	}
-	return &Service{cfg: cfg, ix: fingerprint.NewIndex()}
+	s := &Service{cfg: cfg}
+	s.ix = fingerprint.NewIndex(fingerprint.Options{Dir: cfg.Dir, Frames: s.frames})
+	return s
+}
+
+// frames reads the picture hashes of a recording's frames from its
+// fingerprint file, to measure a match by pictures.
+func (s *Service) frames(id string) ([]uint64, error) {
+	ctx := context.Background()
+	f, err := s.cfg.Files.Get(ctx, id, derive.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := derive.ReadFingerprint(ctx, s.cfg.Blobs, f)
+	if err != nil {
+		return nil, err
+	}
+	return fp.Frames, nil
 }
 
 // MaxClip is the largest clip Search reads, in bytes.
 func (s *Service) MaxClip() int64 { return s.cfg.MaxClip }
 
-// Load adds every logged fingerprint file to the index.
+// Load reads the index's segments, then adds every logged fingerprint
+// file they do not hold (those added since the last segment was sealed,
+// or all of them if the segments were lost).
 func (s *Service) Load(ctx context.Context) error {
+	skipped, err := s.ix.Open()
+	if err != nil {
+		return err
+	}
+	for _, why := range skipped {
+		s.cfg.Logger.Error("a damaged index segment is skipped; its recordings are indexed again", "why", why)
+	}
 	files, err := s.cfg.Files.Fingerprints(ctx)
 	if err != nil {
 		return err
@@ -90,8 +123,7 @@ func (s *Service) Add(ctx context.Context, f derive.File) error {
 	if err != nil {
 		return fmt.Errorf("lookup: the fingerprint of %s: %w", f.Parent, err)
 	}
-	s.ix.Add(f.Parent, fp)
-	return nil
+	return s.ix.Add(f.Parent, fp)
 }
 
 // Errors of a clip.

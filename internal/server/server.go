@@ -398,7 +398,7 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 		Sound: s.sound, Realign: func(ctx context.Context, id string) error { return s.jobs.Enqueue(ctx, alignJob, id) },
 		Logger: cfg.Logger, Now: cfg.Now})
 	s.lookup = lookup.New(lookup.Config{Files: s.db.Derived(), Blobs: s.blobs, Media: &media.Tool{Timeout: 5 * time.Minute, Parallel: 1},
-		Tmp: work, Logger: cfg.Logger, MaxClip: cfg.MaxLookup})
+		Tmp: work, Logger: cfg.Logger, MaxClip: cfg.MaxLookup, Dir: filepath.Join(cfg.Data, "lookup")})
 	if err := s.lookup.Load(context.Background()); err != nil {
 		return err
 	}
