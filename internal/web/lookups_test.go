@@ -34,7 +34,8 @@ type lookupAnswer struct {
 // clip too large is refused, and so are lookups past the limit of an
 // address.
 func TestLookupFindsAClip(t *testing.T) {
-	env := servertest.Start(t, func(c *server.Config) { c.LookupLimit = 3; c.MaxLookup = 4 << 20 })
+	limits := func(c *server.Config) { c.LookupLimit = 3; c.MaxLookup = 4 << 20 }
+	env := servertest.Start(t, limits)
 	env.RunJobs()
 	_, device, err := env.Server.Accounts().IssueToken(t.Context(), "test", account.Token{Kind: account.DeviceToken, Unit: "central", Device: "cam-1"})
 	if err != nil {
@@ -115,5 +116,12 @@ func TestLookupFindsAClip(t *testing.T) {
 	}
 	if a := ask(sup); len(a.Matches) == 0 {
 		t.Errorf("staff are not limited by address")
+	}
+	// Started again, the server builds its index from the fingerprint
+	// files.
+	env.Stop()
+	env = servertest.StartIn(t, env.Data, limits)
+	if a := ask(sup); len(a.Matches) == 0 || a.Matches[0].EvidenceID != rc.ID {
+		t.Errorf("after a restart: %+v", a)
 	}
 }
