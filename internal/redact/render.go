@@ -24,6 +24,16 @@ const Recipe = "sightline-render-1: masks on yuv420p, boxes padded to even pixel
 // The same original and plan give the same bytes on any machine with the
 // same ffmpeg build. tmp holds the stream-hash file.
 func Render(ctx context.Context, tool *media.Tool, src media.Source, plan verify.Manifest, out, tmp string) (verify.Manifest, error) {
+	return RenderSpan(ctx, tool, src, plan, 0, plan.Original.Frames, out, tmp)
+}
+
+// errSpanEnd stops decoding at the end of a span.
+var errSpanEnd = errors.New("the span ends here")
+
+// RenderSpan is Render of frames [from, to) of the original only, and
+// the sound from from's time to to's: a span of a release. It is as
+// deterministic as Render.
+func RenderSpan(ctx context.Context, tool *media.Tool, src media.Source, plan verify.Manifest, from, to int, out, tmp string) (verify.Manifest, error) {
 	m := plan.Plan()
 	o := m.Original
 	for i, c := range m.Changes {
@@ -31,7 +41,10 @@ func Render(ctx context.Context, tool *media.Tool, src media.Source, plan verify
 			return m, fmt.Errorf("change %d: %w", i+1, err)
 		}
 	}
-	f := media.Frames{Width: o.Width, Height: o.Height, Count: o.Frames}
+	if from < 0 || to > o.Frames || from >= to {
+		return m, fmt.Errorf("frames %d to %d of a video of %d", from, to, o.Frames)
+	}
+	f := media.Frames{Width: o.Width, Height: o.Height, Count: to - from}
 	boxes := boxChanges(m.Changes)
 	// The decoder feeds the encoder: one turn of the tool for both.
 	ctx, release, err := tool.Turn(ctx)
@@ -45,6 +58,12 @@ func Render(ctx context.Context, tool *media.Tool, src media.Source, plan verify
 		n := 0
 		err := tool.Decode(ctx, src, f, "yuv420p", 1, func(i int, frame []byte) error {
 			n = i + 1
+			if i < from {
+				return nil
+			}
+			if i >= to {
+				return errSpanEnd
+			}
 			for _, c := range boxes {
 				if k, ok := c.BoxAt(i); ok {
 					apply(frame, o.Width, o.Height, c.Effect, k)
@@ -53,7 +72,10 @@ func Render(ctx context.Context, tool *media.Tool, src media.Source, plan verify
 			_, err := pw.Write(frame)
 			return err
 		})
-		if err == nil && n != o.Frames {
+		switch {
+		case errors.Is(err, errSpanEnd):
+			err = nil
+		case err == nil && n != o.Frames:
 			err = fmt.Errorf("the original decodes to %d frames, the manifest says %d", n, o.Frames)
 		}
 		pw.CloseWithError(err)
@@ -65,7 +87,12 @@ func Render(ctx context.Context, tool *media.Tool, src media.Source, plan verify
 	}
 	hashFile := filepath.Join(tmp, filepath.Base(out)+".streamhash")
 	defer os.Remove(hashFile)
-	hashes, encErr := tool.Encode(ctx, pr, f, o.FPS, sound, audioFilter(m.Changes), out, hashFile)
+	filter := audioFilter(m.Changes)
+	if from > 0 || to < o.Frames {
+		trim := fmt.Sprintf("atrim=start=%s:end=%s,asetpts=PTS-STARTPTS", seconds(float64(from)/o.FPS), seconds(float64(to)/o.FPS))
+		filter = strings.TrimPrefix(filter+","+trim, ",")
+	}
+	hashes, encErr := tool.Encode(ctx, pr, f, o.FPS, sound, filter, out, hashFile)
 	pr.CloseWithError(errors.New("the encoder stopped"))
 	if err := errors.Join(<-decoded, encErr); err != nil {
 		return m, fmt.Errorf("rendering: %w", err)

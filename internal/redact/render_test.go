@@ -1,6 +1,7 @@
 package redact_test
 
 import (
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -116,4 +117,47 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// TestRenderSpanIsThatSpan renders frames 15 to 60 of a 3-second clip
+// with a box: 45 frames and 1.5 s of sound, the box where the original's
+// frame numbers put it, and the same bytes twice.
+func TestRenderSpanIsThatSpan(t *testing.T) {
+	tool := &media.Tool{}
+	src := media.Source{Path: mediatest.Clip(t, "a.mp4", "3"), Container: "mp4"}
+	box := verify.Change{Kind: verify.ChangeBox, Effect: verify.EffectFill, From: 30, To: 40, Source: "manual", Reason: "privacy",
+		Keyframes: []verify.Keyframe{{Frame: 30, X: 20, Y: 20, W: 60, H: 40}, {Frame: 40, X: 20, Y: 20, W: 60, H: 40}}}
+	p := plan(t, tool, src, box)
+	dir := t.TempDir()
+	render := func(name string) verify.Manifest {
+		m, err := redact.RenderSpan(t.Context(), tool, src, p, 15, 60, filepath.Join(dir, name), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := render("a.mp4"), render("b.mp4")
+	if a.Output.SHA256 != b.Output.SHA256 {
+		t.Fatalf("two renders of one span differ")
+	}
+	out := media.Source{Path: filepath.Join(dir, "a.mp4"), Container: "mp4"}
+	f := media.Frames{Width: p.Original.Width, Height: p.Original.Height}
+	var black []int
+	n := 0
+	if err := tool.Decode(t.Context(), out, f, "yuv420p", 1, func(i int, fr []byte) error {
+		n++
+		if fr[30*f.Width+40] < 30 { // inside the box: luma of black
+			black = append(black, i)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 45 || len(black) != 11 || black[0] != 15 || black[10] != 25 {
+		t.Errorf("%d frames, the box black in frames %v; want 45, frames 15 to 25 (30 to 40 of the original)", n, black)
+	}
+	pcm, err := exec.Command("ffmpeg", "-v", "error", "-i", out.Path, "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le", "-").Output()
+	if d := float64(len(pcm)) / 2 / 8000; err != nil || d < 1.45 || d > 1.6 {
+		t.Errorf("%.3f s of sound (%v), want 1.5", d, err)
+	}
 }
