@@ -65,6 +65,10 @@ const (
 	// Redacted is a redaction rendered: its details name the manifest's
 	// SHA-256 and the output (a new blob whose parent is the item).
 	Redacted EventType = "redacted"
+	// ReleaseEvent is a step of an incident's release (created, edited,
+	// approved, published); its details name the release, its version, the
+	// step and the status it left; its title and summary are sealed.
+	ReleaseEvent EventType = "release"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)

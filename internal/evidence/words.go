@@ -52,6 +52,8 @@ var publicDetails = map[string]bool{
 	"package_sha256": true, "tree_size": true,
 	// redactions
 	"redaction": true, "step": true, "manifest_sha256": true,
+	// releases
+	"release": true, "version": true,
 	WordsKey: true,
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/notify"
 	"github.com/sightline/sightline/internal/redact"
+	"github.com/sightline/sightline/internal/release"
 	"github.com/sightline/sightline/internal/review"
 	"github.com/sightline/sightline/internal/web"
 )
@@ -167,6 +168,7 @@ type Server struct {
 	incidents *incident.Service
 	redact    *redact.Service
 	lookup    *lookup.Service
+	releases  *release.Service
 }
 
 // Open opens (creating if needed) the data folder, recovers uploads cut
@@ -429,6 +431,12 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 	if err != nil {
 		return err
 	}
+	var bases []string
+	for _, b := range s.redact.Bases() {
+		bases = append(bases, b.Code)
+	}
+	s.releases = release.NewService(release.Config{Store: s.db.Releases(), Evidence: s.evidence, Incidents: s.incidents,
+		Bases: bases, Record: recorder.Record, Now: cfg.Now})
 	s.redact.Register(func(kind string, h func(context.Context, string) error) {
 		s.jobs.Handle(kind, func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Subject) })
 	})
@@ -512,6 +520,9 @@ func (s *Server) Jobs() *jobs.Queue { return s.jobs }
 
 // Incidents is the incident service, for tools and tests.
 func (s *Server) Incidents() *incident.Service { return s.incidents }
+
+// Releases returns the release service.
+func (s *Server) Releases() *release.Service { return s.releases }
 
 // Evidence is the evidence store, for tools and tests.
 func (s *Server) Evidence() evidence.Store { return s.evidence }
