@@ -54,7 +54,9 @@ func NewService(cfg Config) *Service {
 }
 
 // Get returns a release.
-func (s *Service) Get(ctx context.Context, id string) (Release, error) { return s.cfg.Store.Get(ctx, id) }
+func (s *Service) Get(ctx context.Context, id string) (Release, error) {
+	return s.cfg.Store.Get(ctx, id)
+}
 
 // Versions lists the releases of an incident, oldest first.
 func (s *Service) Versions(ctx context.Context, inc string) ([]Release, error) {
