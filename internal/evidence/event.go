@@ -69,6 +69,10 @@ const (
 	// approved, published); its details name the release, its version, the
 	// step and the status it left; its title and summary are sealed.
 	ReleaseEvent EventType = "release"
+	// Released is a file of a published release: about its original,
+	// naming the release, its version, the release manifest's SHA-256 and
+	// the file's.
+	Released EventType = "released"
 )
 
 // Event is one entry of the custody ledger. Its canonical form (Canonical)

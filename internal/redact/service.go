@@ -529,6 +529,29 @@ func (s *Service) Plan(ctx context.Context, r Redaction) (verify.Manifest, error
 	return m, nil
 }
 
+// SpanPlan is the plan a release's span of item it is rendered with: the
+// plan of its redaction rid (which must be of it and approved), or, for
+// "", a plan that changes nothing.
+func (s *Service) SpanPlan(ctx context.Context, it evidence.Item, rid string) (verify.Manifest, error) {
+	if rid == "" {
+		o, err := s.describe(ctx, it)
+		if err != nil {
+			return verify.Manifest{}, err
+		}
+		return s.Plan(ctx, Redaction{Original: o})
+	}
+	r, err := s.cfg.Store.Get(ctx, rid)
+	switch {
+	case errors.Is(err, ErrNotFound) || err == nil && r.Evidence != it.ID:
+		return verify.Manifest{}, invalid("redaction %s is not of recording %s", rid, it.ID)
+	case err != nil:
+		return verify.Manifest{}, err
+	case r.Status != Approved && r.Status != Rendered && r.Status != Released:
+		return verify.Manifest{}, invalid("redaction %s is %s, not approved", rid, r.Status)
+	}
+	return s.Plan(ctx, r)
+}
+
 // render is the render job: it renders an approved redaction, stores the
 // output as a blob, keeps the manifest and logs the "redacted" event
 // naming it, exactly once across crashes.

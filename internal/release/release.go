@@ -65,6 +65,8 @@ type File struct {
 	ToFrame   int    `json:"to_frame"`
 	SHA256    string `json:"sha256"`
 	Size      int64  `json:"size"`
+	// Streams are the raw streams' hashes (ffmpeg streamhash).
+	Streams []string `json:"stream_hashes"`
 	// LogFrom is the log's next index before its "released" event was
 	// first appended (so a retry finds it); LogIndex where it is.
 	LogFrom  uint64 `json:"log_from,omitempty"`

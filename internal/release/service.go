@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
+	"github.com/sightline/sightline/internal/media"
+	"github.com/sightline/sightline/internal/redact"
 )
 
 // Store keeps releases.
@@ -28,11 +32,30 @@ type Config struct {
 	Store     Store
 	Evidence  evidence.Store
 	Incidents *incident.Service
+	// Redactions gives each span's plan; Files and Blobs the recordings'
+	// fingerprints (their commitments) and the originals.
+	Redactions Redactions
+	Files      derive.Store
+	Blobs      blob.Store
+	// Media renders spans; Tmp holds files being made (on the blob
+	// store's file system).
+	Media *media.Tool
+	Tmp   string
 	// Bases are the codes a withheld span may give as its reason.
 	Bases []string
-	// Record logs an event (evidence.Recorder.Record).
-	Record func(ctx context.Context, e evidence.Event) (uint64, error)
-	Now    func() time.Time
+	// Record logs an event (evidence.Recorder.Record); Log and Custody
+	// log the "released" events exactly once.
+	Record  func(ctx context.Context, e evidence.Event) (uint64, error)
+	Log     evidence.OnceLog
+	Custody evidence.CustodyIndex
+	// Enqueue queues a job (jobs.Queue.Enqueue).
+	Enqueue func(ctx context.Context, kind, subject string) error
+	Now     func() time.Time
+}
+
+// Register adds the publish job's handler.
+func (s *Service) Register(handle func(kind string, h func(ctx context.Context, subject string) error)) {
+	handle(PublishJob, s.publish)
 }
 
 // Service makes, approves and publishes releases.
@@ -102,6 +125,9 @@ func (s *Service) Create(ctx context.Context, actor string, in Input) (Release, 
 	if in, err = in.check(clips, s.bases); err != nil {
 		return Release{}, err
 	}
+	if err := s.checkRedactions(ctx, in); err != nil {
+		return Release{}, err
+	}
 	now := s.cfg.Now().UTC()
 	for range 3 { // another release of the incident may take the number
 		earlier, err := s.cfg.Store.OfIncident(ctx, in.Incident)
@@ -142,6 +168,9 @@ func (s *Service) Update(ctx context.Context, actor, id string, in Input) (Relea
 	if in, err = in.check(clips, s.bases); err != nil {
 		return r, err
 	}
+	if err := s.checkRedactions(ctx, in); err != nil {
+		return r, err
+	}
 	version := r.Version
 	r.Title, r.Summary, r.Spans, r.Withheld, r.Updated = in.Title, in.Summary, in.Spans, in.Withheld, s.cfg.Now().UTC()
 	if r.Withheld == nil {
@@ -173,4 +202,25 @@ func (s *Service) Approve(ctx context.Context, actor, id string) (Release, error
 	}
 	r.Version = version + 1
 	return r, s.event(ctx, r, actor, "approved", false)
+}
+
+// checkRedactions checks that each span's redaction is an approved one of
+// its recording.
+func (s *Service) checkRedactions(ctx context.Context, in Input) error {
+	for i, sp := range in.Spans {
+		if sp.Redaction == "" {
+			continue
+		}
+		it, err := s.cfg.Evidence.Get(ctx, sp.Evidence)
+		if err != nil {
+			return err
+		}
+		if _, err := s.cfg.Redactions.SpanPlan(ctx, it, sp.Redaction); err != nil {
+			if errors.Is(err, redact.ErrInvalid) {
+				return fmt.Errorf("%w: span %d: %v", ErrInvalid, i+1, err)
+			}
+			return err
+		}
+	}
+	return nil
 }

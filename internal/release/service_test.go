@@ -2,16 +2,21 @@ package release_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
+	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/release"
 	"github.com/sightline/sightline/internal/server/servertest"
+	"github.com/sightline/sightline/verify"
 )
 
 // TestReleaseDraftsAndApproval: a release is checked against its
@@ -92,6 +97,45 @@ func TestReleaseDraftsAndApproval(t *testing.T) {
 	if _, err := svc.Update(t.Context(), "user:u_rec", r.ID, good); !errors.Is(err, release.ErrStep) {
 		t.Errorf("an approved release edited: %v", err)
 	}
+	// Published: each span rendered, the manifest kept and logged once
+	// per file; then it is never changed.
+	if r, err = svc.Publish(t.Context(), "user:u_rec", r.ID); err != nil || !r.Publishing {
+		t.Fatalf("publish: %+v %v", r, err)
+	}
+	if j := env.WaitJob(release.PublishJob, r.ID); j.State != jobs.Done {
+		t.Fatalf("the publish job: %+v", j)
+	}
+	if r, err = svc.Get(t.Context(), r.ID); err != nil || r.Status != release.Published || len(r.Files) != 2 {
+		t.Fatalf("published: %+v %v", r, err)
+	}
+	m, err := verify.ParseReleaseManifest(r.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 2 || len(m.Recordings) != 2 || len(m.Withheld) != 1 || m.Withheld[0].Reason != "victim" ||
+		m.Files[1].FromS != 1 || m.Files[1].ToS != 3 || m.Files[0].Fingerprint.Records != 6 || m.Title != "Stop on 5th" {
+		t.Errorf("manifest: %s", r.Manifest)
+	}
+	for i, f := range r.Files {
+		frames, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+			"stream=nb_read_frames", "-of", "csv=p=0", env.Server.Blobs().Path(blobRef(t, f.SHA256))).Output()
+		if err != nil || strings.TrimSpace(string(frames)) != fmt.Sprint(f.ToFrame-f.FromFrame) {
+			t.Errorf("file %d: %s frames (%v), want %d", i, frames, err, f.ToFrame-f.FromFrame)
+		}
+		released := 0
+		evs, _ := env.Server.Custody().Events(t.Context(), f.Evidence)
+		for _, e := range evs {
+			if e.Type == evidence.Released && e.Details["manifest_sha256"] == m.SHA256() && e.Details["sha256"] == f.SHA256 {
+				released++
+			}
+		}
+		if released != 1 {
+			t.Errorf("file %d: %d released events", i, released)
+		}
+	}
+	if _, err := svc.Approve(t.Context(), "user:u_x", r.ID); !errors.Is(err, release.ErrStep) {
+		t.Errorf("a published release approved again: %v", err)
+	}
 	events, err := env.Server.Custody().IncidentEvents(t.Context(), inc.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +152,7 @@ func TestReleaseDraftsAndApproval(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(steps, ","); got != "created 1,created 2,edited 1,approved 1" {
+	if got := strings.Join(steps, ","); got != "created 1,created 2,edited 1,approved 1,publish 1,published 1" {
 		t.Errorf("release events: %s", got)
 	}
 }
@@ -121,4 +165,13 @@ func uploadItem(t *testing.T, env *servertest.Env, b []byte) string {
 		t.Fatalf("upload: %d %s", resp.StatusCode, body)
 	}
 	return env.Receipt(url).ID
+}
+
+func blobRef(t *testing.T, s string) blob.Ref {
+	t.Helper()
+	r, err := blob.ParseRef(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -395,6 +395,9 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 			if err := s.redact.JobFailed(ctx, j.Kind, j.Subject, j.LastError); err != nil {
 				cfg.Logger.Error("recording a failed redaction job", "job", j.Kind, "redaction", j.Subject, "err", err)
 			}
+			if err := s.releases.JobFailed(ctx, j.Kind, j.Subject, j.LastError); err != nil {
+				cfg.Logger.Error("recording a failed release job", "job", j.Kind, "release", j.Subject, "err", err)
+			}
 		}})
 	s.incidents = incident.NewService(incident.Config{Store: s.db.Incidents(), Evidence: s.evidence, Record: recorder.Record,
 		Sound: s.sound, Realign: func(ctx context.Context, id string) error { return s.jobs.Enqueue(ctx, alignJob, id) },
@@ -436,7 +439,11 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 		bases = append(bases, b.Code)
 	}
 	s.releases = release.NewService(release.Config{Store: s.db.Releases(), Evidence: s.evidence, Incidents: s.incidents,
-		Bases: bases, Record: recorder.Record, Now: cfg.Now})
+		Redactions: s.redact, Files: s.db.Derived(), Blobs: s.blobs, Media: &media.Tool{Timeout: timeout, Parallel: 1}, Tmp: work,
+		Bases: bases, Record: recorder.Record, Log: s.log, Custody: s.db.Custody(), Enqueue: s.jobs.Enqueue, Now: cfg.Now})
+	s.releases.Register(func(kind string, h func(context.Context, string) error) {
+		s.jobs.Handle(kind, func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Subject) })
+	})
 	s.redact.Register(func(kind string, h func(context.Context, string) error) {
 		s.jobs.Handle(kind, func(ctx context.Context, j jobs.Job) error { return h(ctx, j.Subject) })
 	})
