@@ -117,6 +117,13 @@ const (
 	Redact           Action = "redact"
 	ApproveRedaction Action = "approve-redaction"
 	ReleaseRedaction Action = "release-redaction"
+	// MakeRelease makes and edits an incident's public release;
+	// ApproveRelease approves one (not its author's own); PublishRelease
+	// publishes an approved one; ReadRelease reads releases in the making.
+	MakeRelease    Action = "make-release"
+	ApproveRelease Action = "approve-release"
+	PublishRelease Action = "publish-release"
+	ReadRelease    Action = "read-release"
 )
 
 // Facts are what the table needs to know about one evidence item.

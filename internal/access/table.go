@@ -117,7 +117,26 @@ var Table = map[Action]map[string]Rule{
 	ReleaseRedaction: {
 		string(account.Records): notInvolved(unitCamera),
 	},
+	// An incident's public release is the records office's work, for its
+	// unit's incidents (each span also needs the right to redact its
+	// recording: the handler decides each); a second person approves it,
+	// records staff or a supervisor who may read the incident.
+	MakeRelease:    {string(account.Records): notInvolvedIn(unitIncident)},
+	ApproveRelease: {string(account.Records): notInvolvedIn(unitIncident), string(account.Supervisor): notInvolvedIn(unitOrAssigned)},
+	PublishRelease: {string(account.Records): notInvolvedIn(unitIncident)},
+	ReadRelease: {
+		string(account.Records):      notInvolvedIn(unitIncident),
+		string(account.Supervisor):   notInvolvedIn(unitOrAssigned),
+		string(account.Investigator): notInvolvedIn(assigned),
+	},
 }
+
+var unitIncident = Rule{"their unit's incidents", func(p Principal, f *Facts) Decision {
+	if p.User.Unit != "" && f.Incident.Unit == p.User.Unit {
+		return allow("their unit's incident")
+	}
+	return deny("not their unit's incident")
+}}
 
 // redactRules are who may redact an item or approve a redaction of it.
 func redactRules() map[string]Rule {
@@ -340,7 +359,7 @@ var sameUnitSharedOrOnCase = Rule{sameUnitOrShared.Text + ", and what is in inci
 var Actions = []Action{Public, SignIn, Upload, UploadReadBack, StaffHome, ReadItem, ReadOriginal, ReadReceipt, ReadCustody,
 	ShareItem, RecordInvolved, ManageAccounts, CreateIncident, ReadIncident, EditIncident, AssignStaff, ClaimCode, ReviewItem, EditReview,
 	FileComplaint, Complainant, CreateCase, ListCases, ReadCase, EditCase, TakeCase, AssignCase, ReadAlerts, ExportPackage,
-	Redact, ApproveRedaction, ReleaseRedaction}
+	Redact, ApproveRedaction, ReleaseRedaction, MakeRelease, ApproveRelease, PublishRelease, ReadRelease}
 
 // Markdown renders the table as the docs show it: a row per action, a
 // column per role; "no" where the table has no rule.

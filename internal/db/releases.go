@@ -77,3 +77,7 @@ func (s releaseStore) Update(ctx context.Context, r release.Release, version int
 func (s releaseStore) OfIncident(ctx context.Context, incident string) ([]release.Release, error) {
 	return collect(each(ctx, s.d, scanRelease, `SELECT version, doc FROM releases WHERE incident_id = ? ORDER BY number`, incident))
 }
+
+func (s releaseStore) Published(ctx context.Context) ([]release.Release, error) {
+	return collect(each(ctx, s.d, scanRelease, `SELECT version, doc FROM releases WHERE status = 'published' ORDER BY incident_id, number`))
+}

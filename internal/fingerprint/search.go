@@ -113,6 +113,8 @@ type Match struct {
 	// faster); Pitch whether its pitch moved with it.
 	Speed float64
 	Pitch bool
+	// Length is how much of the recording the clip covers, in seconds.
+	Length float64
 	// Score is how many landmarks (or frames) agreed.
 	Score int
 	// By is what found it: "sound" or "picture".
@@ -337,21 +339,30 @@ type Query struct {
 	peaks  []peak
 	frames []uint64
 	fps    float64
+	length float64 // seconds
 }
 
 // NewQuery prepares a clip: its sound as mono PCM at Rate (nil if none)
 // and the picture hashes of its frames at fps (nil if none).
 func NewQuery(pcm []float32, frames []uint64, fps float64) *Query {
-	return &Query{peaks: peaks(pcm, queryPeaks), frames: frames, fps: fps}
+	q := &Query{peaks: peaks(pcm, queryPeaks), frames: frames, fps: fps, length: float64(len(pcm)) / Rate}
+	if fps > 0 {
+		q.length = max(q.length, float64(len(frames))/fps)
+	}
+	return q
 }
 
 // Search returns where the clip comes from, best first: by its sound,
 // else by its pictures. None is a clip found nowhere.
 func (ix *Index) Search(q *Query, allow Filter) []Match {
-	if m := ix.searchSound(q, allow); len(m) > 0 {
-		return m
+	m := ix.searchSound(q, allow)
+	if len(m) == 0 {
+		m = ix.searchPictures(q, allow)
 	}
-	return ix.searchPictures(q, allow)
+	for i := range m {
+		m[i].Length = q.length * m[i].Speed
+	}
+	return m
 }
 
 // counter counts votes by key (open addressing, linear probing; a key is

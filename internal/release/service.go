@@ -25,6 +25,8 @@ type Store interface {
 	Update(ctx context.Context, r Release, version int) error
 	// OfIncident lists an incident's releases, oldest first.
 	OfIncident(ctx context.Context, incident string) ([]Release, error)
+	// Published lists every published release.
+	Published(ctx context.Context) ([]Release, error)
 }
 
 // Config is what a Service needs.
@@ -223,4 +225,29 @@ func (s *Service) checkRedactions(ctx context.Context, in Input) error {
 		}
 	}
 	return nil
+}
+
+// Shown is a published file, as a clip lookup names it.
+type Shown struct {
+	Release string
+	Number  int
+	File    int // its index in the release's files
+	FromS   float64
+	ToS     float64
+}
+
+// Shown lists, by recording, the spans every published release shows:
+// what the public may find a clip in.
+func (s *Service) Shown(ctx context.Context) (map[string][]Shown, error) {
+	rels, err := s.cfg.Store.Published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Shown{}
+	for _, r := range rels {
+		for i, f := range r.Files {
+			out[f.Evidence] = append(out[f.Evidence], Shown{Release: r.ID, Number: r.Number, File: i, FromS: f.FromS, ToS: f.ToS})
+		}
+	}
+	return out, nil
 }

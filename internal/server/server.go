@@ -262,7 +262,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
 			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews, Cases: s.cases,
-			Digests: s.db.Digests(), Organization: cfg.Organization, Redactions: s.redact, Lookup: s.lookup, LookupLimit: cfg.LookupLimit})
+			Digests: s.db.Digests(), Organization: cfg.Organization, Redactions: s.redact, Lookup: s.lookup, LookupLimit: cfg.LookupLimit, Releases: s.releases})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())

@@ -131,7 +131,8 @@ func itemAction(a access.Action) bool {
 	switch a {
 	case access.ReadItem, access.ReadOriginal, access.ReadReceipt, access.ReadCustody, access.ShareItem, access.RecordInvolved,
 		access.ReadIncident, access.EditIncident, access.AssignStaff, access.ReviewItem, access.EditReview,
-		access.ReadCase, access.EditCase, access.TakeCase, access.AssignCase, access.ExportPackage:
+		access.ReadCase, access.EditCase, access.TakeCase, access.AssignCase, access.ExportPackage,
+		access.MakeRelease, access.ApproveRelease, access.PublishRelease, access.ReadRelease:
 		return true
 	}
 	return redaction(a)

@@ -135,6 +135,17 @@ func TestAuthorizationTable(t *testing.T) {
 	redURL := "/api/v1/redactions/" + red.ID
 	aBox := `{"changes":[{"kind":"box","effect":"fill","keyframes":[{"frame":0,"x":0,"y":0,"w":10,"h":10}],"reason":"privacy"}]}`
 
+	// A release of incident A, made by the records office.
+	records := env.StaffToken("rec.amos", account.Records, "central", "")
+	relBody := `{"title":"Traffic stop","incident_id":"` + incA + `","spans":[{"evidence_id":"` + police.ID + `","from_s":0,"to_s":0.5}]}`
+	got, body = call(t, env, "POST", "/api/v1/releases", records, relBody)
+	var rel struct{ ID string }
+	if err := json.Unmarshal([]byte(body), &rel); got != 201 || err != nil {
+		t.Fatalf("release: %d %s", got, body)
+	}
+	relURL := "/api/v1/releases/" + rel.ID
+	releaseReaders := [9]int{404, 404, 404, 404, 404, 200, 200, 404, 404}
+
 	// Expected status for each caller, in the order of callers.
 	type req struct {
 		method, path, body string
@@ -290,23 +301,31 @@ func TestAuthorizationTable(t *testing.T) {
 		"PATCH /api/v1/evidence/{id}/reviews/{review}":       {{"PATCH", civItem + "/reviews/" + rev.ID, `{"outcome":"detained"}`, nil, editors}},
 		"DELETE /api/v1/evidence/{id}/reviews/{review}":      {{"DELETE", civItem + "/reviews/" + rev.ID, "", nil, editors}},
 
-		"GET /api/v1/public/allegations.csv":      {{"GET", "/api/v1/public/allegations.csv", "", nil, all(200)}},
-		"GET /figures":                            {{"GET", "/figures", "", nil, all(200)}},
-		"GET /lookup":                             {{"GET", "/lookup", "", nil, all(200)}},
-		"POST /api/v1/lookup":                     {{"POST", "/api/v1/lookup", "not a video", nil, all(415)}},
-		"POST /lookup":                            {{"POST", "/lookup", "not a form", nil, all(400)}},
-		"GET /complain":                           {{"GET", "/complain", "", nil, all(200)}},
-		"GET /complaint/{case}":                   {{"GET", "/complaint/" + filed.ID, "", nil, all(200)}},
-		"GET /staff/cases":                        {{"GET", "/staff/cases", "", nil, [9]int{303, 403, 403, 403, 403, 200, 200, 200, 200}}},
-		"GET /staff/cases/{case}":                 {{"GET", "/staff/cases/" + kase.ID, "", nil, signInFirst(caseWorkers(200, 200))}},
-		"POST /api/v1/complaints":                 {{"POST", "/api/v1/complaints", complaintBody, nil, all(201)}},
-		"GET /api/v1/complaints/{case}":           {{"GET", complaintURL, "", nil, all(404)}}, // only its own token opens it
-		"POST /api/v1/complaints/{case}/evidence": {{"POST", complaintURL + "/evidence", `{"id":"` + civ.ID + `","token":"` + civ.AccessToken + `"}`, nil, all(404)}},
-		"POST /api/v1/complaints/{case}/withdraw": {{"POST", complaintURL + "/withdraw", "", nil, all(404)}},
-		"GET /api/v1/cases":                       {{"GET", "/api/v1/cases", "", nil, [9]int{401, 403, 403, 403, 403, 200, 200, 200, 200}}},
-		"GET /api/v1/alerts":                      {{"GET", "/api/v1/alerts", "", nil, [9]int{401, 403, 403, 403, 403, 403, 200, 403, 403}}},
-		"POST /api/v1/cases":                      {{"POST", "/api/v1/cases", `{}`, nil, [9]int{401, 403, 403, 403, 403, 201, 201, 403, 201}}},
-		"GET /api/v1/cases/{case}":                {{"GET", caseURL + "?reason=review", "", nil, caseWorkers(200, 404)}},
+		"GET /api/v1/public/allegations.csv":        {{"GET", "/api/v1/public/allegations.csv", "", nil, all(200)}},
+		"GET /figures":                              {{"GET", "/figures", "", nil, all(200)}},
+		"GET /lookup":                               {{"GET", "/lookup", "", nil, all(200)}},
+		"POST /api/v1/releases":                     {{"POST", "/api/v1/releases", relBody, nil, all(404)}},
+		"GET /api/v1/releases/{release}":            {{"GET", relURL, "", nil, releaseReaders}},
+		"PATCH /api/v1/releases/{release}":          {{"PATCH", relURL, relBody, nil, all(404)}},
+		"POST /api/v1/releases/{release}/approve":   {{"POST", relURL + "/approve", "", nil, [9]int{404, 404, 404, 404, 404, 200, 404, 404, 404}}},
+		"POST /api/v1/releases/{release}/publish":   {{"POST", relURL + "/publish", "", nil, all(404)}},
+		"GET /api/v1/incidents/{incident}/releases": {{"GET", "/api/v1/incidents/" + incA + "/releases", "", nil, releaseReaders}},
+		"GET /r/{release}/manifest":                 {{"GET", "/r/" + rel.ID + "/manifest", "", nil, all(404)}}, // not published
+		"GET /r/{release}/files/{n}":                {{"GET", "/r/" + rel.ID + "/files/0", "", nil, all(404)}},
+		"POST /api/v1/lookup":                       {{"POST", "/api/v1/lookup", "not a video", nil, all(415)}},
+		"POST /lookup":                              {{"POST", "/lookup", "not a form", nil, all(400)}},
+		"GET /complain":                             {{"GET", "/complain", "", nil, all(200)}},
+		"GET /complaint/{case}":                     {{"GET", "/complaint/" + filed.ID, "", nil, all(200)}},
+		"GET /staff/cases":                          {{"GET", "/staff/cases", "", nil, [9]int{303, 403, 403, 403, 403, 200, 200, 200, 200}}},
+		"GET /staff/cases/{case}":                   {{"GET", "/staff/cases/" + kase.ID, "", nil, signInFirst(caseWorkers(200, 200))}},
+		"POST /api/v1/complaints":                   {{"POST", "/api/v1/complaints", complaintBody, nil, all(201)}},
+		"GET /api/v1/complaints/{case}":             {{"GET", complaintURL, "", nil, all(404)}}, // only its own token opens it
+		"POST /api/v1/complaints/{case}/evidence":   {{"POST", complaintURL + "/evidence", `{"id":"` + civ.ID + `","token":"` + civ.AccessToken + `"}`, nil, all(404)}},
+		"POST /api/v1/complaints/{case}/withdraw":   {{"POST", complaintURL + "/withdraw", "", nil, all(404)}},
+		"GET /api/v1/cases":                         {{"GET", "/api/v1/cases", "", nil, [9]int{401, 403, 403, 403, 403, 200, 200, 200, 200}}},
+		"GET /api/v1/alerts":                        {{"GET", "/api/v1/alerts", "", nil, [9]int{401, 403, 403, 403, 403, 403, 200, 403, 403}}},
+		"POST /api/v1/cases":                        {{"POST", "/api/v1/cases", `{}`, nil, [9]int{401, 403, 403, 403, 403, 201, 201, 403, 201}}},
+		"GET /api/v1/cases/{case}":                  {{"GET", caseURL + "?reason=review", "", nil, caseWorkers(200, 404)}},
 		// inv.ortiz takes it (naming himself), the admin assigns him again.
 		"POST /api/v1/cases/{case}/assign":                            {{"POST", caseURL + "/assign", `{"user":"inv.ortiz"}`, nil, [9]int{404, 404, 404, 404, 404, 404, 204, 204, 404}}},
 		"POST /api/v1/cases/{case}/status":                            {{"POST", caseURL + "/status", `{"status":"administratively-closed","reason":"bored"}`, nil, caseWorkers(400, 400)}},

@@ -14,6 +14,7 @@ import (
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/fingerprint"
 	"github.com/sightline/sightline/internal/lookup"
+	"github.com/sightline/sightline/internal/release"
 )
 
 // "Where is this clip from?": anyone may ask, with the clip as the body
@@ -119,6 +120,9 @@ func (s *server) lookUp(w http.ResponseWriter, r *http.Request, body io.Reader) 
 		return nil, false
 	}
 	http.NewResponseController(w).SetReadDeadline(time.Now().Add(lookupBodyTimeout))
+	if c.Kind != access.Staff {
+		return s.lookUpPublic(w, r, body)
+	}
 	allow, found := s.lookupFilter(r, c)
 	matches, err := s.Lookup.Search(r.Context(), body, allow)
 	if err != nil {
@@ -143,20 +147,49 @@ func (s *server) lookUp(w http.ResponseWriter, r *http.Request, body io.Reader) 
 	return out, true
 }
 
+// lookUpPublic searches released footage: a match counts only where the
+// whole clip lies in a span a published release shows (within half a
+// second), so that a lookup tells nothing of what was withheld or never
+// released. It names the latest release showing it.
+func (s *server) lookUpPublic(w http.ResponseWriter, r *http.Request, body io.Reader) ([]lookupMatch, bool) {
+	shown, err := s.Releases.Shown(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	matches, err := s.Lookup.Search(r.Context(), body, func(id string) bool { return len(shown[id]) > 0 })
+	if err != nil {
+		s.failLookup(w, r, err)
+		return nil, false
+	}
+	const slack = 0.5
+	out := []lookupMatch{}
+	for _, m := range matches {
+		var in *release.Shown
+		for i, sh := range shown[m.ID] {
+			if m.Offset >= sh.FromS-slack && m.Offset+m.Length <= sh.ToS+slack && (in == nil || sh.Number > in.Number) {
+				in = &shown[m.ID][i]
+			}
+		}
+		if in == nil {
+			continue
+		}
+		out = append(out, lookupMatch{ReleaseID: in.Release, EvidenceID: m.ID, OffsetS: m.Offset, Speed: m.Speed, Score: m.Score, By: m.By,
+			URL: fmt.Sprintf("/r/%s#file=%d&t=%.3f", in.Release, in.File, max(0, m.Offset-in.FromS))})
+	}
+	return out, true
+}
+
 type allowedItem struct {
 	item evidence.Item
 	rule string
 }
 
-// lookupFilter says which recordings the caller's search may name: for
-// staff, the items they may read (remembered in found, with the rule that
-// allowed each, so that each named is logged); for the public, released
-// footage, of which there is none until releases are published.
+// lookupFilter says which recordings a staff member's search may name:
+// the items they may read (remembered in found, with the rule that allowed
+// each, so that each named is logged).
 func (s *server) lookupFilter(r *http.Request, c caller) (fingerprint.Filter, map[string]allowedItem) {
 	found := map[string]allowedItem{}
-	if c.Kind != access.Staff {
-		return func(string) bool { return false }, found
-	}
 	decided := map[string]bool{}
 	return func(id string) bool {
 		if ok, seen := decided[id]; seen {

@@ -20,6 +20,7 @@ import (
 
 type lookupAnswer struct {
 	Matches []struct {
+		ReleaseID  string  `json:"release_id"`
 		EvidenceID string  `json:"evidence_id"`
 		OffsetS    float64 `json:"offset_s"`
 		By         string  `json:"by"`

@@ -31,6 +31,7 @@ import (
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/lookup"
 	"github.com/sightline/sightline/internal/redact"
+	"github.com/sightline/sightline/internal/release"
 	"github.com/sightline/sightline/internal/review"
 )
 
@@ -71,6 +72,8 @@ type Config struct {
 	Redactions *redact.Service
 	// Lookup finds where a clip comes from.
 	Lookup *lookup.Service
+	// Releases publishes incidents' footage with its context.
+	Releases *release.Service
 	// LookupLimit is how many lookups one client address without a staff
 	// account may ask for in 10 minutes. Default 20.
 	LookupLimit int
@@ -226,6 +229,20 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /api/v1/cases/{case}/package", access.ExportPackage, h(s.casePackage))
 	s.handle(mux, "GET /api/v1/public/allegations.csv", access.Public, h(s.allegationsCSV))
 	s.handle(mux, "GET /figures", access.Public, h(s.figuresPage))
+	s.handle(mux, "POST /api/v1/releases", access.MakeRelease, h(s.createRelease))
+	s.handle(mux, "GET /api/v1/releases/{release}", access.ReadRelease, h(s.getRelease))
+	s.handle(mux, "PATCH /api/v1/releases/{release}", access.MakeRelease, h(s.editRelease))
+	s.handle(mux, "POST /api/v1/releases/{release}/approve", access.ApproveRelease,
+		s.releaseStep(access.ApproveRelease, func(svc *release.Service, r *http.Request, actor, id string) (release.Release, error) {
+			return svc.Approve(r.Context(), actor, id)
+		}))
+	s.handle(mux, "POST /api/v1/releases/{release}/publish", access.PublishRelease,
+		s.releaseStep(access.PublishRelease, func(svc *release.Service, r *http.Request, actor, id string) (release.Release, error) {
+			return svc.Publish(r.Context(), actor, id)
+		}))
+	s.handle(mux, "GET /api/v1/incidents/{incident}/releases", access.ReadRelease, h(s.incidentReleases))
+	s.handle(mux, "GET /r/{release}/manifest", access.Public, h(s.releaseManifest))
+	s.handle(mux, "GET /r/{release}/files/{n}", access.Public, h(s.releaseFile))
 	s.handleBody(mux, "POST /api/v1/lookup", access.Public, cfg.Lookup.MaxClip()+1<<20, h(s.lookupAPI))
 	s.handle(mux, "GET /lookup", access.Public, h(s.lookupForm))
 	s.handleBody(mux, "POST /lookup", access.Public, cfg.Lookup.MaxClip()+1<<20, h(s.lookupSubmit))

@@ -1,0 +1,127 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/fingerprint/fptest"
+	"github.com/sightline/sightline/internal/jobs"
+	"github.com/sightline/sightline/internal/release"
+	"github.com/sightline/sightline/internal/server/servertest"
+	"github.com/sightline/sightline/verify"
+)
+
+// TestReleaseThroughTheAPI: the records office makes a release of a
+// span of a body camera's recording, a supervisor approves it (its maker
+// cannot), the records office publishes it; then the public finds a clip
+// of the released span, and finds nothing for a clip of the withheld one.
+func TestReleaseThroughTheAPI(t *testing.T) {
+	env := servertest.Start(t)
+	env.RunJobs()
+	_, device, err := env.Server.Accounts().IssueToken(t.Context(), "test", account.Token{Kind: account.DeviceToken, Unit: "central", Device: "cam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := env.StaffToken("sgt.reyes", account.Supervisor, "central", "301")
+	records := env.StaffToken("rec.amos", account.Records, "central", "")
+	dir := t.TempDir()
+	rec, err := fptest.Recording(t.Context(), dir, 21, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := uploadAs(t, env, device, data, map[string]string{"source": "bodycam"})
+	inc := createIncident(t, env, sup, "Stop on 5th")
+	if got, body := call(t, env, "POST", "/api/v1/incidents/"+inc+"/evidence", sup, `{"evidence_id":"`+rc.ID+`"}`); got != 204 {
+		t.Fatalf("add clip: %d %s", got, body)
+	}
+	env.WaitIdle()
+
+	body := fmt.Sprintf(`{"title":"Stop on 5th","summary":"The stop, from the officer's camera.","incident_id":%q,
+		"spans":[{"evidence_id":%q,"from_s":5,"to_s":25}],"withheld":[{"evidence_id":%q,"from_s":25,"to_s":40,"reason":"victim"}]}`, inc, rc.ID, rc.ID)
+	if got, b := call(t, env, "POST", "/api/v1/releases", sup, body); got != 404 {
+		t.Fatalf("a supervisor made a release: %d %s", got, b)
+	}
+	got, b := call(t, env, "POST", "/api/v1/releases", records, body)
+	var rel struct {
+		ID     string
+		Status string
+		URL    string
+	}
+	if err := json.Unmarshal([]byte(b), &rel); got != 201 || err != nil || rel.Status != "draft" {
+		t.Fatalf("create: %d %s", got, b)
+	}
+	url := "/api/v1/releases/" + rel.ID
+	if got, b := call(t, env, "POST", url+"/approve", records, ""); got != 403 {
+		t.Errorf("its maker approved it: %d %s", got, b)
+	}
+	if got, b := call(t, env, "POST", url+"/publish", records, ""); got != 409 {
+		t.Errorf("published before approval: %d %s", got, b)
+	}
+	if got, b := call(t, env, "POST", url+"/approve", sup, ""); got != 200 {
+		t.Fatalf("approve: %d %s", got, b)
+	}
+	if got, b := call(t, env, "POST", url+"/publish", records, ""); got != 202 {
+		t.Fatalf("publish: %d %s", got, b)
+	}
+	if j := env.WaitJob(release.PublishJob, rel.ID); j.State != jobs.Done {
+		t.Fatalf("the publish job: %+v", j)
+	}
+	var published struct {
+		Status         string
+		URL            string
+		ManifestSHA256 string `json:"manifest_sha256"`
+	}
+	if got, b := call(t, env, "GET", url, sup, ""); got != 200 || json.Unmarshal([]byte(b), &published) != nil || published.Status != "published" ||
+		published.URL != "/r/"+rel.ID {
+		t.Fatalf("published: %d %s", got, b)
+	}
+	// The public: the manifest as logged, the file with ranges.
+	resp, manifest := env.Do("GET", "/r/"+rel.ID+"/manifest", nil, nil)
+	m, err := verify.ParseReleaseManifest([]byte(manifest))
+	if resp.StatusCode != 200 || err != nil || m.SHA256() != published.ManifestSHA256 || resp.Header.Get("Sightline-Manifest-SHA256") != m.SHA256() {
+		t.Fatalf("the manifest: %d %v", resp.StatusCode, err)
+	}
+	if m.Files[0].FromS != 5 || m.Files[0].ToS != 25 || len(m.Withheld) != 1 {
+		t.Errorf("the manifest: %s", manifest)
+	}
+	resp, part := env.Do("GET", "/r/"+rel.ID+"/files/0", map[string]string{"Range": "bytes=0-99"}, nil)
+	if resp.StatusCode != 206 || len(part) != 100 || resp.Header.Get("ETag") != `"`+m.Files[0].SHA256+`"` {
+		t.Errorf("a range of the file: %d, %d bytes", resp.StatusCode, len(part))
+	}
+	if resp, _ := env.Do("GET", "/r/"+rel.ID+"/files/1", nil, nil); resp.StatusCode != 404 {
+		t.Errorf("a file the release does not have: %d", resp.StatusCode)
+	}
+
+	ask := func(from float64, seed int) lookupAnswer {
+		t.Helper()
+		clip, err := fptest.Clip(t.Context(), dir, rec, from, 8, fptest.Degradations[0], seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(clip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, body := call(t, env, "POST", "/api/v1/lookup", "", string(b))
+		var a lookupAnswer
+		if err := json.Unmarshal([]byte(body), &a); got != 200 || err != nil {
+			t.Fatalf("lookup: %d %s", got, body)
+		}
+		return a
+	}
+	if a := ask(12.5, 1); len(a.Matches) != 1 || a.Matches[0].ReleaseID != rel.ID || math.Abs(a.Matches[0].OffsetS-12.5) > 1.0/30 ||
+		a.Matches[0].URL == "" {
+		t.Errorf("a clip of the released span: %+v", a)
+	}
+	if a := ask(29, 2); len(a.Matches) != 0 {
+		t.Errorf("a clip of the withheld span was found: %+v", a)
+	}
+}
