@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/fingerprint"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/redact"
 	"github.com/sightline/sightline/verify"
@@ -270,3 +272,23 @@ func within(cs []verify.Change, from, to int, fps float64) []verify.Change {
 
 // round keeps a time to the microsecond, so the manifest reads cleanly.
 func round(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+// Disclose returns the records of the seconds file f of a manifest shows
+// (those wholly inside its span), as hex, with their inclusion proofs in
+// the tree of all its original's records (fp, its fingerprint).
+func Disclose(fp *fingerprint.Fingerprint, f verify.ReleaseFile) ([]string, [][]string, error) {
+	first, last := int(math.Ceil(f.FromS-1e-6)), min(int(math.Floor(f.ToS+1e-6)), len(fp.Records))
+	records, proofs := []string{}, [][]string{}
+	if first >= last {
+		return records, proofs, nil
+	}
+	ps, err := verify.ProveRecords(fp.Records, first, last)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, p := range ps {
+		records = append(records, hex.EncodeToString(fp.Records[first+i].Bytes()))
+		proofs = append(proofs, verify.EncodeProofHashes(p))
+	}
+	return records, proofs, nil
+}

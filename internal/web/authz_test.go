@@ -312,6 +312,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /api/v1/incidents/{incident}/releases": {{"GET", "/api/v1/incidents/" + incA + "/releases", "", nil, releaseReaders}},
 		"GET /r/{release}/manifest":                 {{"GET", "/r/" + rel.ID + "/manifest", "", nil, all(404)}}, // not published
 		"GET /r/{release}/files/{n}":                {{"GET", "/r/" + rel.ID + "/files/0", "", nil, all(404)}},
+		"GET /r/{release}/proof":                    {{"GET", "/r/" + rel.ID + "/proof", "", nil, all(404)}},
 		"POST /api/v1/lookup":                       {{"POST", "/api/v1/lookup", "not a video", nil, all(415)}},
 		"POST /lookup":                              {{"POST", "/lookup", "not a form", nil, all(400)}},
 		"GET /complain":                             {{"GET", "/complain", "", nil, all(200)}},

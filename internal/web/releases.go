@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,13 +10,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
 	"github.com/sightline/sightline/internal/release"
+	"github.com/sightline/sightline/verify"
 )
 
 // An incident's public release, made by the records office: the API of
@@ -293,4 +297,87 @@ func (s *server) releaseFile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="release-%s-%d.mp4"`, rel.ID, n))
 	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+// releaseProof answers GET /r/{release}/proof: what `sightline
+// verify-release FILE --manifest PROOF --key VKEY` checks a file of the
+// release with (verify.ReleaseProof), its receipts against the log's
+// latest checkpoint. Made at most once a minute per release.
+func (s *server) releaseProof(w http.ResponseWriter, r *http.Request) {
+	rel, ok := s.published(w, r)
+	if !ok {
+		return
+	}
+	b, err := s.proofs.get(rel.ID, func() ([]byte, error) { return s.makeProof(r.Context(), rel) })
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Content-Disposition", `attachment; filename="release-`+rel.ID+`.proof.json"`)
+	w.Write(b)
+}
+
+func (s *server) makeProof(ctx context.Context, rel release.Release) ([]byte, error) {
+	m, err := verify.ParseReleaseManifest(rel.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	p := verify.ReleaseProof{Format: verify.ReleaseProofFormat, Manifest: string(rel.Manifest)}
+	for i, f := range m.Files {
+		it, err := s.Evidence.Get(ctx, f.Original.Evidence)
+		if err != nil {
+			return nil, err
+		}
+		var fp verify.ReleaseFileProof
+		if fp.Released, err = s.Log.Receipt(ctx, rel.Files[i].LogIndex, it.SHA256.String(), it.Size); err != nil {
+			return nil, err
+		}
+		df, err := s.Derived.Get(ctx, it.ID, derive.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		if fp.Fingerprint, err = s.Log.Receipt(ctx, df.LogIndex, it.SHA256.String(), it.Size); err != nil {
+			return nil, err
+		}
+		recs, err := derive.ReadFingerprint(ctx, s.Blobs, df)
+		if err != nil {
+			return nil, err
+		}
+		if fp.Records, fp.Proofs, err = release.Disclose(recs, f); err != nil {
+			return nil, err
+		}
+		p.Files = append(p.Files, fp)
+	}
+	return json.Marshal(p)
+}
+
+// proofCache keeps each release's proof for a minute: a page's visitors
+// do not make the server build it again each time.
+type proofCache struct {
+	mu sync.Mutex
+	m  map[string]cachedProof
+}
+
+type cachedProof struct {
+	b  []byte
+	at time.Time
+}
+
+func (c *proofCache) get(id string, build func() ([]byte, error)) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.m[id]; ok && time.Since(p.at) < time.Minute {
+		return p.b, nil
+	}
+	b, err := build()
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil || len(c.m) > 1000 {
+		c.m = map[string]cachedProof{}
+	}
+	c.m[id] = cachedProof{b, time.Now()}
+	return b, nil
 }

@@ -1,15 +1,21 @@
 package web_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/fingerprint"
 	"github.com/sightline/sightline/internal/fingerprint/fptest"
 	"github.com/sightline/sightline/internal/jobs"
+	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/release"
 	"github.com/sightline/sightline/internal/server/servertest"
 	"github.com/sightline/sightline/verify"
@@ -98,6 +104,36 @@ func TestReleaseThroughTheAPI(t *testing.T) {
 	}
 	if resp, _ := env.Do("GET", "/r/"+rel.ID+"/files/1", nil, nil); resp.StatusCode != 404 {
 		t.Errorf("a file the release does not have: %d", resp.StatusCode)
+	}
+
+	// Download with proof: the file checks against the log offline; one
+	// changed byte and it does not.
+	resp, file := env.Do("GET", "/r/"+rel.ID+"/files/0", nil, nil)
+	resp2, proof := env.Do("GET", "/r/"+rel.ID+"/proof", nil, nil)
+	if resp.StatusCode != 200 || resp2.StatusCode != 200 {
+		t.Fatalf("download: %d, proof: %d %s", resp.StatusCode, resp2.StatusCode, proof)
+	}
+	path := filepath.Join(dir, "released.mp4")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again := func(fromS float64) ([]verify.Record, error) {
+		d, err := fingerprint.Decode(t.Context(), &media.Tool{}, fingerprint.Input{Source: media.Source{Path: path, Container: "mp4"},
+			Width: fptest.Width, Height: fptest.Height, Sound: true}, dir)
+		if err != nil {
+			return nil, err
+		}
+		return d.Records(fromS), nil
+	}
+	key := env.Server.Log().VerifierKey()
+	res, err := verify.ReleaseCheck([]byte(proof), strings.NewReader(file), key, again)
+	if err != nil || res.Seconds != 20 || res.File != 0 {
+		t.Fatalf("verify-release: %+v %v", res, err)
+	}
+	changed := []byte(file)
+	changed[len(changed)/2] ^= 1
+	if _, err := verify.ReleaseCheck([]byte(proof), bytes.NewReader(changed), key, again); !errors.Is(err, verify.ErrNotReleased) {
+		t.Errorf("a file with a changed byte: %v", err)
 	}
 
 	ask := func(from float64, seed int) lookupAnswer {

@@ -107,6 +107,7 @@ type server struct {
 	viewings    *viewings
 	writes      *limiter // what callers without an account make the server store, per address
 	lookups     *limiter // lookups by callers without a staff account, per address
+	proofs      proofCache
 }
 
 // Handler serves every route of the server.
@@ -243,6 +244,7 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /api/v1/incidents/{incident}/releases", access.ReadRelease, h(s.incidentReleases))
 	s.handle(mux, "GET /r/{release}/manifest", access.Public, h(s.releaseManifest))
 	s.handle(mux, "GET /r/{release}/files/{n}", access.Public, h(s.releaseFile))
+	s.handle(mux, "GET /r/{release}/proof", access.Public, h(s.releaseProof))
 	s.handleBody(mux, "POST /api/v1/lookup", access.Public, cfg.Lookup.MaxClip()+1<<20, h(s.lookupAPI))
 	s.handle(mux, "GET /lookup", access.Public, h(s.lookupForm))
 	s.handleBody(mux, "POST /lookup", access.Public, cfg.Lookup.MaxClip()+1<<20, h(s.lookupSubmit))
