@@ -43,9 +43,9 @@ type ReleaseFileProof struct {
 
 // Errors of ReleaseCheck, besides those of receipts.
 var (
-	ErrNotReleased    = errors.New("the file is not one the release shows")
-	ErrRecordsDiffer  = errors.New("the file does not match the recording's logged records")
-	ErrReleaseProof   = errors.New("not a release proof")
+	ErrNotReleased      = errors.New("the file is not one the release shows")
+	ErrRecordsDiffer    = errors.New("the file does not match the recording's logged records")
+	ErrReleaseProof     = errors.New("not a release proof")
 	ErrReleaseNotLogged = errors.New("the log does not hold this release as the proof says")
 )
 
