@@ -8,6 +8,7 @@
 //	sightline verify-package  check an evidence package, offline
 //	sightline redact  render a redaction manifest again from the original, offline, and compare
 //	sightline verify-redaction  check a redacted video against its manifest and its log entry
+//	sightline verify-release    check a file of a public release against its proof and the log
 //	sightline export  save an incident's or a case's evidence package, for court or disclosure
 //	sightline refresh bring receipts up to the log's latest checkpoint, with consistency proofs
 //	sightline admin   staff accounts, device and API tokens
@@ -81,6 +82,7 @@ var commands = []command{
 	{"verify-redaction", "check a redacted video against its manifest: sightline verify-redaction VIDEO --manifest M [--receipt R --key VKEY]", func(m *Main, _ context.Context, args []string) error {
 		return m.verifyRedaction(args)
 	}},
+	{"verify-release", "check a file of a public release, offline: sightline verify-release FILE --manifest PROOF --key VKEY", (*Main).verifyRelease},
 	{"export", "save an evidence package: sightline export --server URL --token T (--incident ID | --case ID) --reason R -o FILE.zip", (*Main).export},
 	{"refresh", "bring receipts up to the log's latest checkpoint: sightline refresh --server URL RECEIPT...", (*Main).refresh},
 	{"admin", "staff accounts and tokens: sightline admin create-user --role R --name N [--unit U] [--badge B]", (*Main).admin},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 )
@@ -167,15 +168,40 @@ func (ix *Index) searchSound(q *Query, allow Filter) []Match {
 			}
 		}
 	}
-	// Pass 1: votes per cell.
-	cells := make([]uint16, x.cells)
-	for _, hl := range lms {
+	// Pass 1: votes per cell, the landmarks shared among the cores, each
+	// counting into its own cells.
+	type job struct {
+		hyp int
+		l   Landmark
+	}
+	var work []job
+	for hi, hl := range lms {
 		for _, l := range hl {
-			x.scanLocked(l.Hash, func(rec, t uint32) {
-				if c, ok := x.cell(rec, t, l.T); ok && cells[c] < math.MaxUint16 {
-					cells[c]++
-				}
-			})
+			work = append(work, job{hi, l})
+		}
+	}
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(work)/64))
+	chunk := (len(work) + workers - 1) / max(workers, 1)
+	parts := make([][]uint16, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			cells := make([]uint16, x.cells)
+			for _, j := range work[min(w*chunk, len(work)):min((w+1)*chunk, len(work))] {
+				x.scanLocked(j.l.Hash, func(rec, t uint32) {
+					if c, ok := x.cell(rec, t, j.l.T); ok && cells[c] < math.MaxUint16 {
+						cells[c]++
+					}
+				})
+			}
+			parts[w] = cells
+		})
+	}
+	wg.Wait()
+	cells := parts[0]
+	for _, p := range parts[1:] {
+		for i, v := range p {
+			cells[i] = uint16(min(int(cells[i])+int(v), math.MaxUint16))
 		}
 	}
 	type cellVotes struct {
@@ -203,24 +229,30 @@ func (ix *Index) searchSound(q *Query, allow Filter) []Match {
 		}
 	}
 	slices.SortFunc(top, func(a, b cellVotes) int { return cmp.Or(cmp.Compare(b.votes, a.votes), cmp.Compare(a.cell, b.cell)) })
-	chosen := map[uint32]bool{}
+	chosen := make([]uint64, (x.cells+64)/64) // a bit per cell
 	for _, c := range top[:min(len(top), maxCells)] {
-		chosen[c.cell], chosen[c.cell+1] = true, true
+		for _, k := range []uint32{c.cell, c.cell + 1} {
+			chosen[k/64] |= 1 << (k % 64)
+		}
 	}
-	if len(chosen) == 0 {
+	if len(top) == 0 {
 		return nil
 	}
 	// Pass 2: the landmarks agreeing in the chosen cells.
-	var hits []hit
-	for hi, hl := range lms {
-		for _, l := range hl {
-			x.scanLocked(l.Hash, func(rec, t uint32) {
-				if c, ok := x.cell(rec, t, l.T); ok && chosen[c] {
-					hits = append(hits, hit{rec: rec, hyp: uint8(hi), d: int64(t) - int64(l.T), t: l.T})
-				}
-			})
-		}
+	found := make([][]hit, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for _, j := range work[min(w*chunk, len(work)):min((w+1)*chunk, len(work))] {
+				x.scanLocked(j.l.Hash, func(rec, t uint32) {
+					if c, ok := x.cell(rec, t, j.l.T); ok && chosen[c/64]&(1<<(c%64)) != 0 {
+						found[w] = append(found[w], hit{rec: rec, hyp: uint8(j.hyp), d: int64(t) - int64(j.l.T), t: j.l.T})
+					}
+				})
+			}
+		})
 	}
+	wg.Wait()
+	hits := slices.Concat(found...)
 	votes := newCounter(len(hits))
 	key := func(h hit) uint64 {
 		return uint64(h.rec)<<26 | uint64(h.hyp)<<22 | uint64((h.d+offsetBias)/binFrames)&(1<<22-1)
@@ -264,7 +296,7 @@ type hit struct {
 }
 
 // maxCells is how many cells the second pass looks in.
-const maxCells = 16
+const maxCells = 64
 
 // best orders matches by score and keeps the best of those that name one
 // place (the same offset under neighbouring hypotheses), at most
