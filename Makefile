@@ -14,7 +14,7 @@ FUZZTIME ?= 150000x
 FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/media:FuzzBMFF internal/media:FuzzEXIF \
 	internal/media:FuzzProbeReport internal/media:FuzzPacketsEnd internal/evidence:FuzzParseEvent internal/review:FuzzNormalizeCode internal/web:FuzzLocalPath internal/web:FuzzRangeSpan \
 	internal/cases:FuzzParseComplaint verify:FuzzReceipt verify:FuzzCheckpoint verify:FuzzPackage:30000x verify:FuzzPolicy:30000x \
-	verify:FuzzManifest:30000x internal/fingerprint:FuzzFingerprintFile internal/fingerprint:FuzzSegment:20000x
+	verify:FuzzManifest:30000x verify:FuzzReleaseProof:30000x internal/fingerprint:FuzzFingerprintFile internal/fingerprint:FuzzSegment:20000x
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
 .PHONY: run test build witnesses bench bench-sync bench-load bench-package bench-redact bench-lookup fuzz vendor vendor-check deps test-deps clean
