@@ -106,6 +106,20 @@ func TestReleaseThroughTheAPI(t *testing.T) {
 		t.Errorf("a file the release does not have: %d", resp.StatusCode)
 	}
 
+	// The public page: every recording's bar, the withheld span and its
+	// reason, the files with their proof, the versions; no script needed.
+	resp, page := env.Do("GET", "/r/"+rel.ID, map[string]string{"Accept": "text/html"}, nil)
+	for _, want := range []string{"Stop on 5th", `class="lane recording"`, `class="segment shown"`, `class="segment withheld"`,
+		"Camera 1 (bodycam)", "placed by", `href="/r/` + rel.ID + `/files/0"`, `href="/r/` + rel.ID + `/proof"`, "Version 1</strong>",
+		"seconds 25.0 to 40.0 withheld"} {
+		if resp.StatusCode != 200 || !strings.Contains(page, want) {
+			t.Errorf("the release's page (%d) lacks %q", resp.StatusCode, want)
+		}
+	}
+	if strings.Contains(page, `"victim"`) || !strings.Contains(page, "victim") {
+		t.Errorf("the withheld span's reason is not in words")
+	}
+
 	// Download with proof: the file checks against the log offline; one
 	// changed byte and it does not.
 	resp, file := env.Do("GET", "/r/"+rel.ID+"/files/0", nil, nil)

@@ -1,14 +1,7 @@
 // The incident timeline: every clip listed with who filmed it and when,
 // and, once the reviewer has said why, the angles they choose (up to four)
-// playing in step under one scrubber, with the wall-clock time at the
-// playhead.
-//
-// The incident clock T is kept here (a wall clock while playing). A
-// clip's own time for T is (T - offset) / (1 + drift), and every frame
-// each video is steered to it: a small error is taken up by playing a
-// little faster or slower, a large one (over 0.25 s) by seeking. A video
-// still seeking is left to finish: seeking it again would keep it on its
-// old frame for as long as seeks take longer than a frame.
+// playing in step under one scrubber (angles.js keeps them in step), with
+// the wall-clock time at the playhead.
 "use strict";
 (() => {
   const root = document.getElementById("incident");
@@ -19,18 +12,14 @@
   const watching = !!$("timeline");
   const maxAngles = 4;
   const frame = 1 / 30;
-  const startLead = 0.1; // seconds a video takes from play() to moving
 
   let clips = [];      // from the API, with .video for the angles shown
   let chosen = null;   // evidence ids of the angles to play (null: the first four)
   let start = null;    // wall-clock Date of the incident clock's 0, if known
-  let total = 1;       // incident length, seconds
-  let T = 0;           // incident time while paused; at wallStart while playing
-  let playing = false, wallStart = 0;
+  const player = window.sightlineAngles(() => clips, draw, () => { $("play").textContent = "Play"; });
+  const { now, seek } = player;
 
   const q = (path) => path + "?reason=" + encodeURIComponent(reason);
-  const now = () => (playing ? T + (performance.now() - wallStart) / 1000 : T);
-  const local = (c, t) => (t - c.offset_s) / (1 + c.drift_ppm * 1e-6);
   const fmt = (t) => {
     const m = Math.floor(t / 60), s = t - 60 * m;
     return m + ":" + (s < 10 ? "0" : "") + s.toFixed(3);
@@ -48,7 +37,7 @@
       if (p && p.video) c.video = p.video;
     }
     start = body.start ? new Date(body.start) : null;
-    total = Math.max(1, ...clips.map((c) => c.offset_s + c.duration_s));
+    player.setTotal(Math.max(1, ...clips.map((c) => c.offset_s + c.duration_s)));
     if (!chosen) chosen = new Set(clips.filter(playable).slice(0, maxAngles).map((c) => c.evidence_id));
     list();
     const pending = clips.filter((c) => c.status === "pending").length;
@@ -56,7 +45,7 @@
       pending ? count(pending, "clip") + " still being aligned…" : count(clips.length, "clip") + " on one clock.";
     if (pending) setTimeout(load, 2000);
     if (watching) {
-      $("scrubber").max = total.toFixed(3);
+      $("scrubber").max = player.total().toFixed(3);
       build();
       seek(now());
     }
@@ -173,8 +162,8 @@
       const label = el("span", c.label + " · " + how(c), "label");
       label.title = c.detail || "";
       const bar = el("div", undefined, "clip " + (c.status === "pending" ? "pending" : c.method));
-      bar.style.left = (100 * c.offset_s / total) + "%";
-      bar.style.width = Math.max(0.5, 100 * c.duration_s / total) + "%";
+      bar.style.left = (100 * c.offset_s / player.total()) + "%";
+      bar.style.width = Math.max(0.5, 100 * c.duration_s / player.total()) + "%";
       if (c.has_video) bar.style.backgroundImage = "url(\"" + q("/api/v1/evidence/" + encodeURIComponent(c.evidence_id) + "/thumbnails") + "\")";
       lane.append(label, bar);
       if (c.status !== "pending") {
@@ -192,96 +181,30 @@
     }
   }
 
-  // seek puts the incident clock at t and every angle at its moment.
-  function seek(t) {
-    t = Math.min(Math.max(0, t), total);
-    T = t;
-    wallStart = performance.now();
-    for (const c of clips) {
-      if (!c.video) continue;
-      const lt = local(c, t), v = c.video;
-      const inside = lt >= 0 && lt <= c.duration_s;
-      v.parentElement.classList.toggle("out", !inside);
-      const target = Math.min(Math.max(0, lt), c.duration_s);
-      if (Math.abs(v.currentTime - target) > 0.001) v.currentTime = target;
-      v.playbackRate = 1;
-      if (playing && inside) v.play().catch(() => {});
-      else v.pause();
-    }
-    draw(t);
-  }
-
   function draw(t) {
     $("scrubber").value = t.toFixed(3);
     $("clock").textContent = fmt(t);
     $("wallclock").textContent = start ? clock(new Date(start.getTime() + t * 1000)) : "";
     const head = $("playhead");
-    if (head) head.style.left = (100 * t / total) + "%";
-  }
-
-  // steer keeps each playing angle at its moment of the incident clock.
-  function steer() {
-    if (!playing) return;
-    const t = now();
-    if (t >= total) { pause(); seek(total); return; }
-    for (const c of clips) {
-      const v = c.video;
-      if (!v) continue;
-      const lt = local(c, t);
-      const inside = lt >= 0 && lt < c.duration_s;
-      v.parentElement.classList.toggle("out", !inside);
-      if (v.seeking) continue; // let it land; it is steered from there
-      if (lt < 0 && lt > -startLead) {
-        // About to start: a video takes a few frames to get going, so
-        // it is started that much early, from its first frame.
-        if (v.paused) { v.currentTime = 0; v.playbackRate = 1; v.play().catch(() => {}); }
-        continue;
-      }
-      if (!inside) {
-        if (!v.paused) v.pause();
-        const at = Math.min(Math.max(0, lt), c.duration_s);
-        if (Math.abs(v.currentTime - at) > 0.001) v.currentTime = at;
-        continue;
-      }
-      const err = v.currentTime - lt;
-      if (Math.abs(err) > 0.25 || v.paused) {
-        v.currentTime = lt;
-        v.playbackRate = 1;
-        if (v.paused) v.play().catch(() => {});
-      } else {
-        // A few steps of rate, changed only when needed: every change of
-        // rate costs the media pipeline a little.
-        let want = 1;
-        if (Math.abs(err) > 0.03) want = err > 0 ? 0.75 : 1.25;
-        else if (Math.abs(err) > 0.008) want = err > 0 ? 0.9 : 1.1;
-        if (v.playbackRate !== want) v.playbackRate = want;
-      }
-    }
-    draw(t);
-    requestAnimationFrame(steer);
+    if (head) head.style.left = (100 * t / player.total()) + "%";
   }
 
   function play() {
-    if (T >= total) T = 0;
-    playing = true;
-    seek(T);
+    player.play();
     $("play").textContent = "Pause";
-    requestAnimationFrame(steer);
   }
 
   function pause() {
-    T = now();
-    playing = false;
-    seek(T);
+    player.pause();
     $("play").textContent = "Play";
   }
 
   if (watching) {
-    $("play").addEventListener("click", () => (playing ? pause() : play()));
+    $("play").addEventListener("click", () => (player.playing() ? pause() : play()));
     $("scrubber").addEventListener("input", () => seek(parseFloat($("scrubber").value)));
     $("lanes").addEventListener("click", (ev) => {
       const box = $("lanes").getBoundingClientRect();
-      seek(total * (ev.clientX - box.left) / box.width);
+      seek(player.total() * (ev.clientX - box.left) / box.width);
     });
   }
 
@@ -290,8 +213,7 @@
   window.sightlineTimeline = {
     time: now,
     clips: () => clips,
-    expected: () => clips.filter((c) => c.video).map((c) => ({ evidence: c.evidence_id, expected: local(c, now()), actual: c.video.currentTime,
-      inside: local(c, now()) >= 0 && local(c, now()) <= c.duration_s, seeking: c.video.seeking })),
+    expected: player.expected,
     seek, play, pause, reload: load, edit,
   };
   load().catch((e) => { $("status").textContent = String(e); });
