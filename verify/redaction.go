@@ -199,19 +199,25 @@ func (c Change) Validate(o ManifestOriginal) error {
 }
 
 // Canonical is the manifest's bytes as stored and logged.
-func (m Manifest) Canonical() []byte {
+func (m Manifest) Canonical() []byte { return canonical(m) }
+
+// SHA256 is the hex SHA-256 of the canonical form.
+func (m Manifest) SHA256() string { return sha256Hex(m.Canonical()) }
+
+// canonical is the one JSON form of a manifest: fields in their order,
+// no spaces, nothing escaped for HTML.
+func canonical(v any) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
+	if err := enc.Encode(v); err != nil {
 		panic(err)
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
-// SHA256 is the hex SHA-256 of the canonical form.
-func (m Manifest) SHA256() string {
-	sum := sha256.Sum256(m.Canonical())
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 

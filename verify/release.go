@@ -2,9 +2,6 @@ package verify
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -101,21 +98,10 @@ type ReleaseRecording struct {
 }
 
 // Canonical is the manifest's bytes as stored and logged.
-func (m ReleaseManifest) Canonical() []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		panic(err)
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
+func (m ReleaseManifest) Canonical() []byte { return canonical(m) }
 
 // SHA256 is the hex SHA-256 of the canonical form.
-func (m ReleaseManifest) SHA256() string {
-	sum := sha256.Sum256(m.Canonical())
-	return hex.EncodeToString(sum[:])
-}
+func (m ReleaseManifest) SHA256() string { return sha256Hex(m.Canonical()) }
 
 // ErrReleaseManifest is wrapped by the errors of ParseReleaseManifest.
 var ErrReleaseManifest = errors.New("not a release manifest")

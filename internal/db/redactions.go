@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/sightline/sightline/internal/redact"
 )
@@ -28,22 +27,7 @@ func (s redactionStore) Create(ctx context.Context, r redact.Redaction) error {
 }
 
 func scanRedaction(row scanner) (redact.Redaction, error) {
-	var (
-		r       redact.Redaction
-		doc     []byte
-		version int
-	)
-	if err := row.Scan(&version, &doc); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return r, redact.ErrNotFound
-		}
-		return r, fmt.Errorf("db: %w", err)
-	}
-	if err := json.Unmarshal(doc, &r); err != nil {
-		return r, fmt.Errorf("db: redaction: %w", err)
-	}
-	r.Version = version
-	return r, nil
+	return scanDoc(row, redact.ErrNotFound, func(r *redact.Redaction, v int) { r.Version = v })
 }
 
 func (s redactionStore) Get(ctx context.Context, id string) (redact.Redaction, error) {
@@ -52,24 +36,8 @@ func (s redactionStore) Get(ctx context.Context, id string) (redact.Redaction, e
 
 func (s redactionStore) Update(ctx context.Context, r redact.Redaction, version int) error {
 	r.Version = version + 1
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.d.exec(ctx, `UPDATE redactions SET status = ?, version = ?, doc = ? WHERE id = ? AND version = ?`,
-		string(r.Status), version+1, doc, r.ID, version)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		if _, err := s.Get(ctx, r.ID); err != nil {
-			return err
-		}
-		return redact.ErrConflict
-	}
-	return nil
+	return updateDoc(ctx, s.d, "redactions", r.ID, string(r.Status), version, r,
+		func() error { _, err := s.Get(ctx, r.ID); return err }, redact.ErrConflict)
 }
 
 func (s redactionStore) ForEvidence(ctx context.Context, evidenceID string) ([]redact.Redaction, error) {

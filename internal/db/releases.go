@@ -2,10 +2,7 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
-	"fmt"
 
 	"github.com/sightline/sightline/internal/release"
 )
@@ -31,22 +28,7 @@ func (s releaseStore) Create(ctx context.Context, r release.Release) error {
 }
 
 func scanRelease(row scanner) (release.Release, error) {
-	var (
-		r       release.Release
-		doc     []byte
-		version int
-	)
-	if err := row.Scan(&version, &doc); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return r, release.ErrNotFound
-		}
-		return r, fmt.Errorf("db: %w", err)
-	}
-	if err := json.Unmarshal(doc, &r); err != nil {
-		return r, fmt.Errorf("db: release: %w", err)
-	}
-	r.Version = version
-	return r, nil
+	return scanDoc(row, release.ErrNotFound, func(r *release.Release, v int) { r.Version = v })
 }
 
 func (s releaseStore) Get(ctx context.Context, id string) (release.Release, error) {
@@ -54,24 +36,8 @@ func (s releaseStore) Get(ctx context.Context, id string) (release.Release, erro
 }
 
 func (s releaseStore) Update(ctx context.Context, r release.Release, version int) error {
-	doc, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.d.exec(ctx, `UPDATE releases SET status = ?, version = ?, doc = ? WHERE id = ? AND version = ?`,
-		string(r.Status), version+1, doc, r.ID, version)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		if _, err := s.Get(ctx, r.ID); err != nil {
-			return err
-		}
-		return release.ErrConflict
-	}
-	return nil
+	return updateDoc(ctx, s.d, "releases", r.ID, string(r.Status), version, r,
+		func() error { _, err := s.Get(ctx, r.ID); return err }, release.ErrConflict)
 }
 
 func (s releaseStore) OfIncident(ctx context.Context, incident string) ([]release.Release, error) {

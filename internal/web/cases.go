@@ -12,7 +12,6 @@ import (
 
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
-	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/cases"
 	"github.com/sightline/sightline/internal/evidence"
 )
@@ -632,21 +631,11 @@ func (s *server) document(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := k.Documents[slices.IndexFunc(k.Documents, func(d cases.Document) bool { return d.SHA256 == r.PathValue("sha256") })]
-	ref, err := blob.ParseRef(d.SHA256)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	f, err := s.Blobs.Open(r.Context(), ref)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	defer f.Close()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Name}))
-	w.Header().Set("Cache-Control", "private, no-store")
-	http.ServeContent(w, r, "", d.At, f)
+	s.serveBlob(w, r, d.SHA256, d.At, func(h http.Header) {
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Name}))
+		h.Set("Cache-Control", "private, no-store")
+	})
 }
 
 // readingCase decides a read of the case named in the path (action says

@@ -12,6 +12,7 @@ import (
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/derive"
+	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
@@ -358,4 +359,22 @@ func (s *server) uploadPage(w http.ResponseWriter, r *http.Request) {
 		AccessToken  string `json:"access_token"`
 		EvidencePage string `json:"evidence_page"`
 	}{id, evidence.AccessToken(upload), origin(r) + "/e/" + id + "#token=" + evidence.AccessToken(upload)})
+}
+
+// serveBlob sends the blob named by its hex SHA-256, with ranges, after
+// header has set the response's headers; modified is its time, if any.
+func (s *server) serveBlob(w http.ResponseWriter, r *http.Request, sha256 string, modified time.Time, header func(http.Header)) {
+	ref, err := blob.ParseRef(sha256)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, err := s.Blobs.Open(r.Context(), ref)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	header(w.Header())
+	http.ServeContent(w, r, "", modified, f)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/fingerprint/fptest"
 	"github.com/sightline/sightline/internal/jobs"
@@ -38,22 +39,10 @@ func TestLookupFindsAClip(t *testing.T) {
 	limits := func(c *server.Config) { c.LookupLimit = 3; c.MaxLookup = 4 << 20 }
 	env := servertest.Start(t, limits)
 	env.RunJobs()
-	_, device, err := env.Server.Accounts().IssueToken(t.Context(), "test", account.Token{Kind: account.DeviceToken, Unit: "central", Device: "cam-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sup := env.StaffToken("sgt.reyes", account.Supervisor, "central", "301")
 	other := env.StaffToken("sgt.ames", account.Supervisor, "east", "401")
 	dir := t.TempDir()
-	rec, err := fptest.Recording(t.Context(), dir, 11, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, _ := uploadAs(t, env, device, data, map[string]string{"source": "bodycam"})
+	rec, rc := bodycamScene(t, env, dir, 11)
 	if j := env.WaitJob("fingerprint", rc.ID); j.State != jobs.Done {
 		t.Fatalf("fingerprint job: %+v", j)
 	}
@@ -125,4 +114,24 @@ func TestLookupFindsAClip(t *testing.T) {
 	if a := ask(sup); len(a.Matches) == 0 || a.Matches[0].EvidenceID != rc.ID {
 		t.Errorf("after a restart: %+v", a)
 	}
+}
+
+// bodycamScene uploads 40 s of street scene seed as central's body
+// camera: the file's path and its receipt.
+func bodycamScene(t *testing.T, env *servertest.Env, dir string, seed int) (string, client.Receipt) {
+	t.Helper()
+	_, device, err := env.Server.Accounts().IssueToken(t.Context(), "test", account.Token{Kind: account.DeviceToken, Unit: "central", Device: "cam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := fptest.Recording(t.Context(), dir, seed, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := uploadAs(t, env, device, data, map[string]string{"source": "bodycam"})
+	return rec, rc
 }

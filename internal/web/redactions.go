@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/access"
-	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/redact"
@@ -349,21 +348,11 @@ func (s *server) redactionVideo(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ref, err := blob.ParseRef(m.Output.SHA256)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	f, err := s.Blobs.Open(r.Context(), ref)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	defer f.Close()
-	w.Header().Set("Content-Type", m.Output.MediaType)
-	w.Header().Set("ETag", `"`+m.Output.SHA256+`"`)
-	w.Header().Set("Content-Disposition", `inline; filename="`+rd.ID+`.mp4"`)
-	http.ServeContent(w, r, "", time.Time{}, f)
+	s.serveBlob(w, r, m.Output.SHA256, time.Time{}, func(h http.Header) {
+		h.Set("Content-Type", m.Output.MediaType)
+		h.Set("ETag", `"`+m.Output.SHA256+`"`)
+		h.Set("Content-Disposition", `inline; filename="`+rd.ID+`.mp4"`)
+	})
 }
 
 // redactionThumb answers GET /api/v1/redactions/{rid}/tracks/{track}: the

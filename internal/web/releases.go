@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/access"
-	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
@@ -281,22 +280,12 @@ func (s *server) releaseFile(w http.ResponseWriter, r *http.Request) {
 		s.failRelease(w, r, release.ErrNotFound)
 		return
 	}
-	ref, err := blob.ParseRef(rel.Files[n].SHA256)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	f, err := s.Blobs.Open(r.Context(), ref)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	defer f.Close()
-	w.Header().Set("Content-Type", "video/mp4")
-	w.Header().Set("ETag", `"`+rel.Files[n].SHA256+`"`)
-	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="release-%s-%d.mp4"`, rel.ID, n))
-	http.ServeContent(w, r, "", time.Time{}, f)
+	s.serveBlob(w, r, rel.Files[n].SHA256, time.Time{}, func(h http.Header) {
+		h.Set("Content-Type", "video/mp4")
+		h.Set("ETag", `"`+rel.Files[n].SHA256+`"`)
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="release-%s-%d.mp4"`, rel.ID, n))
+	})
 }
 
 // releaseProof answers GET /r/{release}/proof: what `sightline

@@ -28,22 +28,10 @@ import (
 func TestReleaseThroughTheAPI(t *testing.T) {
 	env := servertest.Start(t)
 	env.RunJobs()
-	_, device, err := env.Server.Accounts().IssueToken(t.Context(), "test", account.Token{Kind: account.DeviceToken, Unit: "central", Device: "cam-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sup := env.StaffToken("sgt.reyes", account.Supervisor, "central", "301")
 	records := env.StaffToken("rec.amos", account.Records, "central", "")
 	dir := t.TempDir()
-	rec, err := fptest.Recording(t.Context(), dir, 21, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, _ := uploadAs(t, env, device, data, map[string]string{"source": "bodycam"})
+	rec, rc := bodycamScene(t, env, dir, 21)
 	inc := createIncident(t, env, sup, "Stop on 5th")
 	if got, body := call(t, env, "POST", "/api/v1/incidents/"+inc+"/evidence", sup, `{"evidence_id":"`+rc.ID+`"}`); got != 204 {
 		t.Fatalf("add clip: %d %s", got, body)
