@@ -11,8 +11,8 @@ import (
 
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/account"
-	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/ledger"
