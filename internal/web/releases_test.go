@@ -96,6 +96,17 @@ func TestReleaseThroughTheAPI(t *testing.T) {
 
 	// The public page: every recording's bar, the withheld span and its
 	// reason, the files with their proof, the versions; no script needed.
+	// Viewing it is not logged (publishing was).
+	before, err := env.Server.Custody().Events(t.Context(), rc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		after, err := env.Server.Custody().Events(t.Context(), rc.ID)
+		if err != nil || len(after) != len(before) {
+			t.Errorf("public viewing logged %d events (%v)", len(after)-len(before), err)
+		}
+	}()
 	resp, page := env.Do("GET", "/r/"+rel.ID, map[string]string{"Accept": "text/html"}, nil)
 	for _, want := range []string{"Stop on 5th", `class="lane recording"`, `class="segment shown"`, `class="segment withheld"`,
 		"Camera 1 (bodycam)", "placed by", `href="/r/` + rel.ID + `/files/0"`, `href="/r/` + rel.ID + `/proof"`, "Version 1</strong>",
