@@ -67,6 +67,7 @@ func TestLookupDegraded(t *testing.T) {
 		}
 	}
 	found := make([][]fingerprint.Match, len(fptest.Degradations))
+	byPictures := make([][]fingerprint.Match, len(fptest.Degradations))
 	from := func(i int) float64 { return 7.3 + 3.1*float64(i) }
 	each(t, len(fptest.Degradations), func(i int) error {
 		clip, err := fptest.Clip(ctx, dir, recs[i%len(recs)], from(i), 10, fptest.Degradations[i], 1000+i)
@@ -78,6 +79,17 @@ func TestLookupDegraded(t *testing.T) {
 			return err
 		}
 		found[i] = ix.Search(q, nil)
+		if fptest.Degradations[i].Speed != 1 {
+			// Its pictures alone find it too (as when its sound was
+			// replaced as well), at the right speed.
+			in := input(clip)
+			in.Sound = false
+			d, err := fingerprint.Decode(ctx, tool, in, dir)
+			if err != nil {
+				return err
+			}
+			byPictures[i] = ix.Search(fingerprint.NewQuery(nil, d.Hashes, fingerprint.PictureRate), nil)
+		}
 		return nil
 	})
 	for i, d := range fptest.Degradations {
@@ -87,6 +99,15 @@ func TestLookupDegraded(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: %+v (error %.1f ms)", d.Name, got[0], 1000*(got[0].Offset-from(i)))
+		if d.Speed != 1 {
+			// By pictures alone a clip sped up is placed within 0.1 s
+			// (the frames its speed change dropped or repeated blur the
+			// fit by a frame or two).
+			p := byPictures[i]
+			if len(p) == 0 || p[0].ID != want || math.Abs(p[0].Offset-from(i)) > 0.1 || math.Abs(p[0].Speed-d.Speed) > 0.005 {
+				t.Errorf("%s by its pictures alone: found %+v, want %s at %.3f s, speed %g", d.Name, p, want, from(i), d.Speed)
+			}
+		}
 	}
 	others := make([][]fingerprint.Match, 50)
 	each(t, len(others), func(i int) error {

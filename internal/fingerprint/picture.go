@@ -308,41 +308,58 @@ func (ix *Index) searchPictures(q *Query, allow Filter) []Match {
 		if !ok {
 			continue
 		}
-		off, dist, ok := alignFrames(q, frames, float64(c.v.bin)/4)
+		off, speed, dist, ok := alignFrames(q, frames, float64(c.v.bin)/4)
 		if !ok || dist > pictureMatch {
 			continue
 		}
-		out = append(out, Match{ID: id, Offset: off, Speed: 1, Score: c.count, By: "picture"})
+		out = append(out, Match{ID: id, Offset: off, Speed: speed, Score: c.count, By: "picture"})
 	}
 	return best(out)
 }
 
 // alignFrames finds the offset, in whole frames of the recording (its
-// frames at PictureRate) within a second of near, at which the clip's
-// frames differ least from its; it returns that offset in seconds and the
-// mean distance.
-func alignFrames(q *Query, frames []uint64, near float64) (float64, float64, bool) {
-	best, bestOff := math.Inf(1), 0
+// frames at PictureRate) within a second of near, and the speed (none or
+// 1 to 3 % either way), at which the clip's frames differ least from its;
+// it returns that offset in seconds, the speed and the mean distance.
+func alignFrames(q *Query, frames []uint64, near float64) (float64, float64, float64, bool) {
 	const fps = PictureRate
-	for off := int(math.Floor((near - 1) * fps)); off <= int(math.Ceil((near+1.25)*fps)); off++ {
-		var sum, n int
-		for qi, h := range q.frames {
-			ri := off + int(math.Round(float64(qi)*fps/q.fps))
-			if ri < 0 || ri >= len(frames) {
+	// at is the best offset at one speed, and its mean distance.
+	at := func(speed float64) (int, float64) {
+		best, bestOff := math.Inf(1), 0
+		for off := int(math.Floor((near - 1) * fps)); off <= int(math.Ceil((near+1.25)*fps)); off++ {
+			var sum, n int
+			for qi, h := range q.frames {
+				ri := off + int(math.Round(float64(qi)*speed*fps/q.fps))
+				if ri < 0 || ri >= len(frames) {
+					continue
+				}
+				sum += Distance(h, frames[ri])
+				n++
+			}
+			if n < len(q.frames)/2 || n < minFrameVotes {
 				continue
 			}
-			sum += Distance(h, frames[ri])
-			n++
+			if d := float64(sum) / float64(n); d < best {
+				best, bestOff = d, off
+			}
 		}
-		if n < len(q.frames)/2 || n < minFrameVotes {
-			continue
+		return bestOff, best
+	}
+	// Another speed than none must do clearly better to be taken: over a
+	// still stretch every speed fits alike.
+	off, best := at(1)
+	speed := 1.0
+	otherOff, other, otherSpeed := 0, math.Inf(1), 1.0
+	for _, s := range []float64{0.99, 1.01, 0.98, 1.02, 0.97, 1.03} {
+		if o, d := at(s); d < other {
+			otherOff, other, otherSpeed = o, d, s
 		}
-		if d := float64(sum) / float64(n); d < best {
-			best, bestOff = d, off
-		}
+	}
+	if other < best-0.25 {
+		off, best, speed = otherOff, other, otherSpeed
 	}
 	if math.IsInf(best, 1) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return float64(bestOff) / fps, best, true
+	return float64(off) / fps, speed, best, true
 }
