@@ -31,6 +31,7 @@ import (
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
+	"github.com/sightline/sightline/internal/release"
 	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/verify"
 )
@@ -56,6 +57,9 @@ type Report struct {
 	Cases int
 	// Redactions is how many rendered redactions were checked.
 	Redactions int
+	// Releases is how many releases were checked, Released how many
+	// files of published ones.
+	Releases, Released int
 	Problems   []Problem
 }
 
@@ -187,6 +191,9 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 	if err := checkRedactions(ctx, d, entries, hashes, used, r); err != nil {
 		return nil, err
 	}
+	if err := checkReleases(ctx, d, entries, hashes, used, r); err != nil {
+		return nil, err
+	}
 	// Documents attached to cases: each an intact blob.
 	docs, err := d.CaseDocuments(ctx)
 	if err != nil {
@@ -213,6 +220,53 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// checkReleases holds every release's files against its manifest and
+// their "released" events: each rendered file is an intact blob (of a
+// release still being published, too); a published release's manifest
+// reads, lists exactly its files, and each file's event names that
+// manifest and that file.
+func checkReleases(ctx context.Context, d *db.DB, entries map[uint64]evidence.Event, hashes, used map[blob.Ref]bool, r *Report) error {
+	all, err := d.Releases().All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, rel := range all {
+		r.Releases++
+		what := "release " + rel.ID
+		for _, f := range rel.Files {
+			ref, err := blob.ParseRef(f.SHA256)
+			if err != nil {
+				r.add(what, "a file is not a SHA-256")
+				continue
+			}
+			used[ref] = true
+			r.checkBlob(hashes, what, "released file", ref)
+		}
+		if rel.Status != release.Published {
+			continue
+		}
+		m, err := verify.ParseReleaseManifest(rel.Manifest)
+		if err != nil || len(m.Files) != len(rel.Files) {
+			r.add(what, "its manifest does not read or lists other files: %v", err)
+			continue
+		}
+		sum := sha256.Sum256(rel.Manifest)
+		for i, f := range rel.Files {
+			r.Released++
+			e, ok := entries[f.LogIndex]
+			switch {
+			case m.Files[i].SHA256 != f.SHA256:
+				r.add(what, "file %d is %s, its manifest names %s", i+1, f.SHA256, m.Files[i].SHA256)
+			case !f.Logged || !ok || e.Type != evidence.Released || e.Evidence == nil || e.Evidence.ID != f.Evidence:
+				r.add(what, "log entry %d is not file %d's released event", f.LogIndex, i+1)
+			case e.Details["manifest_sha256"] != hex.EncodeToString(sum[:]) || e.Details["sha256"] != f.SHA256 || e.Details["release"] != rel.ID:
+				r.add(what, "file %d's released event (log index %d) names manifest %s and file %s", i+1, f.LogIndex, e.Details["manifest_sha256"], e.Details["sha256"])
+			}
+		}
+	}
+	return nil
 }
 
 // checkRedactions holds every rendered redaction against its manifest

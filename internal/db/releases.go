@@ -47,3 +47,7 @@ func (s releaseStore) OfIncident(ctx context.Context, incident string) ([]releas
 func (s releaseStore) Published(ctx context.Context) ([]release.Release, error) {
 	return collect(each(ctx, s.d, scanRelease, `SELECT version, doc FROM releases WHERE status = 'published' ORDER BY incident_id, number`))
 }
+
+func (s releaseStore) All(ctx context.Context) ([]release.Release, error) {
+	return collect(each(ctx, s.d, scanRelease, `SELECT version, doc FROM releases ORDER BY incident_id, number`))
+}

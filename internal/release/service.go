@@ -25,8 +25,9 @@ type Store interface {
 	Update(ctx context.Context, r Release, version int) error
 	// OfIncident lists an incident's releases, oldest first.
 	OfIncident(ctx context.Context, incident string) ([]Release, error)
-	// Published lists every published release.
+	// Published lists every published release; All every release.
 	Published(ctx context.Context) ([]Release, error)
+	All(ctx context.Context) ([]Release, error)
 }
 
 // Config is what a Service needs.

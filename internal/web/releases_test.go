@@ -12,11 +12,13 @@ import (
 	"testing"
 
 	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/fingerprint"
 	"github.com/sightline/sightline/internal/fingerprint/fptest"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/release"
+	"github.com/sightline/sightline/internal/server"
 	"github.com/sightline/sightline/internal/server/servertest"
 	"github.com/sightline/sightline/verify"
 )
@@ -101,12 +103,6 @@ func TestReleaseThroughTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		after, err := env.Server.Custody().Events(t.Context(), rc.ID)
-		if err != nil || len(after) != len(before) {
-			t.Errorf("public viewing logged %d events (%v)", len(after)-len(before), err)
-		}
-	}()
 	resp, page := env.Do("GET", "/r/"+rel.ID, map[string]string{"Accept": "text/html"}, nil)
 	for _, want := range []string{"Stop on 5th", `class="lane recording"`, `class="segment shown"`, `class="segment withheld"`,
 		"Camera 1 (bodycam)", "placed by", `href="/r/` + rel.ID + `/files/0"`, `href="/r/` + rel.ID + `/proof"`, "Version 1</strong>",
@@ -172,5 +168,13 @@ func TestReleaseThroughTheAPI(t *testing.T) {
 	}
 	if a := ask(29, 2); len(a.Matches) != 0 {
 		t.Errorf("a clip of the withheld span was found: %+v", a)
+	}
+	after, err := env.Server.Custody().Events(t.Context(), rc.ID)
+	if err != nil || len(after) != len(before) {
+		t.Errorf("public viewing and lookups logged %d events (%v)", len(after)-len(before), err)
+	}
+	env.Stop()
+	if r, err := audit.Run(t.Context(), server.AuditPaths(env.Data)); err != nil || len(r.Problems) != 0 || r.Releases != 1 || r.Released != 1 {
+		t.Errorf("audit: %v, %d releases, %d files, problems %v", err, r.Releases, r.Released, r.Problems)
 	}
 }
