@@ -31,8 +31,8 @@ import (
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/derive"
 	"github.com/sightline/sightline/internal/evidence"
-	"github.com/sightline/sightline/internal/release"
 	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/release"
 	"github.com/sightline/sightline/verify"
 )
 
@@ -60,7 +60,7 @@ type Report struct {
 	// Releases is how many releases were checked, Released how many
 	// files of published ones.
 	Releases, Released int
-	Problems   []Problem
+	Problems           []Problem
 }
 
 func (r *Report) add(concerns, format string, args ...any) {
