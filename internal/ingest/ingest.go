@@ -1,5 +1,6 @@
 // Package ingest takes in footage over the tus 1.0 resumable upload
-// protocol and turns each complete upload into evidence.
+// protocol and turns each complete upload into evidence; an upload of a
+// clip to look up is held for its lookup instead (clips.go).
 //
 // Its promises: an offset the server reports is on disk; the SHA-256 is
 // computed while the bytes arrive; the final PATCH is answered only once the
@@ -52,6 +53,11 @@ type Config struct {
 	// CheckpointEvery is how many bytes of one long PATCH may arrive between
 	// durable checkpoints. Default 64 MiB.
 	CheckpointEvery int64
+	// MaxClip is the largest clip to look up taken as an upload (see
+	// clips.go); 0: none. ClipExpireAfter is how long one is kept after
+	// its last byte, finished or not (DefaultClipExpireAfter if 0).
+	MaxClip         int64
+	ClipExpireAfter time.Duration
 
 	Blobs    blob.Store
 	Evidence evidence.Store
@@ -107,6 +113,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.PartialAfter <= 0 {
 		cfg.PartialAfter = 10 * time.Minute
 	}
+	if cfg.ClipExpireAfter <= 0 {
+		cfg.ClipExpireAfter = DefaultClipExpireAfter
+	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = 64 << 20
 	}
@@ -136,6 +145,8 @@ func New(cfg Config) (*Service, error) {
 		dir:             cfg.Dir,
 		checkpointEvery: cfg.CheckpointEvery,
 		expireAfter:     cfg.ExpireAfter,
+		clipExpireAfter: cfg.ClipExpireAfter,
+		maxClip:         cfg.MaxClip,
 		maxSize:         cfg.MaxSize,
 		finish:          s.finish,
 		now:             cfg.Now,
@@ -169,6 +180,10 @@ func (s *Service) Handler() http.Handler {
 // declared metadata is unusable, and stamps the upload with who sends it
 // (established by the web layer; see WithUploader).
 func (s *Service) validateCreation(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
+	if _, ok := ev.Upload.MetaData[MetaPurpose]; ok {
+		meta, err := s.validateClip(ev)
+		return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: meta}, err
+	}
 	if _, err := evidence.ParseSubmission(ev.Upload.MetaData); err != nil {
 		return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, tusd.NewError("ERR_INVALID_METADATA", "Upload-Metadata: "+err.Error(), http.StatusBadRequest)
 	}
@@ -408,7 +423,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 	n := 0
 	for _, id := range ids {
 		st, err := s.uploads.readState(id)
-		if err != nil || !s.now().After(st.Updated.Add(s.uploads.expireAfter)) {
+		if err != nil || !s.now().After(s.uploads.expiresAt(st)) {
 			continue
 		}
 		unlock, ok, err := s.lockSilent(ctx, id)
@@ -419,7 +434,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			continue // in use: not silent after all
 		}
 		u, err := s.uploads.load(id)
-		if err == nil && s.now().After(u.st.Updated.Add(s.uploads.expireAfter)) {
+		if err == nil && s.now().After(s.uploads.expiresAt(u.st)) {
 			if err = u.Terminate(ctx); err == nil {
 				n++
 			}

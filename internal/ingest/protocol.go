@@ -182,7 +182,7 @@ func (h *headerWriter) addHeaders() {
 		return
 	}
 	if st, err := h.s.uploads.readState(id); err == nil && st.Evidence == "" {
-		hd.Set("Upload-Expires", st.Updated.Add(h.s.uploads.expireAfter).UTC().Format(http.TimeFormat))
+		hd.Set("Upload-Expires", h.s.uploads.expiresAt(st).UTC().Format(http.TimeFormat))
 	}
 	if h.r.Header.Get("Origin") != "" {
 		hd.Add("Access-Control-Expose-Headers", "Upload-Expires, Tus-Checksum-Algorithm")

@@ -67,6 +67,10 @@ type uploads struct {
 	// expireAfter is how long an unfinished upload may stay silent; also how
 	// long a finished upload answers HEAD before it is forgotten.
 	expireAfter time.Duration
+	// clipExpireAfter is how long a clip to look up is kept after its
+	// last byte; maxClip the largest (0: none taken).
+	clipExpireAfter time.Duration
+	maxClip         int64
 	// finish turns a complete upload into evidence and returns its id. It
 	// must be idempotent: it runs again after a crash.
 	finish func(ctx context.Context, u *upload) (string, error)
@@ -114,6 +118,10 @@ type uploadState struct {
 	// Evidence is set once the upload is evidence. The state then stays as
 	// a tombstone, so that a client asking again learns it is complete.
 	Evidence string `json:"evidence,omitempty"`
+	// Clip marks a clip to look up (clips.go): never evidence. Ready is
+	// set once it is complete and checked, waiting for its lookup.
+	Clip  bool `json:"clip,omitempty"`
+	Ready bool `json:"ready,omitempty"`
 }
 
 func (s *uploads) binPath(id string) string   { return filepath.Join(s.dir, id+".bin") }
@@ -144,7 +152,10 @@ func (s *uploads) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 		return nil, err
 	}
 	now := s.now()
-	u := &upload{s: s, st: uploadState{Info: info, Hash: h, Created: now, Updated: now, EvidenceID: evidence.NewID(), Stream: info.SizeIsDeferred}}
+	u := &upload{s: s, st: uploadState{Info: info, Hash: h, Created: now, Updated: now, Stream: info.SizeIsDeferred}}
+	if u.st.Clip = info.MetaData[MetaPurpose] == PurposeLookup; !u.st.Clip {
+		u.st.EvidenceID = evidence.NewID()
+	}
 	u.st.Expect, _ = ctx.Value(reprDigestKey{}).([]byte)
 	if c, ok := ctx.Value(continuesKey{}).(uploadState); ok {
 		u.st.Continues, u.st.Format = c.Evidence, c.Format
@@ -170,7 +181,7 @@ func (s *uploads) GetUpload(ctx context.Context, id string) (tusd.Upload, error)
 	if err != nil {
 		return nil, err
 	}
-	if u.st.Evidence == "" && u.complete() {
+	if u.st.Evidence == "" && !u.st.Ready && u.complete() {
 		// A crash or a failure came between the last byte and the evidence
 		// record. Finish now, so that no client hears "complete" before the
 		// evidence exists.
@@ -178,7 +189,7 @@ func (s *uploads) GetUpload(ctx context.Context, id string) (tusd.Upload, error)
 			return nil, err
 		}
 	}
-	if u.st.Evidence == "" && s.now().After(u.expires()) {
+	if u.st.Evidence == "" && s.now().After(s.expiresAt(u.st)) {
 		return nil, errExpired
 	}
 	return u, nil
@@ -263,8 +274,6 @@ func (u *upload) complete() bool {
 	return !u.st.Info.SizeIsDeferred && u.st.Info.Offset == u.st.Info.Size
 }
 
-func (u *upload) expires() time.Time { return u.st.Updated.Add(u.s.expireAfter) }
-
 func (u *upload) save() error {
 	b, err := json.Marshal(u.st)
 	if err != nil {
@@ -329,11 +338,11 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		}
 		if head != nil {
 			format, ok := media.Sniff(head)
-			if !ok {
+			if !ok || !u.acceptable(format) {
 				if err := u.Terminate(ctx); err != nil {
 					return 0, err
 				}
-				return 0, errUnsupportedMedia
+				return 0, u.refused()
 			}
 			u.st.Format = &format
 		}
@@ -497,10 +506,11 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	return u.save()
 }
 
-// FinishUpload hands the complete upload over to become evidence. tusd
-// answers the final PATCH only after this returns.
+// FinishUpload hands the complete upload over to become evidence, or
+// marks a clip to look up ready. tusd answers the final PATCH only after
+// this returns.
 func (u *upload) FinishUpload(ctx context.Context) error {
-	if u.st.Evidence != "" {
+	if u.st.Evidence != "" || u.st.Ready {
 		return nil
 	}
 	if u.st.Format == nil {
@@ -510,11 +520,11 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 			return err
 		}
 		format, ok := media.Sniff(head)
-		if !ok {
+		if !ok || !u.acceptable(format) {
 			if err := u.Terminate(ctx); err != nil {
 				return err
 			}
-			return errUnsupportedMedia
+			return u.refused()
 		}
 		u.st.Format = &format
 	}
@@ -529,6 +539,9 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 			}
 			return errDigestMismatch
 		}
+	}
+	if u.st.Clip {
+		return u.readyClip()
 	}
 	id, err := u.s.finish(ctx, u)
 	if err != nil {

@@ -146,30 +146,67 @@ func (s *Service) Search(ctx context.Context, r io.Reader, allow fingerprint.Fil
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
+	head, format, err := clipHead(r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(head); err != nil {
+		return nil, err
+	}
+	copied, err := io.Copy(f, io.LimitReader(r, s.cfg.MaxClip-int64(len(head))+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(head))+copied > s.cfg.MaxClip {
+		return nil, ErrTooLarge
+	}
+	return s.search(ctx, f.Name(), format, allow)
+}
+
+// SearchFile is Search of a clip already in a file (a finished upload),
+// which it only reads.
+func (s *Service) SearchFile(ctx context.Context, path string, allow fingerprint.Filter) ([]fingerprint.Match, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > s.cfg.MaxClip {
+		return nil, ErrTooLarge
+	}
+	_, format, err := clipHead(f)
+	if err != nil {
+		return nil, err
+	}
+	return s.search(ctx, path, format, allow)
+}
+
+// clipHead reads a clip's first bytes and says from them what it is:
+// video or sound, or ErrNotMedia.
+func clipHead(r io.Reader) ([]byte, media.Format, error) {
 	head := make([]byte, media.SniffLen)
 	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, media.Format{}, err
 	}
 	format, ok := media.Sniff(head[:n])
 	if !ok || (format.Kind != media.Video && format.Kind != media.Audio) {
-		return nil, ErrNotMedia
+		return nil, media.Format{}, ErrNotMedia
 	}
-	if _, err := f.Write(head[:n]); err != nil {
-		return nil, err
-	}
-	copied, err := io.Copy(f, io.LimitReader(r, s.cfg.MaxClip-int64(n)+1))
+	return head[:n], format, nil
+}
+
+// search fingerprints the clip at path and searches for it.
+func (s *Service) search(ctx context.Context, path string, format media.Format, allow fingerprint.Filter) ([]fingerprint.Match, error) {
+	info, err := s.cfg.Media.Inspect(ctx, path, format)
 	if err != nil {
 		return nil, err
 	}
-	if int64(n)+copied > s.cfg.MaxClip {
-		return nil, ErrTooLarge
-	}
-	info, err := s.cfg.Media.Inspect(ctx, f.Name(), format)
-	if err != nil {
-		return nil, err
-	}
-	in := fingerprint.Input{Source: media.Source{Path: f.Name(), Container: format.Container}, Sound: info.Audio != nil}
+	in := fingerprint.Input{Source: media.Source{Path: path, Container: format.Container}, Sound: info.Audio != nil}
 	if info.Video != nil && format.Kind == media.Video {
 		in.Width, in.Height = info.Video.Width, info.Video.Height
 	}

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -235,6 +236,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		MaxSize:         cfg.MaxSize,
 		ExpireAfter:     cfg.UploadExpiry,
 		CheckpointEvery: cfg.UploadCheckpoint,
+		MaxClip:         cmp.Or(cfg.MaxLookup, lookup.DefaultMaxClip),
 		PartialEvery:    cfg.PartialEvery,
 		PartialAfter:    cfg.PartialAfter,
 		Blobs:           s.blobs,

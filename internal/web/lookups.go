@@ -13,6 +13,7 @@ import (
 	"github.com/sightline/sightline/internal/access"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/fingerprint"
+	"github.com/sightline/sightline/internal/ingest"
 	"github.com/sightline/sightline/internal/lookup"
 	"github.com/sightline/sightline/internal/release"
 )
@@ -54,11 +55,35 @@ type lookupAnswer struct {
 	Matches []lookupMatch `json:"matches"`
 }
 
-// lookupAPI answers POST /api/v1/lookup.
+// lookupAPI answers POST /api/v1/lookup: the clip is the body, or with
+// ?upload=ID a finished tus upload made for it (ingest's clips, for
+// clips too large for one request), removed once searched.
 func (s *server) lookupAPI(w http.ResponseWriter, r *http.Request) {
-	matches, ok := s.lookUp(w, r, r.Body)
+	search := s.searchBody(r, r.Body)
+	if q := r.URL.Query(); q.Has("upload") {
+		id := q.Get("upload")
+		search = func(allow fingerprint.Filter) ([]fingerprint.Match, error) {
+			clip, err := s.Ingest.Clip(r.Context(), id)
+			if err != nil {
+				return nil, err
+			}
+			defer clip.Close()
+			return s.Lookup.SearchFile(r.Context(), clip.Path, allow)
+		}
+	}
+	matches, ok := s.lookUp(w, r, search)
 	if ok {
 		writeJSON(w, http.StatusOK, lookupAnswer{Matches: matches})
+	}
+}
+
+// searcher searches for a clip among the recordings allow allows.
+type searcher func(allow fingerprint.Filter) ([]fingerprint.Match, error)
+
+// searchBody searches for the clip body, as it arrives.
+func (s *server) searchBody(r *http.Request, body io.Reader) searcher {
+	return func(allow fingerprint.Filter) ([]fingerprint.Match, error) {
+		return s.Lookup.Search(r.Context(), body, allow)
 	}
 }
 
@@ -95,7 +120,7 @@ func (s *server) lookupSubmit(w http.ResponseWriter, r *http.Request) {
 		if part.FormName() != "clip" {
 			continue
 		}
-		matches, ok := s.lookUp(w, r, part)
+		matches, ok := s.lookUp(w, r, s.searchBody(r, part))
 		if ok {
 			s.render(w, http.StatusOK, "lookup.html", lookupPage{Asked: true, Matches: matches, MaxMB: s.Lookup.MaxClip() >> 20})
 		}
@@ -103,9 +128,8 @@ func (s *server) lookupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// lookUp searches for the clip in body for the caller, or answers why
-// not.
-func (s *server) lookUp(w http.ResponseWriter, r *http.Request, body io.Reader) ([]lookupMatch, bool) {
+// lookUp searches for a clip for the caller, or answers why not.
+func (s *server) lookUp(w http.ResponseWriter, r *http.Request, search searcher) ([]lookupMatch, bool) {
 	c := callerOf(r)
 	if c.Kind != access.Staff {
 		addr := s.clientAddr(r)
@@ -121,10 +145,10 @@ func (s *server) lookUp(w http.ResponseWriter, r *http.Request, body io.Reader) 
 	}
 	http.NewResponseController(w).SetReadDeadline(time.Now().Add(lookupBodyTimeout))
 	if c.Kind != access.Staff {
-		return s.lookUpPublic(w, r, body)
+		return s.lookUpPublic(w, r, search)
 	}
 	allow, found := s.lookupFilter(r, c)
-	matches, err := s.Lookup.Search(r.Context(), body, allow)
+	matches, err := search(allow)
 	if err != nil {
 		s.failLookup(w, r, err)
 		return nil, false
@@ -151,13 +175,13 @@ func (s *server) lookUp(w http.ResponseWriter, r *http.Request, body io.Reader) 
 // whole clip lies in a span a published release shows (within half a
 // second), so that a lookup tells nothing of what was withheld or never
 // released. It names the latest release showing it.
-func (s *server) lookUpPublic(w http.ResponseWriter, r *http.Request, body io.Reader) ([]lookupMatch, bool) {
+func (s *server) lookUpPublic(w http.ResponseWriter, r *http.Request, search searcher) ([]lookupMatch, bool) {
 	shown, err := s.Releases.Shown(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, false
 	}
-	matches, err := s.Lookup.Search(r.Context(), body, func(id string) bool { return len(shown[id]) > 0 })
+	matches, err := search(func(id string) bool { return len(shown[id]) > 0 })
 	if err != nil {
 		s.failLookup(w, r, err)
 		return nil, false
@@ -221,6 +245,10 @@ func (s *server) failLookup(w http.ResponseWriter, r *http.Request, err error) {
 		s.problem(w, r, http.StatusUnsupportedMediaType, "the clip is not a video or sound file")
 	case errors.Is(err, lookup.ErrTooLarge), errors.As(err, &tooBig):
 		s.problem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("the clip is larger than %d MB", s.Lookup.MaxClip()>>20))
+	case errors.Is(err, ingest.ErrNoClip):
+		s.problem(w, r, http.StatusNotFound, "no clip to look up has this upload id: upload it with Upload-Metadata purpose lookup; it is kept an hour after its last byte and searched once")
+	case errors.Is(err, ingest.ErrClipUnfinished):
+		s.problem(w, r, http.StatusConflict, "the clip's upload is not complete: send the rest of it first")
 	case errors.Is(err, lookup.ErrUnreadable):
 		s.problem(w, r, http.StatusUnprocessableEntity, "nothing of the clip could be decoded")
 	case errors.As(err, &timeout) && timeout.Timeout():

@@ -81,6 +81,33 @@ func TestLookupFindsAClip(t *testing.T) {
 	if logged != 1 {
 		t.Errorf("%d access events of the lookup, want 1", logged)
 	}
+	// A clip too large for one request goes first as a tus upload made
+	// for the lookup: it is searched for once, never becomes evidence, and
+	// is gone after.
+	before := env.Contents()
+	clipUpload := func(n int) string {
+		u := env.Create(int64(len(clip)), map[string]string{"purpose": "lookup"})
+		if resp, body := env.Patch(u, 0, clip[:n]); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH of the clip: %d %s", resp.StatusCode, body)
+		}
+		return u[strings.LastIndex(u, "/")+1:]
+	}
+	id := clipUpload(len(clip))
+	got, body := call(t, env, "POST", "/api/v1/lookup?upload="+id, sup, "")
+	var byUpload lookupAnswer
+	if err := json.Unmarshal([]byte(body), &byUpload); got != 200 || err != nil || len(byUpload.Matches) == 0 ||
+		byUpload.Matches[0].EvidenceID != rc.ID || math.Abs(byUpload.Matches[0].OffsetS-17.25) > 1.0/30 {
+		t.Fatalf("a lookup of an uploaded clip: %d %s", got, body)
+	}
+	if got, body := call(t, env, "POST", "/api/v1/lookup?upload="+id, sup, ""); got != http.StatusNotFound {
+		t.Errorf("the same uploaded clip again: %d %s, want 404", got, body)
+	}
+	if got, body := call(t, env, "POST", "/api/v1/lookup?upload="+clipUpload(1000), sup, ""); got != http.StatusConflict {
+		t.Errorf("an unfinished uploaded clip: %d %s, want 409", got, body)
+	}
+	if after := env.Contents(); after.Evidence != before.Evidence || after.Blobs != before.Blobs || len(after.UploadFiles) != len(before.UploadFiles)+2 {
+		t.Errorf("the uploaded clips left %+v, was %+v (want only the unfinished one's two files more)", after, before)
+	}
 	if a := ask(other); len(a.Matches) != 0 {
 		t.Errorf("a supervisor of another unit found %+v", a)
 	}
@@ -93,7 +120,7 @@ func TestLookupFindsAClip(t *testing.T) {
 	fw, _ := mw.CreateFormFile("clip", "clip.mp4")
 	fw.Write(clip)
 	mw.Close()
-	got, body := callH(t, env, "POST", "/lookup", "", form.String(), map[string]string{"Content-Type": mw.FormDataContentType()})
+	got, body = callH(t, env, "POST", "/lookup", "", form.String(), map[string]string{"Content-Type": mw.FormDataContentType()})
 	if got != 200 || !strings.Contains(body, `id="not-found"`) {
 		t.Errorf("the page: %d %s", got, body)
 	}
