@@ -318,3 +318,19 @@ func FromF32LE(b []byte) []float32 {
 	}
 	return out
 }
+
+// Within finds where b lies in a, a little longer than b: the lag of b's
+// first sample in a's samples (sub-sample), searched over every place b
+// fits whole, and the peak's prominence (compare with MinPSR). It
+// sharpens a place already known to within (len(a)-len(b))/2 samples,
+// such as a clip found by its fingerprint. Both are mono PCM at Rate.
+func Within(a, b []float32) (lag, psr float64) {
+	if len(b) == 0 || len(a) < len(b) {
+		return 0, 0
+	}
+	w := make([]float64, len(b))
+	for i, v := range b {
+		w[i] = float64(v)
+	}
+	return newCorrelator(a, len(a)+len(b), Rate, 150, 3800).lag(w, 0, len(a)-len(b)+1)
+}

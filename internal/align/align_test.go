@@ -109,3 +109,22 @@ func BenchmarkTenMinutePair(b *testing.B) {
 		}
 	}
 }
+
+// Within places a clip in a stretch of a recording to a fraction of a
+// sample, and finds no prominent peak in a stretch it is not from.
+func TestWithin(t *testing.T) {
+	s := scene(30, 3)
+	a := record(s, 10, 11, 1, 0.01, 0, 4)      // 10 s to 21 s of the scene
+	b := record(s, 10.4321, 10, 0.5, 0.05, 0, 5) // a clip from 10.4321 s
+	lag, psr := align.Within(a, b)
+	if want := 0.4321 * align.Rate; math.Abs(lag-want) > 0.5 || psr < align.MinPSR {
+		t.Errorf("Within: lag %.2f (psr %.1f), want %.2f", lag, psr, want)
+	}
+	other := record(scene(30, 9), 10, 11, 1, 0.01, 0, 6)
+	if _, psr := align.Within(other, b); psr >= align.MinPSR {
+		t.Errorf("a clip placed in a stretch it is not from, psr %.1f", psr)
+	}
+	if _, psr := align.Within(b, a); psr != 0 {
+		t.Errorf("a clip longer than the stretch: psr %.1f, want 0", psr)
+	}
+}

@@ -295,6 +295,28 @@ func (d *Deriver) ReadAudio(ctx context.Context, parent string) ([]float32, erro
 	return align.FromF32LE(b), nil
 }
 
+// ReadAudioSpan reads n samples of an audio file (raw f32le mono at
+// align.Rate) from sample from on: fewer at its end, none past it.
+func ReadAudioSpan(ctx context.Context, blobs blob.Store, f File, from, n int) ([]float32, error) {
+	if f.Kind != Audio || from < 0 || n < 0 {
+		return nil, fmt.Errorf("derive: no span %d+%d of a %s file", from, n, f.Kind)
+	}
+	r, err := blobs.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	start := min(int64(from)*4, f.Size)
+	if _, err := r.Seek(start, io.SeekStart); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, min(int64(n)*4, f.Size-start)))
+	if err != nil {
+		return nil, err
+	}
+	return align.FromF32LE(b), nil
+}
+
 // fingerprint writes the fingerprint file of it (sound and pictures, the
 // seconds' records) to out.
 func (d *Deriver) fingerprint(ctx context.Context, it evidence.Item, in media.Source, dir, out string) error {

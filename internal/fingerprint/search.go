@@ -368,7 +368,9 @@ func measure(hits []hit, rec uint32, hyp uint8, bin int64) (Match, bool) {
 // Query is a clip prepared for searching: its sound's peaks (found once,
 // then rescaled per hypothesis) and its frames' picture hashes.
 type Query struct {
-	peaks  []peak
+	peaks []peak
+	// sound is the clip's first refineSeconds of sound, for Refine.
+	sound  []float32
 	frames []uint64
 	fps    float64
 	length float64 // seconds
@@ -377,7 +379,8 @@ type Query struct {
 // NewQuery prepares a clip: its sound as mono PCM at Rate (nil if none)
 // and the picture hashes of its frames at fps (nil if none).
 func NewQuery(pcm []float32, frames []uint64, fps float64) *Query {
-	q := &Query{peaks: peaks(pcm, queryPeaks), frames: frames, fps: fps, length: float64(len(pcm)) / Rate}
+	q := &Query{peaks: peaks(pcm, queryPeaks), frames: frames, fps: fps, length: float64(len(pcm)) / Rate,
+		sound: slices.Clone(pcm[:min(len(pcm), refineSeconds*Rate)])}
 	if fps > 0 {
 		q.length = max(q.length, float64(len(frames))/fps)
 	}

@@ -217,5 +217,28 @@ func (s *Service) search(ctx context.Context, path string, format media.Format, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
-	return s.ix.Search(q, allow), nil
+	matches := s.ix.Search(q, allow)
+	for i := range matches {
+		if err := s.refine(ctx, q, &matches[i]); err != nil {
+			// The landmarks' offset stands.
+			s.cfg.Logger.Warn("refining a clip's offset", "evidence", matches[i].ID, "err", err)
+		}
+	}
+	return matches, nil
+}
+
+// refine sharpens a match's offset by GCC-PHAT against the recording's
+// sound, as its audio job extracted it.
+func (s *Service) refine(ctx context.Context, q *fingerprint.Query, m *fingerprint.Match) error {
+	_, err := q.Refine(m, func(from, n int) ([]float32, error) {
+		f, err := s.cfg.Files.Get(ctx, m.ID, derive.Audio)
+		if err == nil && !f.Logged {
+			err = fmt.Errorf("lookup: the sound of %s is not extracted yet", m.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return derive.ReadAudioSpan(ctx, s.cfg.Blobs, f, from, n)
+	})
+	return err
 }
