@@ -114,7 +114,7 @@ func BenchmarkTenMinutePair(b *testing.B) {
 // sample, and finds no prominent peak in a stretch it is not from.
 func TestWithin(t *testing.T) {
 	s := scene(30, 3)
-	a := record(s, 10, 11, 1, 0.01, 0, 4)      // 10 s to 21 s of the scene
+	a := record(s, 10, 11, 1, 0.01, 0, 4)        // 10 s to 21 s of the scene
 	b := record(s, 10.4321, 10, 0.5, 0.05, 0, 5) // a clip from 10.4321 s
 	lag, psr := align.Within(a, b)
 	if want := 0.4321 * align.Rate; math.Abs(lag-want) > 0.5 || psr < align.MinPSR {
