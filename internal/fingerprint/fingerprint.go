@@ -13,7 +13,10 @@
 // rescaled under each of 13 hypotheses of speed (none, ±1, 2, 3 %, with
 // or without the pitch moving), so a clip sped up finds its original's
 // hashes. Landmarks vote for (recording, hypothesis, offset); a match
-// needs many votes at one offset from several seconds of the clip.
+// needs many votes at one offset from several seconds of the clip. A
+// match at the recording's own speed is then placed to the sample by
+// GCC-PHAT (package align) of the clip's sound against the recording's
+// around that offset (Query.Refine).
 //
 // Pictures are for clips whose sound was replaced: each frame, decoded at
 // 30 a second in grey and stripped of black borders, is hashed as pHash
