@@ -168,6 +168,7 @@ type pictureIndex struct {
 	samples []uint64
 	starts  []uint32 // first sample of each recording in recs, ascending
 	recs    []uint32
+	pos     map[uint32]int // where each recording is in recs
 	tables  [4]map[uint16][]uint32
 	// full holds every frame's hash of each recording (at PictureRate),
 	// when the index keeps them (no Options.Frames).
@@ -175,7 +176,7 @@ type pictureIndex struct {
 }
 
 func newPictureIndex(keep bool) *pictureIndex {
-	x := &pictureIndex{}
+	x := &pictureIndex{pos: map[uint32]int{}}
 	if keep {
 		x.full = map[uint32][]uint64{}
 	}
@@ -210,8 +211,8 @@ func sample(frames []uint64) []uint64 {
 func (x *pictureIndex) sampledOf(rec uint32) []uint64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	i := slices.Index(x.recs, rec)
-	if i < 0 {
+	i, ok := x.pos[rec]
+	if !ok {
 		return nil
 	}
 	end := len(x.samples)
@@ -227,6 +228,7 @@ func (x *pictureIndex) addSampled(rec uint32, sampled []uint64) {
 	defer x.mu.Unlock()
 	g := uint32(len(x.samples))
 	x.starts = append(x.starts, g)
+	x.pos[rec] = len(x.recs)
 	x.recs = append(x.recs, rec)
 	x.samples = append(x.samples, sampled...)
 	for i, h := range sampled {
