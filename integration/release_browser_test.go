@@ -15,9 +15,10 @@ import (
 	"github.com/sightline/sightline/internal/media/mediatest"
 )
 
-// The records office publishes a three-camera incident: one span of the
-// first camera withheld (a victim), a box hiding a face on the third,
-// approved by a supervisor. On the public page, in headless Chromium with
+// The records office publishes a three-camera incident on its staff page:
+// one span of the first camera withheld (a victim), the third shown
+// through a redaction whose box hides a face; a supervisor approves the
+// release. On the public page, in headless Chromium with
 // no account, every recording has its bar, the withheld span is grey with
 // its reason, and the angles play in step. "Download with proof" gives a
 // file that `sightline verify-release` accepts; with one byte changed it
@@ -27,7 +28,7 @@ func TestPublicReleaseOfThreeCameras(t *testing.T) {
 	srv := startServer(t, data, 0)
 	createUser(t, data, srv.URL, "supervisor", "sgt.reyes", "central", "301")
 	createUser(t, data, srv.URL, "supervisor", "sgt.cole", "central", "302")
-	createUser(t, data, srv.URL, "records", "rec.amos", "central", "")
+	recordsLink := createUser(t, data, srv.URL, "records", "rec.amos", "central", "")
 	device := adminToken(t, data, "device-token", "--unit", "central", "--device", "cam-1")
 	sup := adminToken(t, data, "token", "--user", "sgt.reyes")
 	cole := adminToken(t, data, "token", "--user", "sgt.cole")
@@ -90,20 +91,52 @@ func TestPublicReleaseOfThreeCameras(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	// The records office makes the release on the incident's releases
+	// page, a supervisor approves it, and the records office publishes it
+	// there.
+	staff := browser(t)
+	signInNew(t, staff, recordsLink, "rec.amos")
+	row := func(id, field string) chromedp.CSS {
+		return chromedp.CSS(fmt.Sprintf(`tr.span-row[data-evidence=%q] .span-%s`, id, field))
+	}
+	if err := chromedp.Do(staff,
+		chromedp.Navigate(srv.URL+"/staff"),
+		chromedp.Click(chromedp.CSS(`a.incident`)),
+		chromedp.WaitVisible(chromedp.ID("release-form")),
+		chromedp.SendKeys(chromedp.ID("release-title"), "Stop on 5th: three cameras"),
+		chromedp.SendKeys(chromedp.ID("release-summary"), "Unnarrated."),
+		chromedp.SetValue(row(ids[0], "to"), "6"),
+		chromedp.SetValue(row(ids[1], "to"), "8"),
+		chromedp.SetValue(row(ids[2], "to"), "7"),
+		chromedp.SetValue(row(ids[2], "redaction"), red.ID),
+		chromedp.SetValue(chromedp.CSS(`.withheld-row .withheld-evidence`), ids[0]),
+		chromedp.SetValue(chromedp.CSS(`.withheld-row .withheld-from`), "6"),
+		chromedp.SetValue(chromedp.CSS(`.withheld-row .withheld-to`), "8"),
+		chromedp.SetValue(chromedp.CSS(`.withheld-row .withheld-reason`), "victim"),
+		chromedp.Click(chromedp.ID("release-make")),
+		chromedp.WaitVisible(chromedp.CSS(`.version[data-status="draft"]`)),
+	); err != nil {
+		t.Fatalf("making the release: %v\n%s", err, pageText(staff))
+	}
 	var rel struct {
 		ID, Status string
-	}
-	call("POST", "/api/v1/releases", records, fmt.Sprintf(`{"title":"Stop on 5th: three cameras","summary":"Unnarrated.","incident_id":%q,
-		"spans":[{"evidence_id":%q,"from_s":0,"to_s":6},{"evidence_id":%q,"from_s":0,"to_s":8},{"evidence_id":%q,"from_s":0,"to_s":7,"redaction_id":%q}],
-		"withheld":[{"evidence_id":%q,"from_s":6,"to_s":8,"reason":"victim"}]}`, inc.ID, ids[0], ids[1], ids[2], red.ID, ids[0]), http.StatusCreated, &rel)
-	call("POST", "/api/v1/releases/"+rel.ID+"/approve", sup, "", http.StatusOK, nil)
-	call("POST", "/api/v1/releases/"+rel.ID+"/publish", records, "", http.StatusAccepted, nil)
-	for rel.Status != "published" {
-		if time.Now().After(deadline.Add(3 * time.Minute)) {
-			t.Fatalf("not published: %+v\n%s", rel, srv.logs)
+		Spans      []struct {
+			Redaction string `json:"redaction_id"`
 		}
-		time.Sleep(200 * time.Millisecond)
-		call("GET", "/api/v1/releases/"+rel.ID, records, "", http.StatusOK, &rel)
+		Withheld []struct{ Reason string }
+	}
+	rel.ID, _ = chromedp.Run(staff, chromedp.Evaluate[string](`document.querySelector(".version").dataset.release`))
+	call("GET", "/api/v1/releases/"+rel.ID, records, "", http.StatusOK, &rel)
+	if len(rel.Spans) != 3 || rel.Spans[2].Redaction != red.ID || len(rel.Withheld) != 1 || rel.Withheld[0].Reason != "victim" {
+		t.Fatalf("the release made on the page: %+v", rel)
+	}
+	call("POST", "/api/v1/releases/"+rel.ID+"/approve", sup, "", http.StatusOK, nil)
+	if err := chromedp.Do(staff,
+		chromedp.Reload(),
+		chromedp.Click(chromedp.CSS(`button.publish`)),
+		chromedp.WaitVisible(chromedp.CSS(`.version[data-status="published"] a.public-link`)),
+	); err != nil {
+		t.Fatalf("publishing: %v\n%s\n%s", err, pageText(staff), srv.logs)
 	}
 
 	// The public page, no account.

@@ -310,6 +310,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"POST /api/v1/releases/{release}/approve":   {{"POST", relURL + "/approve", "", nil, [9]int{404, 404, 404, 404, 404, 200, 404, 404, 404}}},
 		"POST /api/v1/releases/{release}/publish":   {{"POST", relURL + "/publish", "", nil, all(404)}},
 		"GET /api/v1/incidents/{incident}/releases": {{"GET", "/api/v1/incidents/" + incA + "/releases", "", nil, releaseReaders}},
+		"GET /staff/incidents/{incident}/releases":  {{"GET", "/staff/incidents/" + incA + "/releases", "", nil, signInFirst(releaseReaders)}},
 		"GET /r/{release}":                          {{"GET", "/r/" + rel.ID, "", nil, all(404)}},
 		"GET /r/{release}/manifest":                 {{"GET", "/r/" + rel.ID + "/manifest", "", nil, all(404)}}, // not published
 		"GET /r/{release}/files/{n}":                {{"GET", "/r/" + rel.ID + "/files/0", "", nil, all(404)}},

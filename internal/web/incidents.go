@@ -410,8 +410,10 @@ func (s *server) timelinePage(w http.ResponseWriter, r *http.Request) {
 		Incident     incident.Incident
 		Reason, CSRF string
 		MayAssign    bool
+		MayReleases  bool
 		Sources      []evidence.Source
-	}{inc, reason, csrf, access.Decide(c.Principal, access.AssignStaff, incidentFacts(inc)).Allowed, evidence.Sources})
+	}{inc, reason, csrf, access.Decide(c.Principal, access.AssignStaff, incidentFacts(inc)).Allowed,
+		access.Decide(c.Principal, access.ReadRelease, incidentFacts(inc)).Allowed, evidence.Sources})
 }
 
 // staff answers GET /api/v1/staff: the supervisors and investigators, by

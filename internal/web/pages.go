@@ -220,16 +220,26 @@ func (s *server) staffHome(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var incidents []incident.Incident
+	// An incident links to its timeline, or for the records office, who
+	// do not watch it there, to its releases.
+	type incidentLink struct {
+		incident.Incident
+		Href string
+	}
+	var incidents []incidentLink
 	for _, inc := range all {
-		if access.Decide(c.Principal, access.ReadIncident, incidentFacts(inc)).Allowed {
-			incidents = append(incidents, inc)
+		base := "/staff/incidents/" + url.PathEscape(inc.ID)
+		switch facts := incidentFacts(inc); {
+		case access.Decide(c.Principal, access.ReadIncident, facts).Allowed:
+			incidents = append(incidents, incidentLink{inc, base})
+		case access.Decide(c.Principal, access.ReadRelease, facts).Allowed:
+			incidents = append(incidents, incidentLink{inc, base + "/releases"})
 		}
 	}
 	s.render(w, http.StatusOK, "staff.html", struct {
 		User      account.User
 		Items     []evidence.Item
-		Incidents []incident.Incident
+		Incidents []incidentLink
 		CSRF      string
 		CanCreate bool
 		CanCases  bool

@@ -242,6 +242,7 @@ func New(cfg Config) (*Handler, error) {
 			return svc.Publish(r.Context(), actor, id)
 		}))
 	s.handle(mux, "GET /api/v1/incidents/{incident}/releases", access.ReadRelease, h(s.incidentReleases))
+	s.handle(mux, "GET /staff/incidents/{incident}/releases", access.ReadRelease, h(s.releasesPage))
 	s.handle(mux, "GET /r/{release}", access.Public, h(s.releasePage))
 	s.handle(mux, "GET /r/{release}/manifest", access.Public, h(s.releaseManifest))
 	s.handle(mux, "GET /r/{release}/files/{n}", access.Public, h(s.releaseFile))
