@@ -6,7 +6,8 @@
 #                          and watch (strace: which files ffmpeg opens; pdftotext: what a PDF says), and Mailpit
 #                          (a real SMTP server, a Go tool), and the witnesses the log's tests run (litewitness and
 #                          witnessctl from filippo.io/torchwood, omniwitness; Go tools; ssh-agent from openssh-client),
-#                          and espeak-ng and sox (the speech and street sound of the clip-lookup tests)
+#                          and espeak-ng and sox (the speech and street sound of the clip-lookup tests), and
+#                          postgresql (the stores' tests run on PostgreSQL as well as SQLite)
 #   scripts/deps.sh bench  what the benchmarks need (espeak-ng and sox make the test incidents of bench-sync)
 set -euo pipefail
 
@@ -43,6 +44,12 @@ done
 # compiler and the C library's headers.
 if [ "${1:-run}" != bench ] && [ ! -f /usr/include/dlfcn.h ]; then
 	missing+=(libc6-dev)
+fi
+# The database tests run each store test on PostgreSQL too, a throwaway
+# server of Debian's (internal/db/pgtest), whose programs are not on the
+# PATH.
+if [ "${1:-run}" = test ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+	missing+=(postgresql)
 fi
 # A Node.js from elsewhere (NodeSource) bundles npm and conflicts with
 # Debian's npm package: never mix the two.

@@ -26,12 +26,12 @@ func (s caseStore) Create(ctx context.Context, c cases.Case, complaint []byte) (
 	defer done()
 	year := strconv.Itoa(c.ReceivedAt.Year())
 	var last sql.NullInt64
-	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT MAX(CAST(substr(number, 6) AS INTEGER)) FROM cases WHERE number LIKE ?`), year+"-%").Scan(&last); err != nil {
+	if err := tx.queryRow(ctx, `SELECT MAX(CAST(substr(number, 6) AS INTEGER)) FROM cases WHERE number LIKE ?`, year+"-%").Scan(&last); err != nil {
 		return c, fmt.Errorf("db: %w", err)
 	}
 	c.Number = fmt.Sprintf("%s-%06d", year, last.Int64+1)
 	exec := func(q string, args ...any) error {
-		if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
+		if _, err := tx.exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("db: %w", err)
 		}
 		return nil
@@ -183,13 +183,13 @@ func (s caseStore) SetStatus(ctx context.Context, id string, ch cases.Change, cl
 	}
 	defer done()
 	var seq int64
-	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM case_history WHERE case_id = ?`), id).Scan(&seq); err != nil {
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM case_history WHERE case_id = ?`, id).Scan(&seq); err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE cases SET status = ?, closed_as = ? WHERE id = ?`), string(ch.Status), closedAs, id); err != nil {
+	if _, err := tx.exec(ctx, `UPDATE cases SET status = ?, closed_as = ? WHERE id = ?`, string(ch.Status), closedAs, id); err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO case_history (case_id, seq, status, at, actor) VALUES (?, ?, ?, ?, ?)`),
+	if _, err := tx.exec(ctx, `INSERT INTO case_history (case_id, seq, status, at, actor) VALUES (?, ?, ?, ?, ?)`,
 		id, seq, string(ch.Status), ch.At.UTC(), ch.By); err != nil {
 		return fmt.Errorf("db: %w", err)
 	}

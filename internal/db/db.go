@@ -26,7 +26,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver: pure Go, no cgo
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+	_ "modernc.org/sqlite"             // the "sqlite" driver: pure Go, no cgo
 )
 
 //go:embed migrations
@@ -86,6 +87,32 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
+// OpenPostgres opens the PostgreSQL database at dsn (postgres://… or a
+// key=value string, as pgx reads it) and brings its schema up to date.
+// Several servers may open one database at once: the migrations are
+// applied under an advisory lock, by whichever comes first.
+func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
+	conn, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetMaxOpenConns(32)
+	conn.SetMaxIdleConns(8)
+	if err := conn.PingContext(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("db: %w", err)
+	}
+	d := &DB{sql: conn, engine: "postgres"}
+	if err := d.migrate(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Engine names the database engine: "sqlite" or "postgres".
+func (d *DB) Engine() string { return d.engine }
+
 // Close closes the database.
 func (d *DB) Close() error { return d.sql.Close() }
 
@@ -113,7 +140,7 @@ func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 		return nil, err
 	}
 	defer release()
-	return d.sql.ExecContext(ctx, d.rebind(q), args...)
+	return d.sql.ExecContext(ctx, d.rebind(q), stored(args)...)
 }
 
 // writeTurn waits for the write turn (on engines that need one) and
@@ -130,31 +157,88 @@ func (d *DB) writeTurn(ctx context.Context) (func(), error) {
 	}
 }
 
+// txn is a write transaction: its statements are written as the
+// database's (? placeholders, times as stored).
+type txn struct {
+	tx *sql.Tx
+	d  *DB
+}
+
+func (t txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.d.rebind(q), stored(args)...)
+}
+
+func (t txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.d.rebind(q), stored(args)...)
+}
+
+func (t txn) Commit() error { return t.tx.Commit() }
+
 // writeTx begins a write transaction in the write turn; done rolls it
 // back unless it was committed, and gives the turn back.
-func (d *DB) writeTx(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+func (d *DB) writeTx(ctx context.Context) (tx txn, done func(), err error) {
 	release, err := d.writeTurn(ctx)
 	if err != nil {
-		return nil, nil, err
+		return txn{}, nil, err
 	}
-	tx, err = d.sql.BeginTx(ctx, nil)
+	t, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		release()
-		return nil, nil, err
+		return txn{}, nil, err
 	}
-	return tx, func() { tx.Rollback(); release() }, nil
+	return txn{t, d}, func() { t.Rollback(); release() }, nil
 }
 
 func (d *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return d.sql.QueryContext(ctx, d.rebind(q), args...)
+	return d.sql.QueryContext(ctx, d.rebind(q), stored(args)...)
 }
 
 func (d *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return d.sql.QueryRowContext(ctx, d.rebind(q), args...)
+	return d.sql.QueryRowContext(ctx, d.rebind(q), stored(args)...)
 }
+
+// skipLocked ends a SELECT that claims a row: on PostgreSQL it locks the
+// row and skips rows others hold; SQLite's one writer needs nothing.
+func (d *DB) skipLocked() string {
+	if d.engine == "postgres" {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// stored turns arguments into what both engines store alike: times in
+// UTC to the microsecond (PostgreSQL's precision).
+func stored(args []any) []any {
+	for i, a := range args {
+		switch v := a.(type) {
+		case time.Time:
+			args[i] = v.UTC().Truncate(time.Microsecond)
+		case *time.Time:
+			if v != nil {
+				args[i] = v.UTC().Truncate(time.Microsecond)
+			}
+		}
+	}
+	return args
+}
+
+// migrateLock is the PostgreSQL advisory lock key migrations hold.
+const migrateLock = 0x5167_6874_6c69_6e65 // "Sightline"-ish
 
 // migrate applies, in order, every migration of the engine not yet applied.
 func (d *DB) migrate(ctx context.Context) error {
+	if d.engine == "postgres" {
+		// One connection holds the lock while the migrations run on others.
+		c, err := d.sql.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("db: %w", err)
+		}
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
+			return fmt.Errorf("db: migration lock: %w", err)
+		}
+		defer c.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock))
+	}
 	if _, err := d.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
 		return fmt.Errorf("db: %w", err)
@@ -186,11 +270,11 @@ func (d *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("db: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
 			done()
 			return fmt.Errorf("db: migration %s: %w", e.Name(), err)
 		}
-		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
+		if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 			version, e.Name(), time.Now().UTC()); err != nil {
 			done()
 			return fmt.Errorf("db: %w", err)

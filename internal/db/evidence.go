@@ -9,6 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media"
 )
@@ -129,9 +133,17 @@ func scanEvidence(row scanner) (evidence.Item, error) {
 	return it, nil
 }
 
-// isUniqueViolation reports a broken UNIQUE or PRIMARY KEY constraint, in
-// the words of either engine.
+// isUniqueViolation reports a broken UNIQUE or PRIMARY KEY constraint, by
+// either engine's code: SQLite's extended result code, PostgreSQL's
+// SQLSTATE 23505.
 func isUniqueViolation(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value")
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		return lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || lite.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == pgUniqueViolation
 }
+
+// pgUniqueViolation is PostgreSQL's SQLSTATE unique_violation.
+const pgUniqueViolation = "23505"

@@ -12,11 +12,14 @@ import (
 
 	"github.com/sightline/sightline/internal/blob"
 	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/db/pgtest"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media"
 )
 
-func open(t *testing.T, path string) *db.DB {
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+func openSQLite(t *testing.T, path string) *db.DB {
 	t.Helper()
 	d, err := db.OpenSQLite(t.Context(), path)
 	if err != nil {
@@ -24,6 +27,27 @@ func open(t *testing.T, path string) *db.DB {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// engines runs test on each engine, with a database of its own: open
+// opens it, or opens it again as after a restart.
+func engines(t *testing.T, test func(t *testing.T, open func() *db.DB)) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "sightline.db")
+		test(t, func() *db.DB { return openSQLite(t, path) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.New(t)
+		test(t, func() *db.DB {
+			t.Helper()
+			d, err := db.OpenPostgres(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			return d
+		})
+	})
 }
 
 func item(upload string) evidence.Item {
@@ -44,45 +68,46 @@ func item(upload string) evidence.Item {
 }
 
 func TestEvidenceRoundTrip(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sightline.db")
-	d := open(t, path)
-	store := d.Evidence()
-	full := item("upload-1")
-	bare := evidence.Item{ID: evidence.NewID(), SHA256: blob.Sum([]byte("x")), Source: evidence.Other, ReceivedAt: time.Now().UTC(),
-		UploadDigest: evidence.Digest("upload-2"), TokenDigest: "t", Info: media.Info{MediaType: media.Image, Error: "cannot read media"}}
-	for _, it := range []evidence.Item{full, bare} {
-		if err := store.Create(t.Context(), it); err != nil {
-			t.Fatal(err)
+	engines(t, func(t *testing.T, open func() *db.DB) {
+		d := open()
+		store := d.Evidence()
+		full := item("upload-1")
+		bare := evidence.Item{ID: evidence.NewID(), SHA256: blob.Sum([]byte("x")), Source: evidence.Other, ReceivedAt: time.Now().UTC().Truncate(time.Microsecond),
+			UploadDigest: evidence.Digest("upload-2"), TokenDigest: "t", Info: media.Info{MediaType: media.Image, Error: "cannot read media"}}
+		for _, it := range []evidence.Item{full, bare} {
+			if err := store.Create(t.Context(), it); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	d.Close()
+		d.Close()
 
-	// Reopened, as after a restart.
-	store = open(t, path).Evidence()
-	for _, want := range []evidence.Item{full, bare} {
-		got, err := store.Get(t.Context(), want.ID)
-		if err != nil {
-			t.Fatal(err)
+		// Reopened, as after a restart.
+		store = open().Evidence()
+		for _, want := range []evidence.Item{full, bare} {
+			got, err := store.Get(t.Context(), want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Get(%s) =\n%+v\nwant\n%+v", want.ID, got, want)
+			}
+			byUpload, err := store.ByUpload(t.Context(), want.UploadDigest)
+			if err != nil || byUpload.ID != want.ID {
+				t.Errorf("ByUpload = %s, %v; want %s", byUpload.ID, err, want.ID)
+			}
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("Get(%s) =\n%+v\nwant\n%+v", want.ID, got, want)
+		var n int
+		for it, err := range store.All(t.Context()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			_ = it
 		}
-		byUpload, err := store.ByUpload(t.Context(), want.UploadDigest)
-		if err != nil || byUpload.ID != want.ID {
-			t.Errorf("ByUpload = %s, %v; want %s", byUpload.ID, err, want.ID)
+		if n != 2 {
+			t.Errorf("All listed %d items, want 2", n)
 		}
-	}
-	var n int
-	for it, err := range store.All(t.Context()) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
-		_ = it
-	}
-	if n != 2 {
-		t.Errorf("All listed %d items, want 2", n)
-	}
+	})
 }
 
 func TestOddPaths(t *testing.T) {
@@ -91,7 +116,7 @@ func TestOddPaths(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		d := open(t, filepath.Join(dir, "s.db"))
+		d := openSQLite(t, filepath.Join(dir, "s.db"))
 		if err := d.Evidence().Create(t.Context(), item("u-"+name)); err != nil {
 			t.Fatalf("%q: %v", name, err)
 		}
@@ -102,75 +127,82 @@ func TestOddPaths(t *testing.T) {
 }
 
 func TestEvidenceNotFound(t *testing.T) {
-	store := open(t, filepath.Join(t.TempDir(), "s.db")).Evidence()
-	if _, err := store.Get(t.Context(), "nope"); !errors.Is(err, evidence.ErrNotFound) {
-		t.Errorf("Get of unknown id: %v, want ErrNotFound", err)
-	}
-	if _, err := store.ByUpload(t.Context(), "nope"); !errors.Is(err, evidence.ErrNotFound) {
-		t.Errorf("ByUpload of unknown digest: %v, want ErrNotFound", err)
-	}
+	engines(t, func(t *testing.T, open func() *db.DB) {
+		store := open().Evidence()
+		if _, err := store.Get(t.Context(), "nope"); !errors.Is(err, evidence.ErrNotFound) {
+			t.Errorf("Get of unknown id: %v, want ErrNotFound", err)
+		}
+		if _, err := store.ByUpload(t.Context(), "nope"); !errors.Is(err, evidence.ErrNotFound) {
+			t.Errorf("ByUpload of unknown digest: %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func TestEvidenceOneItemPerUpload(t *testing.T) {
-	store := open(t, filepath.Join(t.TempDir(), "s.db")).Evidence()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Go(func() {
-			it := item("same-upload")
-			it.ID = evidence.NewID()
-			errs <- store.Create(t.Context(), it)
-		})
-	}
-	wg.Wait()
-	close(errs)
-	ok := 0
-	for err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, evidence.ErrExists):
-			t.Errorf("concurrent Create: %v, want nil or ErrExists", err)
+	engines(t, func(t *testing.T, open func() *db.DB) {
+		store := open().Evidence()
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Go(func() {
+				it := item("same-upload")
+				it.ID = evidence.NewID()
+				errs <- store.Create(t.Context(), it)
+			})
 		}
-	}
-	if ok != 1 {
-		t.Errorf("%d of 8 concurrent Creates for one upload succeeded, want exactly 1", ok)
-	}
+		wg.Wait()
+		close(errs)
+		ok := 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, evidence.ErrExists):
+				t.Errorf("concurrent Create: %v, want nil or ErrExists", err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d of 8 concurrent Creates for one upload succeeded, want exactly 1", ok)
+		}
+	})
 }
 
 func TestMigrationsAreVersioned(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	d := open(t, path)
-	v1, err := d.Version(t.Context())
-	if err != nil || v1 < 1 {
-		t.Fatalf("Version = %d, %v", v1, err)
-	}
-	d.Close()
-	// Opening again applies nothing twice.
-	v2, err := open(t, path).Version(t.Context())
-	if err != nil || v2 != v1 {
-		t.Fatalf("after reopening, Version = %d, %v; want %d", v2, err, v1)
-	}
+	engines(t, func(t *testing.T, open func() *db.DB) {
+		d := open()
+		v1, err := d.Version(t.Context())
+		if err != nil || v1 < 1 {
+			t.Fatalf("Version = %d, %v", v1, err)
+		}
+		d.Close()
+		// Opening again applies nothing twice.
+		v2, err := open().Version(t.Context())
+		if err != nil || v2 != v1 {
+			t.Fatalf("after reopening, Version = %d, %v; want %d", v2, err, v1)
+		}
+	})
 }
 
 func TestCustodyIndex(t *testing.T) {
-	d := open(t, filepath.Join(t.TempDir(), "s.db"))
-	c := d.Custody()
-	ev := func(id string, typ evidence.EventType) evidence.Event {
-		return evidence.Event{Type: typ, Evidence: &evidence.EventSubject{ID: id, SHA256: blob.Sum([]byte(id))}, Actor: "a", At: "t"}
-	}
-	for i, e := range []evidence.Event{ev("x", evidence.Received), ev("y", evidence.Received), ev("x", evidence.Viewed), ev("x", evidence.Downloaded)} {
-		if err := c.Add(t.Context(), uint64(i), e); err != nil {
-			t.Fatal(err)
+	engines(t, func(t *testing.T, open func() *db.DB) {
+		d := open()
+		c := d.Custody()
+		ev := func(id string, typ evidence.EventType) evidence.Event {
+			return evidence.Event{Type: typ, Evidence: &evidence.EventSubject{ID: id, SHA256: blob.Sum([]byte(id))}, Actor: "a", At: "t"}
 		}
-	}
-	if err := c.Add(t.Context(), 2, ev("x", evidence.Viewed)); err != nil {
-		t.Fatalf("adding an index twice: %v", err)
-	}
-	got, err := c.Events(t.Context(), "x")
-	if err != nil || len(got) != 3 || got[0].Index != 0 || got[1].Type != evidence.Viewed || got[2].Index != 3 {
-		t.Fatalf("Events(x) = %+v, %v", got, err)
-	}
+		for i, e := range []evidence.Event{ev("x", evidence.Received), ev("y", evidence.Received), ev("x", evidence.Viewed), ev("x", evidence.Downloaded)} {
+			if err := c.Add(t.Context(), uint64(i), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Add(t.Context(), 2, ev("x", evidence.Viewed)); err != nil {
+			t.Fatalf("adding an index twice: %v", err)
+		}
+		got, err := c.Events(t.Context(), "x")
+		if err != nil || len(got) != 3 || got[0].Index != 0 || got[1].Type != evidence.Viewed || got[2].Index != 3 {
+			t.Fatalf("Events(x) = %+v, %v", got, err)
+		}
+	})
 }
 
 // The database and its journal files are readable by their owner only:
@@ -198,5 +230,31 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 			}
 		}
 		d.Close()
+	}
+}
+
+// Servers starting at once on one new PostgreSQL database migrate it
+// once: the migrations wait for each other's lock.
+func TestPostgresMigratesOnceUnderManyStarts(t *testing.T) {
+	dsn := pgtest.New(t)
+	var wg sync.WaitGroup
+	versions := make([]int, 4)
+	errs := make([]error, len(versions))
+	for i := range versions {
+		wg.Go(func() {
+			d, err := db.OpenPostgres(t.Context(), dsn)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer d.Close()
+			versions[i], errs[i] = d.Version(t.Context())
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil || versions[i] != versions[0] || versions[0] < 11 {
+			t.Fatalf("start %d: version %d, %v (all: %v)", i, versions[i], err, versions)
+		}
 	}
 }

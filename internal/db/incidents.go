@@ -24,12 +24,12 @@ func (s incidentStore) Create(ctx context.Context, inc incident.Incident) error 
 		return err
 	}
 	defer done()
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO incidents (id, title, unit, created_by, created_at) VALUES (?, ?, ?, ?, ?)`),
+	if _, err := tx.exec(ctx, `INSERT INTO incidents (id, title, unit, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
 		inc.ID, inc.Title, inc.Unit, inc.CreatedBy, inc.CreatedAt.UTC()); err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
 	for _, u := range inc.Staff {
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO incident_staff (incident_id, user_id) VALUES (?, ?)`), inc.ID, u); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO incident_staff (incident_id, user_id) VALUES (?, ?)`, inc.ID, u); err != nil {
 			return fmt.Errorf("db: %w", err)
 		}
 	}
@@ -95,8 +95,14 @@ func (s incidentStore) SetAnchor(ctx context.Context, id, evidenceID string) err
 }
 
 func (s incidentStore) AddClip(ctx context.Context, c incident.Clip) error {
+	// The order clips were added in: SQLite's one writer may count, while
+	// PostgreSQL's writers draw from a sequence.
+	seq := `(SELECT COALESCE(MAX(seq), 0) + 1 FROM incident_clips)`
+	if s.d.engine == "postgres" {
+		seq = `nextval('incident_clips_seq')`
+	}
 	_, err := s.d.exec(ctx, `INSERT INTO incident_clips (incident_id, evidence_id, seq, added_by, added_at, status)
-		VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM incident_clips), ?, ?, ?)`,
+		VALUES (?, ?, `+seq+`, ?, ?, ?)`,
 		c.Incident, c.Evidence, c.AddedBy, c.AddedAt.UTC(), string(c.Status))
 	if err != nil && isUniqueViolation(err) {
 		return incident.ErrExists

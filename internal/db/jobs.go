@@ -38,16 +38,18 @@ func (s jobStore) Claim(ctx context.Context, kinds []string, now time.Time) (job
 		return jobs.Job{}, false, err
 	}
 	defer done()
-	j, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM jobs
+	// On PostgreSQL several servers claim at once: a row another has
+	// locked is skipped, not waited for (SQLite has one writer).
+	j, err := scanJob(tx.queryRow(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE state = 'queued' AND run_after <= ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`)
-		ORDER BY run_after, id LIMIT 1`), args...))
+		ORDER BY run_after, id LIMIT 1`+s.d.skipLocked(), args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, false, nil
 	}
 	if err != nil {
 		return j, false, err
 	}
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?`),
+	if _, err := tx.exec(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?`,
 		now.UTC(), j.ID); err != nil {
 		return j, false, err
 	}
@@ -73,11 +75,11 @@ func (s jobStore) Retry(ctx context.Context, id int64, at time.Time, msg string)
 	defer done()
 	// A run of the same job asked for meanwhile waits already: it does
 	// the work, this one goes.
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM jobs WHERE id = ? AND EXISTS (SELECT 1 FROM jobs w
-		WHERE w.state = 'queued' AND w.kind = jobs.kind AND w.subject = jobs.subject)`), id); err != nil {
+	if _, err := tx.exec(ctx, `DELETE FROM jobs WHERE id = ? AND EXISTS (SELECT 1 FROM jobs w
+		WHERE w.state = 'queued' AND w.kind = jobs.kind AND w.subject = jobs.subject)`, id); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, updated_at = ? WHERE id = ?`),
+	if _, err := tx.exec(ctx, `UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, updated_at = ? WHERE id = ?`,
 		at.UTC(), msg, at.UTC(), id); err != nil {
 		return err
 	}
@@ -90,11 +92,11 @@ func (s jobStore) Requeue(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	defer done()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE state = 'running' AND EXISTS (SELECT 1 FROM jobs w
+	if _, err := tx.exec(ctx, `DELETE FROM jobs WHERE state = 'running' AND EXISTS (SELECT 1 FROM jobs w
 		WHERE w.state = 'queued' AND w.kind = jobs.kind AND w.subject = jobs.subject)`); err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE jobs SET state = 'queued', run_after = ?, updated_at = ? WHERE state = 'running'`), now.UTC(), now.UTC())
+	res, err := tx.exec(ctx, `UPDATE jobs SET state = 'queued', run_after = ?, updated_at = ? WHERE state = 'running'`, now.UTC(), now.UTC())
 	if err != nil {
 		return 0, err
 	}

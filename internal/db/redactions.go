@@ -54,11 +54,11 @@ func (s redactionStore) PutThumbs(ctx context.Context, id string, thumbs map[int
 		return err
 	}
 	defer done()
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM redaction_thumbs WHERE redaction_id = ?`), id); err != nil {
+	if _, err := tx.exec(ctx, `DELETE FROM redaction_thumbs WHERE redaction_id = ?`, id); err != nil {
 		return err
 	}
 	for track, jpeg := range thumbs {
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO redaction_thumbs (redaction_id, track, jpeg) VALUES (?, ?, ?)`), id, track, jpeg); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO redaction_thumbs (redaction_id, track, jpeg) VALUES (?, ?, ?)`, id, track, jpeg); err != nil {
 			return err
 		}
 	}
