@@ -4,8 +4,10 @@
 // without fsync (a test's data need not survive a power cut). As root it
 // runs them as the postgres user, for initdb refuses root.
 //
-// A package's tests share one server: TestMain calls Main, which stops it
-// after the tests; each test gets a database of its own from New.
+// A test process's tests share one server, started by the first New; each
+// test gets a database of its own. TestMain may call Main, which stops the
+// server after the tests; otherwise a watchdog stops it once the process
+// is gone.
 package pgtest
 
 import (
@@ -138,6 +140,16 @@ func start() (*server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w\n%s", err, log)
 	}
+	// Should this process die without stopping it (a test run killed at
+	// its deadline), a watchdog stops the server and removes its folder.
+	watch := exec.Command("/bin/sh", "-c", `while [ -d /proc/$0 ]; do sleep 1; done; "$1" -D "$2" -m immediate -w stop; rm -rf "$3"`,
+		strconv.Itoa(os.Getpid()), filepath.Join(bin, "pg_ctl"), s.data, dir)
+	watch.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
+	if err := watch.Start(); err != nil {
+		s.stop()
+		return nil, err
+	}
+	go watch.Wait()
 	return s, nil
 }
 
