@@ -14,6 +14,7 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sightline audit", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	data := fs.String("data", defaultData, "the server's data folder")
+	database := fs.String("database", "", "the server's database, if not the SQLite file in the data folder: a postgres:// URL")
 	logs := verbose(fs, m.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -22,7 +23,11 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	if err := openData(*data); err != nil {
 		return err
 	}
-	r, err := audit.Run(ctx, server.AuditPaths(*data))
+	paths := server.AuditPaths(*data)
+	if *database != "" {
+		paths.DB = *database
+	}
+	r, err := audit.Run(ctx, paths)
 	if err != nil {
 		return err
 	}

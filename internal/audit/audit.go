@@ -69,6 +69,8 @@ func (r *Report) add(concerns, format string, args ...any) {
 
 // Paths name the parts of a data folder, as the server lays it out.
 type Paths struct {
+	// DB is the database: a SQLite file's path or a postgres:// URL
+	// (db.Open).
 	DB, Blobs, Log, KeyFile string
 	// History is the log's checkpoint history (see ledger.History).
 	History string
@@ -78,7 +80,7 @@ type Paths struct {
 // audit at all; what it finds wrong is in the report.
 func Run(ctx context.Context, p Paths) (*Report, error) {
 	r := &Report{}
-	d, err := db.OpenSQLite(ctx, p.DB)
+	d, err := db.Open(ctx, p.DB)
 	if err != nil {
 		return nil, err
 	}

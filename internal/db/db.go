@@ -87,6 +87,16 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
+// Open opens the database named by where: a postgres:// (or
+// postgresql://) URL is a PostgreSQL database, anything else the path of
+// a SQLite file.
+func Open(ctx context.Context, where string) (*DB, error) {
+	if strings.HasPrefix(where, "postgres://") || strings.HasPrefix(where, "postgresql://") {
+		return OpenPostgres(ctx, where)
+	}
+	return OpenSQLite(ctx, where)
+}
+
 // OpenPostgres opens the PostgreSQL database at dsn (postgres://… or a
 // key=value string, as pgx reads it) and brings its schema up to date.
 // Several servers may open one database at once: the migrations are

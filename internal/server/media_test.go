@@ -121,7 +121,7 @@ func TestIncidentClipsAreAlignedByTheirSound(t *testing.T) {
 		t.Errorf("derived events of the HEVC clip: %v", kinds)
 	}
 	env.Stop()
-	if r, err := audit.Run(t.Context(), server.AuditPaths(env.Data)); err != nil || len(r.Problems) != 0 || r.Derived != 16 { // audio, poster, thumbnails, fingerprint of three; the review copy of the HEVC clip; no audio of the silent one
+	if r, err := audit.Run(t.Context(), env.AuditPaths()); err != nil || len(r.Problems) != 0 || r.Derived != 16 { // audio, poster, thumbnails, fingerprint of three; the review copy of the HEVC clip; no audio of the silent one
 		t.Errorf("audit: %v, %d derived files, problems %v", err, r.Derived, r.Problems)
 	}
 }
@@ -210,7 +210,7 @@ func TestCorruptFileJobsFailCleanly(t *testing.T) {
 		t.Errorf("evidence record: %d %s", resp.StatusCode, body)
 	}
 	env.Stop()
-	if r, err := audit.Run(t.Context(), server.AuditPaths(env.Data)); err != nil || len(r.Problems) != 0 {
+	if r, err := audit.Run(t.Context(), env.AuditPaths()); err != nil || len(r.Problems) != 0 {
 		t.Errorf("audit: %v %v", err, r.Problems)
 	}
 	if ents, _ := os.ReadDir(env.Data + "/work"); len(ents) != 0 {
@@ -259,7 +259,7 @@ func TestDerivedFileInterruptedByACrashIsFinishedOnce(t *testing.T) {
 		}
 	}
 	env.Stop()
-	rep, err := audit.Run(t.Context(), server.AuditPaths(env.Data))
+	rep, err := audit.Run(t.Context(), env.AuditPaths())
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("audit: %v %v", err, rep.Problems)
 	}

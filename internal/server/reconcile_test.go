@@ -1,7 +1,7 @@
 package server_test
 
 import (
-	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/evidence"
-	"github.com/sightline/sightline/internal/server"
 	"github.com/sightline/sightline/internal/server/servertest"
 )
 
@@ -31,7 +30,7 @@ func TestCustodyIndexIsReconciledWithTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Stop()
-	r, err := audit.Run(t.Context(), server.AuditPaths(env.Data))
+	r, err := audit.Run(t.Context(), env.AuditPaths())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,20 +51,17 @@ func TestCustodyIndexIsReconciledWithTheLog(t *testing.T) {
 		t.Errorf("after a restart the custody list lacks the lost event: %+v", events)
 	}
 	env.Stop()
-	if r, err := audit.Run(t.Context(), server.AuditPaths(env.Data)); err != nil || len(r.Problems) != 0 || r.Indexed < 2 {
+	if r, err := audit.Run(t.Context(), env.AuditPaths()); err != nil || len(r.Problems) != 0 || r.Indexed < 2 {
 		t.Errorf("audit after the restart: %v, %d rows, %v", err, r.Indexed, r.Problems)
 	}
 
 	// A row changed behind the log's back is found.
-	db, err := sql.Open("sqlite", server.AuditPaths(env.Data).DB)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := env.RawDB()
 	defer db.Close()
-	if _, err := db.Exec(`UPDATE custody SET actor = 'user:someone-else' WHERE log_index = ?`, int64(idx)); err != nil {
+	if _, err := db.Exec(fmt.Sprintf(`UPDATE custody SET actor = 'user:someone-else' WHERE log_index = %d`, idx)); err != nil {
 		t.Fatal(err)
 	}
-	r, err = audit.Run(t.Context(), server.AuditPaths(env.Data))
+	r, err = audit.Run(t.Context(), env.AuditPaths())
 	if err != nil || len(r.Problems) != 1 || !strings.Contains(r.Problems[0].String(), "differs from log entry") {
 		t.Errorf("audit of a changed row: %v %v", err, r.Problems)
 	}

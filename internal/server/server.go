@@ -42,8 +42,11 @@ import (
 // Config is the server's whole configuration; each field's comment is its
 // manual.
 type Config struct {
+	// Database is where the records are kept: a postgres:// URL, or ""
+	// for the SQLite file sightline.db in Data.
+	Database string
 	// Data is the folder holding everything the server keeps:
-	//   sightline.db  the metadata (SQLite)
+	//   sightline.db  the metadata (SQLite, unless Database names another)
 	//   blobs/        originals, named by SHA-256, read-only
 	//   uploads/      uploads in progress
 	// It is created if missing. Keep it on a local file system with honest
@@ -203,7 +206,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg}
 	paths := AuditPaths(cfg.Data)
-	if s.db, err = db.OpenSQLite(ctx, paths.DB); err != nil {
+	if cfg.Database != "" {
+		paths.DB = cfg.Database
+	}
+	if s.db, err = db.Open(ctx, paths.DB); err != nil {
 		return nil, err
 	}
 	s.evidence = s.db.Evidence()

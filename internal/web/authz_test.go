@@ -420,7 +420,7 @@ func TestAuthorizationTable(t *testing.T) {
 	}
 
 	env.Stop()
-	r, err := audit.Run(t.Context(), server.AuditPaths(env.Data))
+	r, err := audit.Run(t.Context(), env.AuditPaths())
 	if err != nil || len(r.Problems) != 0 {
 		t.Errorf("audit: %v %v", err, r.Problems)
 	}

@@ -475,7 +475,7 @@ func TestCaseNotesAndDocuments(t *testing.T) {
 		t.Errorf("the complainant sees staff notes or documents: %s", view)
 	}
 	env.Stop()
-	r, err := audit.Run(t.Context(), server.AuditPaths(env.Data))
+	r, err := audit.Run(t.Context(), env.AuditPaths())
 	if err != nil || len(r.Problems) != 0 {
 		t.Errorf("audit: %v %v", err, r.Problems)
 	}

@@ -204,7 +204,7 @@ func TestRedactionStepsAndRefusals(t *testing.T) {
 	}
 
 	env.Stop()
-	paths := server.AuditPaths(env.Data)
+	paths := env.AuditPaths()
 	r, err := audit.Run(t.Context(), paths)
 	if err != nil || len(r.Problems) != 0 || r.Redactions != 1 {
 		t.Errorf("audit: %v %v (%d redactions)", err, r.Problems, r.Redactions)
@@ -254,7 +254,7 @@ func TestRedactionJobsThatFailSayWhy(t *testing.T) {
 		t.Fatalf("open: %d %s", got, body)
 	}
 	// The original goes missing before the jobs run.
-	blobs, err := blob.NewLocal(server.AuditPaths(env.Data).Blobs)
+	blobs, err := blob.NewLocal(env.AuditPaths().Blobs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/media"
 	"github.com/sightline/sightline/internal/release"
-	"github.com/sightline/sightline/internal/server"
 	"github.com/sightline/sightline/internal/server/servertest"
 	"github.com/sightline/sightline/verify"
 )
@@ -174,7 +173,7 @@ func TestReleaseThroughTheAPI(t *testing.T) {
 		t.Errorf("public viewing and lookups logged %d events (%v)", len(after)-len(before), err)
 	}
 	env.Stop()
-	if r, err := audit.Run(t.Context(), server.AuditPaths(env.Data)); err != nil || len(r.Problems) != 0 || r.Releases != 1 || r.Released != 1 {
+	if r, err := audit.Run(t.Context(), env.AuditPaths()); err != nil || len(r.Problems) != 0 || r.Releases != 1 || r.Released != 1 {
 		t.Errorf("audit: %v, %d releases, %d files, problems %v", err, r.Releases, r.Released, r.Problems)
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/db/pgtest"
 	"io"
 	"net"
 	"net/http"
@@ -31,13 +34,15 @@ import (
 
 // Env is a running server and its data folder.
 type Env struct {
-	T      testing.TB
-	URL    string
-	Data   string
-	Server *server.Server
-	Clock  *Clock
-	http   *httptest.Server
-	stop   func() // ends the background work started by RunJobs
+	T    testing.TB
+	URL  string
+	Data string
+	// Database is the server's database when not SQLite in Data.
+	Database string
+	Server   *server.Server
+	Clock    *Clock
+	http     *httptest.Server
+	stop     func() // ends the background work started by RunJobs
 }
 
 // RunJobs runs the server's background work (media and alignment jobs)
@@ -112,7 +117,7 @@ func Start(t testing.TB, change ...func(*server.Config)) *Env {
 func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
 	t.Helper()
 	clock := &Clock{t: time.Now()}
-	cfg := server.Config{Data: data, Now: clock.Now}
+	cfg := server.Config{Data: data, Now: clock.Now, Database: database(t, data)}
 	// The face detector scripts/models.sh installed at the module's root.
 	if dir, err := facetest.Models(); err == nil {
 		cfg.Models = dir
@@ -125,9 +130,53 @@ func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s.Handler())
-	e := &Env{T: t, URL: hs.URL, Data: data, Server: s, Clock: clock, http: hs}
+	e := &Env{T: t, URL: hs.URL, Data: data, Database: cfg.Database, Server: s, Clock: clock, http: hs}
 	t.Cleanup(e.Stop)
 	return e
+}
+
+// database is where a test server on data keeps its records: "" (SQLite
+// in data) unless SIGHTLINE_TEST_DATABASE=postgres, when each data folder
+// has a PostgreSQL database of its own (pgtest), the same after a
+// restart.
+func database(t testing.TB, data string) string {
+	if os.Getenv("SIGHTLINE_TEST_DATABASE") != "postgres" {
+		return ""
+	}
+	name := filepath.Join(data, ".test-database")
+	if b, err := os.ReadFile(name); err == nil {
+		return string(b)
+	}
+	dsn := pgtest.New(t)
+	if err := os.WriteFile(name, []byte(dsn), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// AuditPaths are the parts of the server's data, its database included,
+// for audit.Run.
+func (e *Env) AuditPaths() audit.Paths {
+	p := server.AuditPaths(e.Data)
+	if e.Database != "" {
+		p.DB = e.Database
+	}
+	return p
+}
+
+// RawDB opens the server's database around the server, for tests that
+// change it behind the server's back. The caller closes it.
+func (e *Env) RawDB() *sql.DB {
+	e.T.Helper()
+	driver, dsn := "sqlite", e.AuditPaths().DB
+	if e.Database != "" {
+		driver = "pgx"
+	}
+	d, err := sql.Open(driver, dsn)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return d
 }
 
 // Stop shuts the server down; it is safe to call twice.
