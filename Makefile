@@ -31,9 +31,14 @@ build:
 witnesses: test-deps
 	$(GO) run ./internal/ledger/witnesstest/witnesses -data $(DATA)
 
+# The suites that run whole servers run again with their records on
+# PostgreSQL (a throwaway server each test process starts: internal/db/pgtest).
+PG_SUITES := ./internal/server/... ./internal/ingest ./internal/web ./internal/audit
+
 test: test-deps vendor-check
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	SIGHTLINE_TEST_DATABASE=postgres $(GO) test -count=1 -timeout 30m $(PG_SUITES)
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target briefly; FUZZTIME=5000000x for a longer hunt. Minimizing each

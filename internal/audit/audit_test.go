@@ -25,7 +25,7 @@ import (
 // dataFolder makes a data folder with three uploads (two of the same
 // bytes) and a read, then stops the server.
 func dataFolder(t *testing.T) string {
-	env := servertest.Start(t)
+	env := servertest.Start(t, inFolder)
 	for i, seed := range []uint64{1, 2, 2} {
 		data := mediatest.NoiseWAV(100_000+int(seed), seed)
 		u := env.Create(int64(len(data)), map[string]string{"source": "dashcam"})
@@ -58,6 +58,11 @@ func clone(t *testing.T, dir string) string {
 	}
 	return out
 }
+
+// inFolder keeps a test server's database in its data folder (SQLite)
+// whatever engine the other tests run on: these tests copy a data folder
+// to tamper with each copy, database included.
+func inFolder(c *server.Config) { c.Database = "" }
 
 func run(t *testing.T, dir string) *audit.Report {
 	t.Helper()
@@ -176,7 +181,7 @@ func TestAudit(t *testing.T) {
 // A changed file made from an original is named by its kind: a poster is
 // not "the original".
 func TestAuditNamesADerivedFileByItsKind(t *testing.T) {
-	env := servertest.Start(t)
+	env := servertest.Start(t, inFolder)
 	clip, err := os.ReadFile(mediatest.Clip(t, "clip.mp4", "3"))
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +219,7 @@ func TestAuditNamesADerivedFileByItsKind(t *testing.T) {
 // The audit holds cases against the log: a history, an allegation or a
 // finding changed in the database, not by a logged step, is a problem.
 func TestAuditChecksCases(t *testing.T) {
-	env := servertest.Start(t)
+	env := servertest.Start(t, inFolder)
 	inv := env.StaffToken("inv.ortiz", "investigator", "ia", "")
 	do := func(method, path, body string, want int) string {
 		t.Helper()

@@ -210,7 +210,7 @@ func TestRedactionStepsAndRefusals(t *testing.T) {
 		t.Errorf("audit: %v %v (%d redactions)", err, r.Problems, r.Redactions)
 	}
 	// A manifest changed in the database no longer matches its event.
-	d, err := db.OpenSQLite(t.Context(), paths.DB)
+	d, err := db.Open(t.Context(), paths.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
