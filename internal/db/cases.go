@@ -24,6 +24,9 @@ func (s caseStore) Create(ctx context.Context, c cases.Case, complaint []byte) (
 		return c, err
 	}
 	defer done()
+	if err := tx.serialize(ctx, "case numbers"); err != nil {
+		return c, fmt.Errorf("db: %w", err)
+	}
 	year := strconv.Itoa(c.ReceivedAt.Year())
 	var last sql.NullInt64
 	if err := tx.queryRow(ctx, `SELECT MAX(CAST(substr(number, 6) AS INTEGER)) FROM cases WHERE number LIKE ?`, year+"-%").Scan(&last); err != nil {
@@ -182,6 +185,9 @@ func (s caseStore) SetStatus(ctx context.Context, id string, ch cases.Change, cl
 		return err
 	}
 	defer done()
+	if err := tx.serialize(ctx, "case history "+id); err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
 	var seq int64
 	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM case_history WHERE case_id = ?`, id).Scan(&seq); err != nil {
 		return fmt.Errorf("db: %w", err)
@@ -208,10 +214,9 @@ func (s caseStore) AddAllegation(ctx context.Context, id string, a cases.Allegat
 }
 
 func (s caseStore) AddFinding(ctx context.Context, allegationID string, stage cases.Stage, d cases.Decision) error {
-	_, err := s.d.exec(ctx, `INSERT INTO findings (allegation_id, stage, seq, finding, basis, actor, at)
+	return s.d.numbered(ctx, "findings "+allegationID, `INSERT INTO findings (allegation_id, stage, seq, finding, basis, actor, at)
 		VALUES (?, ?, (SELECT COUNT(*) FROM findings WHERE allegation_id = ? AND stage = ?), ?, ?, ?, ?)`,
 		allegationID, string(stage), allegationID, string(stage), string(d.Finding), d.Basis, d.By, d.At.UTC())
-	return err
 }
 
 func (s caseStore) AddEvidence(ctx context.Context, id, evidenceID string) error {
@@ -337,9 +342,8 @@ func (d *DB) CaseIDs(ctx context.Context) ([]string, error) {
 }
 
 func (s caseStore) AddNote(ctx context.Context, id string, n cases.Note) error {
-	_, err := s.d.exec(ctx, `INSERT INTO case_notes (case_id, seq, text, actor, at)
+	return s.d.numbered(ctx, "case notes "+id, `INSERT INTO case_notes (case_id, seq, text, actor, at)
 		VALUES (?, (SELECT COUNT(*) FROM case_notes WHERE case_id = ?), ?, ?, ?)`, id, id, n.Text, n.By, n.At.UTC())
-	return err
 }
 
 func (s caseStore) AddDocument(ctx context.Context, id string, d cases.Document) error {

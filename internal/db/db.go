@@ -184,6 +184,34 @@ func (t txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 func (t txn) Commit() error { return t.tx.Commit() }
 
+// serialize makes the transactions that name key run one after another:
+// those that count rows to number a new one. SQLite's one writer does
+// that already; on PostgreSQL it is a lock held to the transaction's end.
+func (t txn) serialize(ctx context.Context, key string) error {
+	if t.d.engine != "postgres" {
+		return nil
+	}
+	_, err := t.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, key)
+	return err
+}
+
+// numbered runs one statement that numbers its row by counting others,
+// in a transaction serialized on key.
+func (d *DB) numbered(ctx context.Context, key, q string, args ...any) error {
+	tx, done, err := d.writeTx(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := tx.serialize(ctx, key); err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, q, args...); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // writeTx begins a write transaction in the write turn; done rolls it
 // back unless it was committed, and gives the turn back.
 func (d *DB) writeTx(ctx context.Context) (tx txn, done func(), err error) {
