@@ -35,7 +35,9 @@ func TestNumbersUnderConcurrentWrites(t *testing.T) {
 			numbers[c.Number] = true
 		}
 		for i := range n {
-			wg.Go(func() { errs[i] = store.AddNote(t.Context(), made[0].ID, cases.Note{Text: "note", By: "user:u", At: at}) })
+			wg.Go(func() {
+				errs[i] = store.AddNote(t.Context(), made[0].ID, cases.Note{Text: "note", By: "user:u", At: at})
+			})
 		}
 		wg.Wait()
 		for i, err := range errs {
