@@ -155,6 +155,44 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		if !bytes.Equal(buf, data[54321:55321]) {
 			t.Fatal("range read returned the wrong bytes")
 		}
+		// Back, then on to the end: a player seeks both ways.
+		if _, err := rc.Seek(-2000, io.SeekCurrent); err != nil {
+			t.Fatal(err)
+		}
+		rest, err := io.ReadAll(rc)
+		if err != nil || !bytes.Equal(rest, data[53321:]) {
+			t.Fatalf("reading on after seeking back: %d bytes, %v; want the last %d", len(rest), err, len(data)-53321)
+		}
+	})
+
+	t.Run("PutFromFile", func(t *testing.T) {
+		// Ingest and derived files hand Put an open file.
+		s := open(t)
+		data := random(t, 300000)
+		path := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := s.Put(t.Context(), blob.Sum(data[1:]), f); !errors.Is(err, blob.ErrHashMismatch) {
+			t.Fatalf("Put of a file under the wrong ref: %v, want ErrHashMismatch", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(t.Context(), blob.Sum(data), f); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, s, blob.Sum(data)); !bytes.Equal(got, data) {
+			t.Fatal("blob put from a file reads back differently")
+		}
+		if err := blob.StoreFile(t.Context(), s, blob.Sum(data), path); err != nil {
+			t.Fatalf("StoreFile of a stored blob: %v", err)
+		}
 	})
 
 	t.Run("Adopt", func(t *testing.T) {
