@@ -31,14 +31,18 @@ build:
 witnesses: test-deps
 	$(GO) run ./internal/ledger/witnesstest/witnesses -data $(DATA)
 
-# The suites that run whole servers run again with their records on
-# PostgreSQL (a throwaway server each test process starts: internal/db/pgtest).
-PG_SUITES := ./internal/server/... ./internal/ingest ./internal/web ./internal/audit
+# The suites that run whole servers, and the crash tests of the built
+# binary, run again with their records on PostgreSQL and their blobs on S3
+# (a throwaway PostgreSQL and versitygw each test process starts:
+# internal/db/pgtest, internal/blob/s3test).
+BACKEND_SUITES := ./internal/server/... ./internal/ingest ./internal/web ./internal/audit
+BACKEND_CRASH := TestSIGKILLLosesNothingAcknowledged|TestMediaJobsResumeAfterSIGKILL
 
 test: test-deps vendor-check
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
-	SIGHTLINE_TEST_DATABASE=postgres $(GO) test -count=1 -timeout 30m $(PG_SUITES)
+	SIGHTLINE_TEST_DATABASE=postgres SIGHTLINE_TEST_BLOBS=s3 $(GO) test -count=1 -timeout 30m $(BACKEND_SUITES)
+	SIGHTLINE_TEST_DATABASE=postgres SIGHTLINE_TEST_BLOBS=s3 $(GO) test -count=1 -timeout 20m -run '^($(BACKEND_CRASH))$$' ./integration
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target briefly; FUZZTIME=5000000x for a longer hunt. Minimizing each

@@ -25,6 +25,7 @@ import (
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server"
+	"github.com/sightline/sightline/internal/server/servertest"
 	"github.com/sightline/sightline/verify"
 )
 
@@ -187,7 +188,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	// and audit it.
 	srv.kill()
 	checkDataFolder(t, data, started)
-	if out, _, err := sightline(t, "audit", "--data", data); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
+	if out, _, err := sightline(t, append([]string{"audit", "--data", data}, stores(t, data)...)...); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
 		t.Errorf("audit after the crashes: %v\n%s", err, out)
 	}
 }
@@ -271,7 +272,16 @@ func uploadThroughCrashes(ctx context.Context, base string, b []byte, n int) (cl
 // intact, and nothing half made.
 func checkDataFolder(t *testing.T, data string, files [][]byte) {
 	t.Helper()
-	s, err := server.Open(t.Context(), server.Config{Data: data})
+	cfg := server.Config{Data: data}
+	database, blobs := servertest.Backends(t, data)
+	if cfg.Database = database; blobs != "" {
+		b, err := server.OpenBlobs(t.Context(), data, blobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Blobs = b
+	}
+	s, err := server.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,13 +359,13 @@ func checkDataFolder(t *testing.T, data string, files [][]byte) {
 			t.Errorf("%s: %d derived events, want 1", k, n)
 		}
 	}
-	blobs := 0
-	for ref, err := range s.Blobs().List(t.Context()) {
+	stored := 0
+	for ref, err := range s.Blobs().(blob.Lister).List(t.Context()) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		blobs++
-		f, err := os.Open(s.Blobs().Path(ref))
+		stored++
+		f, err := s.Blobs().Open(t.Context(), ref)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,11 +376,11 @@ func checkDataFolder(t *testing.T, data string, files [][]byte) {
 			t.Errorf("blob %s is damaged or belongs to no upload", ref)
 		}
 		if maybe[ref] && !want[ref] {
-			blobs-- // a file being made, stored before the kill
+			stored-- // a file being made, stored before the kill
 		}
 	}
-	if blobs != len(want) {
-		t.Errorf("%d blobs, want %d (the uploads and the files made from them)", blobs, len(want))
+	if stored != len(want) {
+		t.Errorf("%d blobs, want %d (the uploads and the files made from them)", stored, len(want))
 	}
 	// Finished uploads leave only their state (a tombstone). An upload
 	// whose creation reply a kill swallowed was never finished (the client

@@ -115,7 +115,7 @@ func TestMediaJobsResumeAfterSIGKILL(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(data, "work")); len(ents) != 0 {
 		t.Errorf("the work folder keeps %d entries after the jobs finished", len(ents))
 	}
-	if out, _, err := sightline(t, "audit", "--data", data); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
+	if out, _, err := sightline(t, append([]string{"audit", "--data", data}, stores(t, data)...)...); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
 		t.Errorf("audit: %v %s", err, out)
 	}
 }

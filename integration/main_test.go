@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/media/mediatest"
+	"github.com/sightline/sightline/internal/server/servertest"
 )
 
 // bin is the sightline binary built for this test run.
@@ -81,7 +82,8 @@ func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); retur
 // startServer runs the binary on data and port and waits until it serves.
 func startServer(t *testing.T, data string, port int, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)
+	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, stores(t, data)...)
+	args = append(args, extra...)
 	p := &proc{t: t, cmd: exec.Command(bin, args...), logs: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd.Stderr = p.logs
 	stdout, err := p.cmd.StdoutPipe()
@@ -113,6 +115,21 @@ func startServer(t *testing.T, data string, port int, extra ...string) *proc {
 	}
 	t.Cleanup(p.kill)
 	return p
+}
+
+// stores are the flags naming the database and blob store of the
+// installation on data when the tests run on other backends
+// (servertest.Backends): none for the embedded default.
+func stores(t *testing.T, data string) []string {
+	var flags []string
+	database, blobs := servertest.Backends(t, data)
+	if database != "" {
+		flags = append(flags, "--database", database)
+	}
+	if blobs != "" {
+		flags = append(flags, "--blobs", blobs)
+	}
+	return flags
 }
 
 // kill ends the server with SIGKILL: no shutdown, no flushing.

@@ -7,7 +7,8 @@
 #                          (a real SMTP server, a Go tool), and the witnesses the log's tests run (litewitness and
 #                          witnessctl from filippo.io/torchwood, omniwitness; Go tools; ssh-agent from openssh-client),
 #                          and espeak-ng and sox (the speech and street sound of the clip-lookup tests), and
-#                          postgresql (the stores' tests run on PostgreSQL as well as SQLite)
+#                          postgresql and versitygw (an S3 server, a Go tool): the stores' tests run on PostgreSQL
+#                          and S3 as well as on SQLite and a folder
 #   scripts/deps.sh bench  what the benchmarks need (espeak-ng and sox make the test incidents of bench-sync)
 set -euo pipefail
 
@@ -34,6 +35,9 @@ if [ "${1:-run}" = test ]; then
 	goinstall litewitness filippo.io/torchwood/cmd/litewitness@v0.9.0
 	goinstall witnessctl filippo.io/torchwood/cmd/witnessctl@v0.9.0
 	goinstall omniwitness github.com/transparency-dev/witness/cmd/omniwitness@v0.0.0-20260720115447-2e1c6971d19e
+	# The S3 server the blob store's tests, and the server suites' second
+	# run, keep their blobs in (internal/blob/s3test).
+	goinstall versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
 missing=()

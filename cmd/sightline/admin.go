@@ -196,7 +196,8 @@ func (m *Main) admin(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	data := fs.String("data", defaultData, "the server's data folder")
-	database := fs.String("database", "", "the server's database, if not the SQLite file in the data folder: a postgres:// URL")
+	var st stores
+	st.flags(fs)
 	logs := verbose(fs, m.Stderr)
 	do := cmd.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
@@ -207,7 +208,7 @@ func (m *Main) admin(ctx context.Context, args []string) error {
 		return fmt.Errorf("admin %s takes no arguments, only flags: %q", cmd.name, fs.Args())
 	}
 	logs()
-	c, closeFn, err := adminClient(ctx, *data, *database)
+	c, closeFn, err := adminClient(ctx, *data, st)
 	if err != nil {
 		return err
 	}
@@ -252,7 +253,7 @@ func (a adminAPI) call(method, path string, in, out any) error {
 // adminClient reaches the running server's admin socket or, if no server
 // runs on data, opens it in this process (the data folder's lock keeps the
 // two from running at once).
-func adminClient(ctx context.Context, data, database string) (adminAPI, func(), error) {
+func adminClient(ctx context.Context, data string, st stores) (adminAPI, func(), error) {
 	sock := server.AdminSocket(data)
 	conn, err := net.Dial("unix", sock)
 	if err == nil {
@@ -265,7 +266,11 @@ func adminClient(ctx context.Context, data, database string) (adminAPI, func(), 
 	if err := openData(data); err != nil {
 		return adminAPI{}, nil, fmt.Errorf("no server answers on %s, and %w", sock, err)
 	}
-	srv, err := server.Open(ctx, server.Config{Data: data, Database: database})
+	cfg := server.Config{Data: data}
+	if err := st.config(ctx, &cfg); err != nil {
+		return adminAPI{}, nil, err
+	}
+	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		return adminAPI{}, nil, fmt.Errorf("no server answers on %s, and opening the data folder failed: %w", sock, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/sightline/sightline/internal/audit"
-	"github.com/sightline/sightline/internal/server"
 )
 
 // audit checks a data folder offline and reports every discrepancy.
@@ -14,7 +13,8 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sightline audit", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	data := fs.String("data", defaultData, "the server's data folder")
-	database := fs.String("database", "", "the server's database, if not the SQLite file in the data folder: a postgres:// URL")
+	var st stores
+	st.flags(fs)
 	logs := verbose(fs, m.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -23,11 +23,7 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 	if err := openData(*data); err != nil {
 		return err
 	}
-	paths := server.AuditPaths(*data)
-	if *database != "" {
-		paths.DB = *database
-	}
-	r, err := audit.Run(ctx, paths)
+	r, err := audit.Run(ctx, st.auditPaths(*data))
 	if err != nil {
 		return err
 	}

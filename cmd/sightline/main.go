@@ -16,6 +16,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -31,6 +32,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/server"
 )
 
@@ -165,6 +167,37 @@ func openData(dir string) error {
 			abs, filepath.Base(server.KeyFile(dir)))
 	}
 	return nil
+}
+
+// stores are the flags naming where a server's records and blobs are, when
+// not in its data folder; serve, admin, audit and migrate take them.
+type stores struct{ database, blobs string }
+
+func (st *stores) flags(fs *flag.FlagSet) {
+	fs.StringVar(&st.database, "database", "", "the records' database, if not SQLite in the data folder: a postgres:// URL")
+	fs.StringVar(&st.blobs, "blobs", "", "the originals' store, if not the data folder's blobs/: s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION], with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
+}
+
+// config sets cfg's stores (the log and its key stay in the data folder).
+func (st *stores) config(ctx context.Context, cfg *server.Config) error {
+	cfg.Database = st.database
+	if st.blobs == "" {
+		return nil
+	}
+	b, err := server.OpenBlobs(ctx, cfg.Data, st.blobs)
+	if err != nil {
+		return fmt.Errorf("--blobs: %w", err)
+	}
+	cfg.Blobs = b
+	return nil
+}
+
+// auditPaths are the parts of the installation on data.
+func (st *stores) auditPaths(data string) audit.Paths {
+	p := server.AuditPaths(data)
+	p.DB = cmp.Or(st.database, p.DB)
+	p.Blobs = cmp.Or(st.blobs, p.Blobs)
+	return p
 }
 
 // serverURL checks the address of a server given on the command line.

@@ -28,6 +28,7 @@ type serveCmd struct {
 	logLevel      string
 	witnessPolicy string
 	bases         string
+	stores        stores
 }
 
 func (c *serveCmd) flags() *flag.FlagSet {
@@ -35,7 +36,7 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.SetOutput(c.Stderr)
 	c.maxSize = 64 << 30
 	fs.StringVar(&c.cfg.Data, "data", defaultData, "folder for the database, originals and uploads in progress")
-	fs.StringVar(&c.cfg.Database, "database", "", "the records' database, if not SQLite in the data folder: a postgres:// URL (the log, its key and the blobs stay in the data folder)")
+	c.stores.flags(fs)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to serve HTTP on; port 0 picks a free one")
 	fs.Var(&c.maxSize, "max-size", "largest file accepted")
 	fs.DurationVar(&c.cfg.UploadExpiry, "upload-expiry", 7*24*time.Hour, "how long an unfinished upload may stay silent")
@@ -109,6 +110,9 @@ func (c *serveCmd) run(ctx context.Context, args []string) error {
 		if c.cfg.RedactionBases, err = redact.ParseBases(string(b)); err != nil {
 			return fmt.Errorf("--redaction-bases %s: %w", c.bases, err)
 		}
+	}
+	if err := c.stores.config(ctx, &c.cfg); err != nil {
+		return err
 	}
 	srvr, err := server.Open(ctx, c.cfg)
 	if err != nil {

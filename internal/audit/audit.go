@@ -70,7 +70,8 @@ func (r *Report) add(concerns, format string, args ...any) {
 // Paths name the parts of a data folder, as the server lays it out.
 type Paths struct {
 	// DB is the database: a SQLite file's path or a postgres:// URL
-	// (db.Open).
+	// (db.Open). Blobs is the blob store: a folder or an s3:// URL
+	// (blob.Open).
 	DB, Blobs, Log, KeyFile string
 	// History is the log's checkpoint history (see ledger.History).
 	History string
@@ -85,22 +86,26 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		return nil, err
 	}
 	defer d.Close()
-	blobs, err := blob.NewLocal(p.Blobs)
+	blobs, err := blob.Open(ctx, p.Blobs, os.TempDir())
 	if err != nil {
 		return nil, err
+	}
+	lister, ok := blobs.(blob.Lister)
+	if !ok {
+		return nil, fmt.Errorf("audit: the blob store %s cannot list its blobs", p.Blobs)
 	}
 
 	// Originals: each must hash to its name, and to the SHA-512 kept for
 	// evidence packages, if one was.
 	hashes := map[blob.Ref]bool{} // ref -> intact
 	digests := d.Digests()
-	for ref, err := range blobs.List(ctx) {
+	for ref, err := range lister.List(ctx) {
 		if err != nil {
 			r.add("blob store", "%v", err)
 			continue
 		}
 		r.Blobs++
-		got, got512, err := hashFile(blobs.Path(ref))
+		got, got512, err := hashBlob(ctx, blobs, ref)
 		hashes[ref] = err == nil && got == ref
 		if err != nil {
 			r.add("blob "+ref.String(), "cannot be read: %v", err)
@@ -133,8 +138,8 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		what := "evidence " + it.ID
 		used[it.SHA256] = true
 		r.checkBlob(hashes, what, "original", it.SHA256)
-		if fi, err := os.Stat(blobs.Path(it.SHA256)); err == nil && fi.Size() != it.Size {
-			r.add(what, "record says %d bytes, the original has %d", it.Size, fi.Size())
+		if size, err := blobs.Stat(ctx, it.SHA256); err == nil && size != it.Size {
+			r.add(what, "record says %d bytes, the original has %d", it.Size, size)
 		}
 		e, ok := entries[it.ReceivedIndex]
 		switch {
@@ -599,10 +604,10 @@ func (f fileTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 
 func (fileTiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
-// hashFile reads a file once for its SHA-256 and SHA-512, each hashed on
+// hashBlob reads a blob once for its SHA-256 and SHA-512, each hashed on
 // a core of its own.
-func hashFile(path string) (blob.Ref, string, error) {
-	f, err := os.Open(path)
+func hashBlob(ctx context.Context, s blob.Store, ref blob.Ref) (blob.Ref, string, error) {
+	f, err := s.Open(ctx, ref)
 	if err != nil {
 		return blob.Ref{}, "", err
 	}

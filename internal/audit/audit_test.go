@@ -59,10 +59,10 @@ func clone(t *testing.T, dir string) string {
 	return out
 }
 
-// inFolder keeps a test server's database in its data folder (SQLite)
-// whatever engine the other tests run on: these tests copy a data folder
-// to tamper with each copy, database included.
-func inFolder(c *server.Config) { c.Database = "" }
+// inFolder keeps a test server's database (SQLite) and blobs in its data
+// folder whatever backends the other tests run on: these tests copy a data
+// folder to tamper with each copy, database and blobs included.
+func inFolder(c *server.Config) { c.Database, c.Blobs = "", nil }
 
 func run(t *testing.T, dir string) *audit.Report {
 	t.Helper()
@@ -197,7 +197,7 @@ func TestAuditNamesADerivedFileByItsKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := env.Server.Blobs().Path(poster.SHA256)
+	path := env.BlobFile(poster.SHA256)
 	env.Stop()
 	os.Chmod(path, 0o600)
 	b, _ := os.ReadFile(path)

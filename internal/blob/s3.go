@@ -87,18 +87,19 @@ func ParseS3URL(where string) (S3Config, error) {
 	return c, nil
 }
 
-// Open opens the blob store named by where: an s3:// URL (ParseS3URL), or
-// the local folder dir if where is empty. An S3 store spools in dir/tmp.
-func Open(ctx context.Context, where, dir string) (Store, error) {
-	if where == "" {
-		return NewLocal(dir)
+// Open opens the blob store named by where: an s3:// URL (ParseS3URL),
+// whose Puts spool in the folder tmp (made if missing), or else a local
+// folder (NewLocal).
+func Open(ctx context.Context, where, tmp string) (Store, error) {
+	if !strings.HasPrefix(where, "s3:") {
+		return NewLocal(where)
 	}
 	c, err := ParseS3URL(where)
 	if err != nil {
 		return nil, err
 	}
-	c.Tmp = dir + "/tmp"
-	if err := os.MkdirAll(c.Tmp, 0o700); err != nil {
+	c.Tmp = tmp
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
 	return NewS3(ctx, c)

@@ -3,8 +3,8 @@ package blob_test
 import (
 	"bytes"
 	"crypto/rand"
-	"io"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"

@@ -110,7 +110,7 @@ func TestUploadInChunks(t *testing.T) {
 		t.Errorf("data folder holds %+v; want 1 evidence, 1 blob and only the upload's tombstone", c)
 	}
 	// The original is stored byte for byte.
-	got, err := os.ReadFile(env.Server.Blobs().Path(r.SHA256))
+	got, err := os.ReadFile(env.BlobFile(r.SHA256))
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("stored original differs from the upload (%v)", err)
 	}

@@ -118,7 +118,7 @@ func TestReleaseDraftsAndApproval(t *testing.T) {
 	}
 	for i, f := range r.Files {
 		frames, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-			"stream=nb_read_frames", "-of", "csv=p=0", env.Server.Blobs().Path(blobRef(t, f.SHA256))).Output()
+			"stream=nb_read_frames", "-of", "csv=p=0", env.BlobFile(blobRef(t, f.SHA256))).Output()
 		if err != nil || strings.TrimSpace(string(frames)) != fmt.Sprint(f.ToFrame-f.FromFrame) {
 			t.Errorf("file %d: %s frames (%v), want %d", i, frames, err, f.ToFrame-f.FromFrame)
 		}

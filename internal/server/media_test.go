@@ -107,7 +107,7 @@ func TestIncidentClipsAreAlignedByTheirSound(t *testing.T) {
 	}
 	f, _ := env.Server.Derived().Get(t.Context(), ids[2], derive.Review)
 	if out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
-		env.Server.Blobs().Path(f.SHA256)).Output(); err != nil || strings.TrimSpace(string(out)) != "h264" {
+		env.BlobFile(f.SHA256)).Output(); err != nil || strings.TrimSpace(string(out)) != "h264" {
 		t.Errorf("review copy codec %q %v", out, err)
 	}
 	events, _ := env.Server.Custody().Events(t.Context(), ids[2])

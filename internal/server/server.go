@@ -45,9 +45,15 @@ type Config struct {
 	// Database is where the records are kept: a postgres:// URL, or ""
 	// for the SQLite file sightline.db in Data.
 	Database string
-	// Data is the folder holding everything the server keeps:
+	// Blobs keeps the originals and the files made from them; if nil, a
+	// blob.Local in Data's blobs/ (blob.Open opens the store --blobs
+	// names).
+	Blobs blob.Store
+	// Data is the folder holding what the server keeps on its own disk:
 	//   sightline.db  the metadata (SQLite, unless Database names another)
-	//   blobs/        originals, named by SHA-256, read-only
+	//   blobs/        originals, named by SHA-256, read-only (unless Blobs
+	//                 is another store)
+	//   log/          the custody log, and log.key its signing key
 	//   uploads/      uploads in progress
 	// It is created if missing. Keep it on a local file system with honest
 	// fsync (ext4, XFS, ZFS).
@@ -157,7 +163,7 @@ const DefaultLogOrigin = "localhost/sightline/log"
 type Server struct {
 	cfg       Config
 	db        *db.DB
-	blobs     *blob.Local
+	blobs     blob.Store
 	ingest    *ingest.Service
 	reviews   *review.Service
 	cases     *cases.Service
@@ -213,8 +219,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.evidence = s.db.Evidence()
-	if s.blobs, err = blob.NewLocal(paths.Blobs); err != nil {
-		return nil, errors.Join(err, s.db.Close())
+	if s.blobs = cfg.Blobs; s.blobs == nil {
+		if s.blobs, err = blob.NewLocal(paths.Blobs); err != nil {
+			return nil, errors.Join(err, s.db.Close())
+		}
 	}
 	s.log, err = ledger.Open(ctx, ledger.Config{
 		Dir:                paths.Log,
@@ -543,7 +551,7 @@ func (s *Server) Releases() *release.Service { return s.releases }
 func (s *Server) Evidence() evidence.Store { return s.evidence }
 
 // Blobs is the blob store, for tools and tests.
-func (s *Server) Blobs() *blob.Local { return s.blobs }
+func (s *Server) Blobs() blob.Store { return s.blobs }
 
 // Ingest is the upload service, for tools and tests.
 func (s *Server) Ingest() *ingest.Service { return s.ingest }
@@ -553,6 +561,12 @@ func (s *Server) Log() *ledger.Log { return s.log }
 
 // KeyFile is where the custody log's signing key is kept in a data folder.
 func KeyFile(data string) string { return filepath.Join(data, "log.key") }
+
+// OpenBlobs opens the blob store of a server on data: the one where names
+// (an s3:// URL, blob.Open), spooling in data, or else data's blobs/.
+func OpenBlobs(ctx context.Context, data, where string) (blob.Store, error) {
+	return blob.Open(ctx, cmp.Or(where, AuditPaths(data).Blobs), filepath.Join(data, "spool"))
+}
 
 // AuditPaths names the parts of a data folder for the audit.
 func AuditPaths(data string) audit.Paths {

@@ -4,14 +4,13 @@ package servertest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/sightline/sightline/internal/audit"
-	"github.com/sightline/sightline/internal/db/pgtest"
 	"io"
 	"net"
 	"net/http"
@@ -26,7 +25,11 @@ import (
 	"time"
 
 	"github.com/sightline/sightline/internal/account"
+	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/blob/s3test"
 	"github.com/sightline/sightline/internal/client"
+	"github.com/sightline/sightline/internal/db/pgtest"
 	"github.com/sightline/sightline/internal/detect/facetest"
 	"github.com/sightline/sightline/internal/jobs"
 	"github.com/sightline/sightline/internal/server"
@@ -37,12 +40,13 @@ type Env struct {
 	T    testing.TB
 	URL  string
 	Data string
-	// Database is the server's database when not SQLite in Data.
-	Database string
-	Server   *server.Server
-	Clock    *Clock
-	http     *httptest.Server
-	stop     func() // ends the background work started by RunJobs
+	// Database is the server's database when not SQLite in Data, Blobs
+	// its blob store when not Data's blobs/ (an s3:// URL).
+	Database, Blobs string
+	Server          *server.Server
+	Clock           *Clock
+	http            *httptest.Server
+	stop            func() // ends the background work started by RunJobs
 }
 
 // RunJobs runs the server's background work (media and alignment jobs)
@@ -117,51 +121,89 @@ func Start(t testing.TB, change ...func(*server.Config)) *Env {
 func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
 	t.Helper()
 	clock := &Clock{t: time.Now()}
-	cfg := server.Config{Data: data, Now: clock.Now, Database: database(t, data)}
+	cfg := server.Config{Data: data, Now: clock.Now}
+	var where string
+	cfg.Database, where = Backends(t, data)
+	if where != "" {
+		b, err := server.OpenBlobs(t.Context(), data, where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Blobs = b
+	}
 	// The face detector scripts/models.sh installed at the module's root.
 	if dir, err := facetest.Models(); err == nil {
 		cfg.Models = dir
 	}
+	opened := cfg.Blobs
 	for _, c := range change {
 		c(&cfg)
+	}
+	if cfg.Blobs != opened {
+		where = ""
 	}
 	s, err := server.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s.Handler())
-	e := &Env{T: t, URL: hs.URL, Data: data, Database: cfg.Database, Server: s, Clock: clock, http: hs}
+	e := &Env{T: t, URL: hs.URL, Data: data, Database: cfg.Database, Blobs: where, Server: s, Clock: clock, http: hs}
 	t.Cleanup(e.Stop)
 	return e
 }
 
-// database is where a test server on data keeps its records: "" (SQLite
-// in data) unless SIGHTLINE_TEST_DATABASE=postgres, when each data folder
-// has a PostgreSQL database of its own (pgtest), the same after a
+// Backends are where a test server on data keeps its records and its
+// blobs: "" and "" (SQLite and blobs/ in data), unless the tests run on
+// other backends. SIGHTLINE_TEST_DATABASE=postgres gives each data folder
+// a PostgreSQL database of its own (pgtest), SIGHTLINE_TEST_BLOBS=s3 a
+// bucket of its own on a versitygw server (s3test); the same ones after a
 // restart.
-func database(t testing.TB, data string) string {
-	if os.Getenv("SIGHTLINE_TEST_DATABASE") != "postgres" {
-		return ""
+func Backends(t testing.TB, data string) (database, blobs string) {
+	t.Helper()
+	if os.Getenv("SIGHTLINE_TEST_DATABASE") == "postgres" {
+		database = remember(t, filepath.Join(data, ".test-database"), pgtest.New)
 	}
-	name := filepath.Join(data, ".test-database")
-	if b, err := os.ReadFile(name); err == nil {
-		return string(b)
+	if os.Getenv("SIGHTLINE_TEST_BLOBS") == "s3" {
+		blobs = remember(t, filepath.Join(data, ".test-blobs"), s3test.New)
 	}
-	dsn := pgtest.New(t)
-	if err := os.WriteFile(name, []byte(dsn), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return dsn
+	return database, blobs
 }
 
-// AuditPaths are the parts of the server's data, its database included,
-// for audit.Run.
+// remember returns the location kept in file, or makes one and keeps it.
+func remember(t testing.TB, file string, make func(testing.TB) string) string {
+	if b, err := os.ReadFile(file); err == nil {
+		return string(b)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	where := make(t)
+	if err := os.WriteFile(file, []byte(where), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return where
+}
+
+// AuditPaths are the parts of the server's data, its database and blob
+// store included, for audit.Run.
 func (e *Env) AuditPaths() audit.Paths {
 	p := server.AuditPaths(e.Data)
-	if e.Database != "" {
-		p.DB = e.Database
-	}
+	p.DB = cmp.Or(e.Database, p.DB)
+	p.Blobs = cmp.Or(e.Blobs, p.Blobs)
 	return p
+}
+
+// BlobFile returns a file holding blob ref's content, for a test that
+// hands it to a tool: the blob's own file in a local store, else a copy
+// removed after the test.
+func (e *Env) BlobFile(ref blob.Ref) string {
+	e.T.Helper()
+	path, cleanup, err := blob.LocalPath(e.T.Context(), e.Server.Blobs(), ref, e.T.TempDir())
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(cleanup)
+	return path
 }
 
 // RawDB opens the server's database around the server, for tests that
@@ -280,7 +322,7 @@ func (e *Env) Contents() Contents {
 		}
 		c.Evidence++
 	}
-	for _, err := range e.Server.Blobs().List(e.T.Context()) {
+	for _, err := range e.Server.Blobs().(blob.Lister).List(e.T.Context()) {
 		if err != nil {
 			e.T.Fatal(err)
 		}
@@ -290,9 +332,11 @@ func (e *Env) Contents() Contents {
 	for _, ent := range ents {
 		c.UploadFiles = append(c.UploadFiles, ent.Name())
 	}
-	tmp, _ := os.ReadDir(filepath.Join(e.Data, "blobs", "tmp"))
-	for _, ent := range tmp {
-		c.UploadFiles = append(c.UploadFiles, "blobs/tmp/"+ent.Name())
+	for _, dir := range []string{"blobs/tmp", "spool"} {
+		tmp, _ := os.ReadDir(filepath.Join(e.Data, dir))
+		for _, ent := range tmp {
+			c.UploadFiles = append(c.UploadFiles, dir+"/"+ent.Name())
+		}
 	}
 	return c
 }
