@@ -550,6 +550,9 @@ func (s *Server) Releases() *release.Service { return s.releases }
 // Evidence is the evidence store, for tools and tests.
 func (s *Server) Evidence() evidence.Store { return s.evidence }
 
+// Engine names the database engine: "sqlite" or "postgres".
+func (s *Server) Engine() string { return s.db.Engine() }
+
 // Blobs is the blob store, for tools and tests.
 func (s *Server) Blobs() blob.Store { return s.blobs }
 
