@@ -140,7 +140,8 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 	return s, nil
 }
 
-func (s *S3) key(ref Ref) string {
+// Key is the object key of ref in the bucket.
+func (s *S3) Key(ref Ref) string {
 	h := ref.String()
 	return s.prefix + "sha256/" + h[:2] + "/" + h
 }
@@ -169,7 +170,7 @@ func (s *S3) Put(ctx context.Context, ref Ref, r io.Reader) error {
 	if size <= s.partSize {
 		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
 			Bucket:         &s.bucket,
-			Key:            aws.String(s.key(ref)),
+			Key:            aws.String(s.Key(ref)),
 			Body:           io.NewSectionReader(body, 0, size),
 			ContentLength:  aws.Int64(size),
 			ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(ref[:])),
@@ -238,7 +239,7 @@ func (s *S3) spool(ctx context.Context, ref Ref, r io.Reader) (io.ReaderAt, int6
 // putParts sends a large blob as a multipart upload, completed on the
 // condition that the key is free, and aborted on any error.
 func (s *S3) putParts(ctx context.Context, ref Ref, body io.ReaderAt, size int64) (err error) {
-	key := aws.String(s.key(ref))
+	key := aws.String(s.Key(ref))
 	up, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: &s.bucket, Key: key, ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	})
@@ -279,7 +280,7 @@ func (s *S3) putParts(ctx context.Context, ref Ref, body io.ReaderAt, size int64
 
 // Stat implements Store.
 func (s *S3) Stat(ctx context.Context, ref Ref) (int64, error) {
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(ref))})
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.Key(ref))})
 	if status(err) == http.StatusNotFound {
 		return 0, fmt.Errorf("blob %s: %w", ref, ErrNotFound)
 	}
@@ -313,7 +314,7 @@ func (r *s3Reader) Read(p []byte) (int, error) {
 	}
 	if r.body == nil {
 		out, err := r.s.client.GetObject(r.ctx, &s3.GetObjectInput{
-			Bucket: &r.s.bucket, Key: aws.String(r.s.key(r.ref)),
+			Bucket: &r.s.bucket, Key: aws.String(r.s.Key(r.ref)),
 			Range: aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-"),
 		})
 		if status(err) == http.StatusNotFound {

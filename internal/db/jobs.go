@@ -1,6 +1,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -25,11 +26,11 @@ func (s jobStore) Enqueue(ctx context.Context, kind, subject string, at time.Tim
 	return err
 }
 
-func (s jobStore) Claim(ctx context.Context, kinds []string, now time.Time) (jobs.Job, bool, error) {
+func (s jobStore) Claim(ctx context.Context, kinds []string, owner string, now, until time.Time) (jobs.Job, bool, error) {
 	if len(kinds) == 0 {
 		return jobs.Job{}, false, nil
 	}
-	args := []any{now.UTC()}
+	args := []any{now.UTC(), now.UTC()}
 	for _, k := range kinds {
 		args = append(args, k)
 	}
@@ -40,34 +41,71 @@ func (s jobStore) Claim(ctx context.Context, kinds []string, now time.Time) (job
 	defer done()
 	// On PostgreSQL several servers claim at once: a row another has
 	// locked is skipped, not waited for (SQLite has one writer).
-	j, err := scanJob(tx.queryRow(ctx, `SELECT `+jobColumns+` FROM jobs
-		WHERE state = 'queued' AND run_after <= ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`)
-		ORDER BY run_after, id LIMIT 1`+s.d.skipLocked(), args...))
+	var st jobs.State
+	var prev string
+	row := tx.queryRow(ctx, `SELECT `+jobColumns+`, owner FROM jobs
+		WHERE (state = 'queued' AND run_after <= ? OR state = 'running' AND lease_until < ?)
+		AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`)
+		ORDER BY run_after, id LIMIT 1`+s.d.skipLocked(), args...)
+	var j jobs.Job
+	err = row.Scan(&j.ID, &j.Kind, &j.Subject, &st, &j.Attempts, &j.LastError, &prev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, false, nil
 	}
 	if err != nil {
-		return j, false, err
+		return j, false, fmt.Errorf("db: %w", err)
 	}
-	if _, err := tx.exec(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?`,
-		now.UTC(), j.ID); err != nil {
+	if st == jobs.Running {
+		j.TakenFrom = cmp.Or(prev, "?")
+	}
+	if _, err := tx.exec(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1, owner = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
+		owner, until.UTC(), now.UTC(), j.ID); err != nil {
 		return j, false, err
 	}
 	j.State, j.Attempts = jobs.Running, j.Attempts+1
 	return j, true, tx.Commit()
 }
 
-func (s jobStore) Finish(ctx context.Context, id int64, now time.Time) error {
-	_, err := s.d.exec(ctx, `UPDATE jobs SET state = 'done', last_error = '', updated_at = ? WHERE id = ?`, now.UTC(), id)
-	return err
+// held ends a statement on a running job: it applies only while owner
+// holds it.
+const held = ` AND state = 'running' AND owner = ?`
+
+// lost turns a statement that changed no row into jobs.ErrLost.
+func lost(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return jobs.ErrLost
+	}
+	return nil
 }
 
-func (s jobStore) Fail(ctx context.Context, id int64, now time.Time, msg string) error {
-	_, err := s.d.exec(ctx, `UPDATE jobs SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?`, msg, now.UTC(), id)
-	return err
+func (s jobStore) Renew(ctx context.Context, id int64, owner string, until time.Time) error {
+	return lost(s.d.exec(ctx, `UPDATE jobs SET lease_until = ? WHERE id = ?`+held, until.UTC(), id, owner))
 }
 
-func (s jobStore) Retry(ctx context.Context, id int64, at time.Time, msg string) error {
+func (s jobStore) Finish(ctx context.Context, id int64, owner string, now time.Time) error {
+	return lost(s.d.exec(ctx, `UPDATE jobs SET state = 'done', last_error = '', lease_until = NULL, updated_at = ? WHERE id = ?`+held, now.UTC(), id, owner))
+}
+
+func (s jobStore) Fail(ctx context.Context, id int64, owner string, now time.Time, msg string) error {
+	return lost(s.d.exec(ctx, `UPDATE jobs SET state = 'failed', last_error = ?, lease_until = NULL, updated_at = ? WHERE id = ?`+held, msg, now.UTC(), id, owner))
+}
+
+func (s jobStore) Retry(ctx context.Context, id int64, owner string, at time.Time, msg string) error {
+	return s.again(ctx, id, owner, at, `last_error = ?`, msg)
+}
+
+func (s jobStore) Release(ctx context.Context, id int64, owner string, now time.Time) error {
+	return s.again(ctx, id, owner, now, `attempts = attempts - 1`)
+}
+
+// again queues owner's running job id again for at, with set (and its
+// arguments) applied too.
+func (s jobStore) again(ctx context.Context, id int64, owner string, at time.Time, set string, args ...any) error {
 	tx, done, err := s.d.writeTx(ctx)
 	if err != nil {
 		return err
@@ -75,28 +113,33 @@ func (s jobStore) Retry(ctx context.Context, id int64, at time.Time, msg string)
 	defer done()
 	// A run of the same job asked for meanwhile waits already: it does
 	// the work, this one goes.
-	if _, err := tx.exec(ctx, `DELETE FROM jobs WHERE id = ? AND EXISTS (SELECT 1 FROM jobs w
-		WHERE w.state = 'queued' AND w.kind = jobs.kind AND w.subject = jobs.subject)`, id); err != nil {
+	res, err := tx.exec(ctx, `DELETE FROM jobs WHERE id = ?`+held+` AND EXISTS (SELECT 1 FROM jobs w
+		WHERE w.state = 'queued' AND w.kind = jobs.kind AND w.subject = jobs.subject)`, id, owner)
+	if err != nil {
 		return err
 	}
-	if _, err := tx.exec(ctx, `UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, updated_at = ? WHERE id = ?`,
-		at.UTC(), msg, at.UTC(), id); err != nil {
-		return err
+	if n, _ := res.RowsAffected(); n == 0 {
+		args = append(args, at.UTC(), at.UTC(), id, owner)
+		if err := lost(tx.exec(ctx, `UPDATE jobs SET state = 'queued', `+set+`, run_after = ?, owner = '', lease_until = NULL, updated_at = ?
+			WHERE id = ?`+held, args...)); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }
 
-func (s jobStore) Requeue(ctx context.Context, now time.Time) (int, error) {
+func (s jobStore) Requeue(ctx context.Context, owner string, now time.Time) (int, error) {
 	tx, done, err := s.d.writeTx(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	if _, err := tx.exec(ctx, `DELETE FROM jobs WHERE state = 'running' AND EXISTS (SELECT 1 FROM jobs w
-		WHERE w.state = 'queued' AND w.kind = jobs.kind AND w.subject = jobs.subject)`); err != nil {
+	mine := ` state = 'running' AND owner IN ('', ?)`
+	if _, err := tx.exec(ctx, `DELETE FROM jobs WHERE`+mine+` AND EXISTS (SELECT 1 FROM jobs w
+		WHERE w.state = 'queued' AND w.kind = jobs.kind AND w.subject = jobs.subject)`, owner); err != nil {
 		return 0, err
 	}
-	res, err := tx.exec(ctx, `UPDATE jobs SET state = 'queued', run_after = ?, updated_at = ? WHERE state = 'running'`, now.UTC(), now.UTC())
+	res, err := tx.exec(ctx, `UPDATE jobs SET state = 'queued', run_after = ?, owner = '', lease_until = NULL, updated_at = ? WHERE`+mine, now.UTC(), now.UTC(), owner)
 	if err != nil {
 		return 0, err
 	}

@@ -6,6 +6,8 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +27,7 @@ import (
 	"github.com/sightline/sightline/internal/court"
 	"github.com/sightline/sightline/internal/db"
 	"github.com/sightline/sightline/internal/derive"
+	"github.com/sightline/sightline/internal/durable"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
 	"github.com/sightline/sightline/internal/ingest"
@@ -140,6 +143,11 @@ type Config struct {
 	// JobBackoff is the wait before a failed job's first retry; each later
 	// one waits four times longer. Default 10 s.
 	JobBackoff time.Duration
+	// JobLease is how long a running job stays this server's without a
+	// renewal (renewed every third of it): when the server dies, another
+	// sharing its database takes the job over after at most this long.
+	// Default 1 minute.
+	JobLease time.Duration
 	// Models is the folder of the face detector redactions run
 	// (scripts/models.sh installs it); "models" if empty. Without it,
 	// faces are not found, and boxes are drawn by hand.
@@ -288,6 +296,20 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// serverName names this server among those sharing a database (the owner
+// of the jobs it runs): a random name made once and kept in its data
+// folder, which only it holds (lockData).
+func serverName(data string) (string, error) {
+	file := filepath.Join(data, "server-name")
+	if b, err := os.ReadFile(file); err == nil && len(b) > 0 {
+		return string(b), nil
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	name := hex.EncodeToString(b[:])
+	return name, durable.WriteFile(file, []byte(name), 0o600)
+}
+
 // lockData takes an exclusive lock on the data folder, so that two
 // processes never run a server on it at once.
 func lockData(dir string) (*os.File, error) {
@@ -395,7 +417,10 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 	if err := os.RemoveAll(work); err != nil {
 		return err
 	}
-	var err error
+	owner, err := serverName(cfg.Data)
+	if err != nil {
+		return err
+	}
 	s.deriver, err = derive.New(derive.Config{Evidence: s.evidence, Blobs: s.blobs, Files: s.db.Derived(), Log: s.log, Index: s.db.Custody(),
 		Media: &media.Tool{Timeout: timeout, Parallel: 1}, Tmp: work, Logger: cfg.Logger, Now: cfg.Now})
 	if err != nil {
@@ -404,6 +429,7 @@ func (s *Server) openJobs(cfg Config, recorder evidence.Recorder) error {
 	// Jobs keep real time even when a test sets the clock: a retry must
 	// come due.
 	s.jobs = jobs.New(jobs.Config{Store: s.db.Jobs(), Attempts: cfg.JobAttempts, Backoff: cfg.JobBackoff, Logger: cfg.Logger,
+		Owner: owner, Lease: cfg.JobLease,
 		Failed: func(ctx context.Context, j jobs.Job) {
 			if j.Kind == string(derive.Audio) {
 				s.realignWith(ctx, j.Subject) // its clips are placed by metadata instead

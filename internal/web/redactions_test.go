@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"os"
@@ -254,13 +253,7 @@ func TestRedactionJobsThatFailSayWhy(t *testing.T) {
 		t.Fatalf("open: %d %s", got, body)
 	}
 	// The original goes missing before the jobs run.
-	blobs, err := blob.NewLocal(env.AuditPaths().Blobs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(blobs.Path(blob.Ref(sha256.Sum256(data)))); err != nil {
-		t.Fatal(err)
-	}
+	env.LoseBlob(blob.Sum(data))
 	env.RunJobs()
 	red := "/api/v1/redactions/" + opened.ID
 	if j := env.WaitJob(redact.DetectJob, opened.ID); j.State != "failed" {

@@ -24,6 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/blob"
@@ -191,6 +194,27 @@ func (e *Env) AuditPaths() audit.Paths {
 	p.DB = cmp.Or(e.Database, p.DB)
 	p.Blobs = cmp.Or(e.Blobs, p.Blobs)
 	return p
+}
+
+// LoseBlob deletes blob ref behind the server's back, as a failing disk
+// or a careless operator would.
+func (e *Env) LoseBlob(ref blob.Ref) {
+	e.T.Helper()
+	var err error
+	switch s := e.Server.Blobs().(type) {
+	case *blob.Local:
+		err = os.Remove(s.Path(ref))
+	case *blob.S3:
+		var c blob.S3Config
+		if c, err = blob.ParseS3URL(e.Blobs); err == nil {
+			_, err = s3test.Client().DeleteObject(e.T.Context(), &s3.DeleteObjectInput{Bucket: &c.Bucket, Key: aws.String(s.Key(ref))})
+		}
+	default:
+		err = fmt.Errorf("cannot delete from a %T", s)
+	}
+	if err != nil {
+		e.T.Fatal(err)
+	}
 }
 
 // BlobFile returns a file holding blob ref's content, for a test that
