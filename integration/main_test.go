@@ -143,6 +143,23 @@ func (p *proc) kill() {
 	<-p.done
 }
 
+// stop shuts the server down as an operator does (SIGTERM), and waits
+// for it to exit.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(2 * time.Minute):
+		p.t.Errorf("the server did not stop in two minutes:\n%s", p.logs)
+		p.kill()
+	}
+}
+
 // logKey is the verifier key `sightline keys` prints for a data folder.
 func logKey(t *testing.T, data string) string {
 	t.Helper()

@@ -171,16 +171,17 @@ func openData(dir string) error {
 
 // stores are the flags naming where a server's records and blobs are, when
 // not in its data folder; serve, admin, audit and migrate take them.
-type stores struct{ database, blobs string }
+type stores struct{ database, blobs, log string }
 
 func (st *stores) flags(fs *flag.FlagSet) {
 	fs.StringVar(&st.database, "database", "", "the records' database, if not SQLite in the data folder: a postgres:// URL")
+	fs.StringVar(&st.log, "log", "", "the custody log's folder, if not the data folder's log/ (servers sharing a database on one host share it)")
 	fs.StringVar(&st.blobs, "blobs", "", "the originals' store, if not the data folder's blobs/: s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION], with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
 }
 
 // config sets cfg's stores (the log and its key stay in the data folder).
 func (st *stores) config(ctx context.Context, cfg *server.Config) error {
-	cfg.Database = st.database
+	cfg.Database, cfg.Log = st.database, st.log
 	if st.blobs == "" {
 		return nil
 	}
@@ -197,6 +198,7 @@ func (st *stores) auditPaths(data string) audit.Paths {
 	p := server.AuditPaths(data)
 	p.DB = cmp.Or(st.database, p.DB)
 	p.Blobs = cmp.Or(st.blobs, p.Blobs)
+	p.Log = cmp.Or(st.log, p.Log)
 	return p
 }
 

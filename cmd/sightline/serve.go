@@ -56,6 +56,7 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.StringVar(&c.witnessPolicy, "witness-policy", "", "a C2SP tlog-policy file: the witnesses (with their add-checkpoint URLs) whose quorum must cosign every checkpoint before it is published; none: the log is not witnessed")
 	fs.DurationVar(&c.cfg.CheckpointInterval, "checkpoint-interval", time.Second, "longest wait from an acknowledged event to a signed checkpoint covering it (its receipt); at least 200ms")
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")
+	fs.DurationVar(&c.cfg.JobLease, "job-lease", time.Minute, "how long a media job stays this server's without a renewal: when it dies, another server on the same database takes its jobs over after this long")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.cfg.WriteLimit, "write-limit", 600, "uploads, share codes and shares one client address without a staff account may begin in 10 minutes")
 	fs.IntVar(&c.cfg.LookupLimit, "lookup-limit", 20, "clip lookups one client address without a staff account may ask for in 10 minutes")

@@ -48,6 +48,12 @@ type Config struct {
 	// Database is where the records are kept: a postgres:// URL, or ""
 	// for the SQLite file sightline.db in Data.
 	Database string
+	// Log is the custody log's folder; Data's log/ if empty. Servers
+	// sharing one database must append to one log: on one host, give
+	// each the same folder (tessera's POSIX storage takes a file lock
+	// around each write) and the same key (a copy of log.key in each data
+	// folder).
+	Log string
 	// Blobs keeps the originals and the files made from them; if nil, a
 	// blob.Local in Data's blobs/ (blob.Open opens the store --blobs
 	// names).
@@ -222,6 +228,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	paths := AuditPaths(cfg.Data)
 	if cfg.Database != "" {
 		paths.DB = cfg.Database
+	}
+	if cfg.Log != "" {
+		paths.Log = cfg.Log
 	}
 	if s.db, err = db.Open(ctx, paths.DB); err != nil {
 		return nil, err
