@@ -13,6 +13,7 @@
 //	sightline refresh bring receipts up to the log's latest checkpoint, with consistency proofs
 //	sightline admin   staff accounts, device and API tokens
 //	sightline audit   check a data folder's originals, records and custody log
+//	sightline migrate copy an embedded installation onto PostgreSQL and S3
 package main
 
 import (
@@ -89,6 +90,7 @@ var commands = []command{
 	{"refresh", "bring receipts up to the log's latest checkpoint: sightline refresh --server URL RECEIPT...", (*Main).refresh},
 	{"admin", "staff accounts and tokens: sightline admin create-user --role R --name N [--unit U] [--badge B]", (*Main).admin},
 	{"audit", "check a data folder: originals, records, the custody log: sightline audit [--data DIR]", (*Main).audit},
+	{"migrate", "copy an embedded installation onto PostgreSQL and S3: sightline migrate --from-data OLD --data NEW --database URL --blobs URL", (*Main).migrate},
 }
 
 func (m *Main) usage(w io.Writer) {

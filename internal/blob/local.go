@@ -49,6 +49,10 @@ func NewLocal(dir string) (*Local, error) {
 	return l, nil
 }
 
+// ReadLocal is the Local store in dir, for reading what it holds: unlike
+// NewLocal it creates and clears nothing.
+func ReadLocal(dir string) *Local { return &Local{root: dir} }
+
 func (l *Local) objects() string { return filepath.Join(l.root, "sha256") }
 func (l *Local) tmp() string     { return filepath.Join(l.root, "tmp") }
 
