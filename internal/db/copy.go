@@ -220,4 +220,3 @@ func (d *DB) copyTable(ctx context.Context, tx *sql.Tx, t string) (int64, error)
 	}
 	return n, rows.Err()
 }
-
