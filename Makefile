@@ -17,10 +17,15 @@ FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/med
 	verify:FuzzManifest:30000x verify:FuzzReleaseProof:30000x internal/fingerprint:FuzzFingerprintFile internal/fingerprint:FuzzSegment:20000x
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
-.PHONY: run test build witnesses bench bench-sync bench-load bench-package bench-redact bench-lookup fuzz vendor vendor-check deps test-deps clean
+.PHONY: run run-pg test build witnesses bench bench-sync bench-load bench-package bench-redact bench-lookup fuzz vendor vendor-check deps test-deps clean
 
 run: deps
 	$(GO) run ./cmd/sightline serve --data $(DATA) --listen $(LISTEN)
+
+# The same server on a local PostgreSQL and S3 server (versitygw), started
+# beside the data folder and stopped with it: scripts/run-pg.sh.
+run-pg: test-deps
+	scripts/run-pg.sh $(if $(filter ./sightline-data,$(DATA)),./sightline-data-pg,$(DATA)) $(LISTEN)
 
 build:
 	$(GO) build -o bin/sightline ./cmd/sightline
@@ -58,10 +63,12 @@ fuzz:
 
 # Upload throughput over loopback, as a ratio to the machine's raw limit;
 # custody-log events per second and time to a covering checkpoint, as a
-# ratio to a group-commit file.
+# ratio to a group-commit file; upload and media-job throughput on
+# PostgreSQL + S3, as a ratio to the embedded mode.
 bench: test-deps
 	$(GO) run ./bench/upload
 	$(GO) run ./bench/ledger
+	$(GO) run ./bench/backends
 
 # A city's worth of traffic for a minute on loopback: 200 uploads (a
 # quarter streams), 1,000 readers with valid tokens and 20 attackers at

@@ -48,15 +48,25 @@ var (
 // versitygw is not installed.
 func New(t testing.TB) string {
 	t.Helper()
+	where, err := NewBucket(t.Context())
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	return where
+}
+
+// NewBucket is New for programs that are not tests (benchmarks); the
+// server stops when the process is gone.
+func NewBucket(ctx context.Context) (string, error) {
 	once.Do(func() { endpoint, startErr = start() })
 	if startErr != nil {
-		t.Fatalf("s3test: %v", startErr)
+		return "", startErr
 	}
 	bucket := fmt.Sprintf("test-%d-%d", os.Getpid(), made.Add(1))
-	if _, err := Client().CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
-		t.Fatalf("s3test: creating bucket %s: %v", bucket, err)
+	if _, err := Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		return "", fmt.Errorf("creating bucket %s: %w", bucket, err)
 	}
-	return "s3://" + bucket + "?" + url.Values{"endpoint": {endpoint}, "region": {region}}.Encode()
+	return "s3://" + bucket + "?" + url.Values{"endpoint": {endpoint}, "region": {region}}.Encode(), nil
 }
 
 // Client is a client of the server, for a test to look behind a store.

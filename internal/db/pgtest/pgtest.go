@@ -49,10 +49,8 @@ var (
 // started one. Use it as TestMain: os.Exit(pgtest.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
-	if running != nil {
-		if err := running.stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "pgtest:", err)
-		}
+	if err := Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
 	}
 	return code
 }
@@ -62,20 +60,38 @@ func Main(m *testing.M) int {
 // installed.
 func New(t testing.TB) string {
 	t.Helper()
+	dsn, err := NewDatabase(t.Context())
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return dsn
+}
+
+// NewDatabase is New for programs that are not tests (benchmarks); Stop
+// stops the server.
+func NewDatabase(ctx context.Context) (string, error) {
 	once.Do(func() { running, startErr = start() })
 	if startErr != nil {
-		t.Fatalf("pgtest: %v", startErr)
+		return "", startErr
 	}
 	name := fmt.Sprintf("test_%d_%d", os.Getpid(), made.Add(1))
 	admin, err := sql.Open("pgx", running.url("postgres"))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer admin.Close()
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: %v", err)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
 	}
-	return running.url(name)
+	return running.url(name), nil
+}
+
+// Stop stops the server, if one was started.
+func Stop() error {
+	if running == nil {
+		return nil
+	}
+	return running.stop()
 }
 
 // URL of database name on the server: over its socket, as postgres.
