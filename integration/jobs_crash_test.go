@@ -95,21 +95,7 @@ func TestMediaJobsResumeAfterSIGKILL(t *testing.T) {
 	}
 
 	// Made and logged once.
-	var custody struct {
-		Events []struct {
-			Type    string
-			Details map[string]string
-		}
-	}
-	if err := getJSON(srv.URL+"/api/v1/evidence/"+rc.ID+"/custody", rc.AccessToken, &custody); err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, e := range custody.Events {
-		if e.Type == "derived" {
-			count[e.Details["kind"]]++
-		}
-	}
+	count := derivedEvents(t, srv.URL, rc)
 	for _, k := range []string{"audio", "poster", "thumbnails", "review"} {
 		if count[k] != 1 {
 			t.Errorf("%d derived events for the %s, want 1 (%v)", count[k], k, count)
@@ -222,21 +208,7 @@ func TestTwoServersShareTheJobs(t *testing.T) {
 
 	// Every file made and logged once, whichever server made it.
 	for _, rc := range receipts {
-		var custody struct {
-			Events []struct {
-				Type    string
-				Details map[string]string
-			}
-		}
-		if err := getJSON(srvB.URL+"/api/v1/evidence/"+rc.ID+"/custody", rc.AccessToken, &custody); err != nil {
-			t.Fatal(err)
-		}
-		made := map[string]int{}
-		for _, e := range custody.Events {
-			if e.Type == "derived" {
-				made[e.Details["kind"]]++
-			}
-		}
+		made := derivedEvents(t, srvB.URL, rc)
 		for _, k := range []string{"audio", "poster", "thumbnails", "review", "fingerprint"} {
 			if made[k] != 1 {
 				t.Errorf("%s: %d derived events for the %s, want 1 (%v)", rc.ID, made[k], k, made)
@@ -250,4 +222,25 @@ func TestTwoServersShareTheJobs(t *testing.T) {
 	if out, _, err := sightline(t, append([]string{"audit", "--data", b}, stores...)...); err != nil || !strings.HasSuffix(out, "; 0 problems\n") {
 		t.Errorf("audit: %v %s", err, out)
 	}
+}
+
+// derivedEvents counts the item's "derived" events by the kind of file.
+func derivedEvents(t *testing.T, base string, rc client.Receipt) map[string]int {
+	t.Helper()
+	var custody struct {
+		Events []struct {
+			Type    string
+			Details map[string]string
+		}
+	}
+	if err := getJSON(base+"/api/v1/evidence/"+rc.ID+"/custody", rc.AccessToken, &custody); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range custody.Events {
+		if e.Type == "derived" {
+			count[e.Details["kind"]]++
+		}
+	}
+	return count
 }

@@ -30,7 +30,11 @@ func NewMemory() *Memory { return &Memory{blobs: map[blob.Ref][]byte{}} }
 // Put implements blob.Store.
 func (m *Memory) Put(ctx context.Context, ref blob.Ref, r io.Reader) error {
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(ctxReader{ctx, r}); err != nil {
+	_, err := buf.ReadFrom(r)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
 		return fmt.Errorf("blob: put %s: %w", ref, err)
 	}
 	if got := blob.Sum(buf.Bytes()); got != ref {
@@ -86,15 +90,3 @@ func (m *Memory) List(ctx context.Context) iter.Seq2[blob.Ref, error] {
 type nopCloser struct{ *bytes.Reader }
 
 func (nopCloser) Close() error { return nil }
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
