@@ -36,11 +36,12 @@ build:
 witnesses: test-deps
 	$(GO) run ./internal/ledger/witnesstest/witnesses -data $(DATA)
 
-# The suites that run whole servers, and the crash tests of the built
-# binary, run again with their records on PostgreSQL and their blobs on S3
+# The suites that run whole servers, the services' own (cases, incidents,
+# accounts: internal/db/dbtest), and the crash tests of the built binary,
+# run again with their records on PostgreSQL and their blobs on S3
 # (a throwaway PostgreSQL and versitygw each test process starts:
 # internal/db/pgtest, internal/blob/s3test).
-BACKEND_SUITES := ./internal/server/... ./internal/ingest ./internal/web ./internal/audit
+BACKEND_SUITES := ./internal/server/... ./internal/ingest ./internal/web ./internal/audit ./internal/cases ./internal/incident ./internal/account
 BACKEND_CRASH := TestSIGKILLLosesNothingAcknowledged|TestMediaJobsResumeAfterSIGKILL
 
 test: test-deps vendor-check

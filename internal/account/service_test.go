@@ -3,13 +3,12 @@ package account_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sightline/sightline/internal/account"
-	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/db/dbtest"
 	"github.com/sightline/sightline/internal/evidence"
 )
 
@@ -23,11 +22,7 @@ type env struct {
 // newEnv is a Service over a real SQLite file, a clock the test moves and
 // a recorder that keeps the events (the custody log is tested elsewhere).
 func newEnv(t *testing.T) *env {
-	d, err := db.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.Open(t)
 	e := &env{now: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}
 	e.svc = account.NewService(account.Config{
 		Store: d.Accounts(),

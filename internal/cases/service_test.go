@@ -3,14 +3,13 @@ package cases_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sightline/sightline/internal/cases"
-	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/db/dbtest"
 	"github.com/sightline/sightline/internal/evidence"
 )
 
@@ -18,11 +17,7 @@ import (
 // what it logged.
 func service(t *testing.T) (*cases.Service, *[]evidence.Event) {
 	t.Helper()
-	d, err := db.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.Open(t)
 	var mu sync.Mutex
 	var logged []evidence.Event
 	record := func(_ context.Context, e evidence.Event) (uint64, error) {

@@ -4,14 +4,13 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/sightline/sightline/internal/align"
 	"github.com/sightline/sightline/internal/blob"
-	"github.com/sightline/sightline/internal/db"
+	"github.com/sightline/sightline/internal/db/dbtest"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/incident"
 	"github.com/sightline/sightline/internal/media"
@@ -29,11 +28,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	d, err := db.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := dbtest.Open(t)
 	e := &env{items: d.Evidence(), sounds: map[string]incident.Sound{}}
 	e.svc = incident.NewService(incident.Config{Store: d.Incidents(), Evidence: d.Evidence(),
 		Record: func(_ context.Context, ev evidence.Event) (uint64, error) {
