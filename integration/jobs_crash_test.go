@@ -2,7 +2,6 @@ package integration
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,14 +31,7 @@ func TestMediaJobsResumeAfterSIGKILL(t *testing.T) {
 	if out, errOut, err := sightline(t, "upload", "--server", srv.URL, "--source", "phone", "--state-dir", t.TempDir(), file); err != nil {
 		t.Fatalf("upload: %v %s %s", err, out, errOut)
 	}
-	b, err := os.ReadFile(file + ".sightline.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rc client.Receipt
-	if err := json.Unmarshal(b, &rc); err != nil {
-		t.Fatal(err)
-	}
+	rc := readReceipt(t, file)
 	derived := func(base string) map[string]string {
 		var rec struct{ Derived map[string]string }
 		if err := getJSON(base+"/api/v1/evidence/"+rc.ID, rc.AccessToken, &rec); err != nil {
@@ -146,15 +138,7 @@ func TestTwoServersShareTheJobs(t *testing.T) {
 		if out, errOut, err := sightline(t, "upload", "--server", srvA.URL, "--source", "bodycam", "--state-dir", t.TempDir(), file); err != nil {
 			t.Fatalf("upload: %v %s %s", err, out, errOut)
 		}
-		b, err := os.ReadFile(file + ".sightline.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rc client.Receipt
-		if err := json.Unmarshal(b, &rc); err != nil {
-			t.Fatal(err)
-		}
-		receipts = append(receipts, rc)
+		receipts = append(receipts, readReceipt(t, file))
 	}
 	srvB := startServer(t, b, 0, flags...)
 	db, err := sql.Open("pgx", database)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightline/sightline/internal/client"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server/servertest"
 )
@@ -180,6 +181,20 @@ func cliUpload(t *testing.T, server, dir, name, seed string) string {
 		t.Fatalf("upload: %v\n%s%s", err, out, errOut)
 	}
 	return file
+}
+
+// readReceipt reads the receipt `sightline upload` saved beside file.
+func readReceipt(t *testing.T, file string) client.Receipt {
+	t.Helper()
+	b, err := os.ReadFile(file + ".sightline.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rc client.Receipt
+	if err := json.Unmarshal(b, &rc); err != nil {
+		t.Fatal(err)
+	}
+	return rc
 }
 
 // bearer sends a request with a bearer token and returns the body of an
