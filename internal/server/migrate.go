@@ -139,9 +139,10 @@ func copyBlobs(ctx context.Context, from *blob.Local, to blob.Store, out *Moved)
 				if err == nil {
 					var fi os.FileInfo
 					if fi, err = f.Stat(); err == nil {
-						err = to.Put(ctx, ref, f)
-						n.Add(1)
-						bytes.Add(fi.Size())
+						if err = to.Put(ctx, ref, f); err == nil {
+							n.Add(1)
+							bytes.Add(fi.Size())
+						}
 					}
 					f.Close()
 				}
