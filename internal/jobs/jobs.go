@@ -298,7 +298,6 @@ func (q *Queue) run(ctx context.Context, j Job) {
 func (q *Queue) hold(ctx context.Context, j Job, log *slog.Logger) error {
 	hctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		until := q.cfg.Now().Add(q.cfg.Lease)
@@ -306,8 +305,6 @@ func (q *Queue) hold(ctx context.Context, j Job, log *slog.Logger) error {
 		defer tick.Stop()
 		for {
 			select {
-			case <-stop:
-				return
 			case <-hctx.Done():
 				return
 			case <-tick.C:
@@ -332,7 +329,7 @@ func (q *Queue) hold(ctx context.Context, j Job, log *slog.Logger) error {
 		}
 	})
 	err := q.call(hctx, j)
-	close(stop)
+	cancel(nil) // ends the renewals; a lost lease stays the cause
 	wg.Wait()
 	if errors.Is(context.Cause(hctx), ErrLost) {
 		return ErrLost
