@@ -8,13 +8,16 @@
 #                          witnessctl from filippo.io/torchwood, omniwitness; Go tools; ssh-agent from openssh-client),
 #                          and espeak-ng and sox (the speech and street sound of the clip-lookup tests), and
 #                          postgresql and versitygw (an S3 server, a Go tool): the stores' tests run on PostgreSQL
-#                          and S3 as well as on SQLite and a folder
+#                          and S3 as well as on SQLite and a folder; mariadb-server (the custody log's sequencer when
+#                          several replicas share it: tessera's storage/aws) and haproxy (the cluster's balancer)
 #   scripts/deps.sh bench  what the benchmarks need (espeak-ng and sox make the test incidents of bench-sync)
 set -euo pipefail
+# mariadbd and haproxy are in sbin, which a user's PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 case "${1:-run}" in
 run) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm gcc:gcc" ;;
-test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm gcc:gcc chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils ssh-agent:openssh-client ssh-keygen:openssh-client espeak-ng:espeak-ng sox:sox" ;;
+test) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux node:nodejs npm:npm gcc:gcc chromium:chromium heif-enc:libheif-examples strace:strace pdftotext:poppler-utils ssh-agent:openssh-client ssh-keygen:openssh-client espeak-ng:espeak-ng sox:sox mariadbd:mariadb-server haproxy:haproxy" ;;
 bench) wanted="ffmpeg:ffmpeg ffprobe:ffmpeg prlimit:util-linux espeak-ng:espeak-ng sox:sox" ;;
 *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac

@@ -158,7 +158,7 @@ func makeEvents(n int) [][]byte {
 // acknowledgement to the first published checkpoint that covers it.
 func custodyLog(dir string, writers int, d time.Duration, cfg ledger.Config, events [][]byte) (float64, []time.Duration) {
 	ctx := context.Background()
-	cfg.Dir, cfg.KeyFile = filepath.Join(dir, "log"), filepath.Join(dir, "log.key")
+	cfg.Storage, cfg.KeyFile = ledger.Folder(filepath.Join(dir, "log")), filepath.Join(dir, "log.key")
 	cfg.Origin = origin
 	l, err := ledger.Open(ctx, cfg)
 	if err != nil {

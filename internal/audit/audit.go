@@ -15,7 +15,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,8 +71,16 @@ type Paths struct {
 	// DB is the database: a SQLite file's path or a postgres:// URL
 	// (db.Open). Blobs is the blob store: a folder or an s3:// URL
 	// (blob.Open).
-	DB, Blobs, Log, KeyFile string
-	// History is the log's checkpoint history (see ledger.History).
+	DB, Blobs string
+	// Log is the custody log's folder or, for a log several servers
+	// share, the s3:// URL of the bucket that keeps its tiles (under
+	// ledger.LogPrefix): see ledger.OpenTiles.
+	Log string
+	// KeyFile holds the log's signing key; Key is the key itself, when
+	// it comes from the environment instead.
+	KeyFile, Key string
+	// History is the file of the log's checkpoint history; if empty, the
+	// database keeps it (a log several servers share).
 	History string
 }
 
@@ -123,7 +130,11 @@ func Run(ctx context.Context, p Paths) (*Report, error) {
 		}
 	}
 
-	entries, err := checkLog(ctx, p, r)
+	history := d.Checkpoints()
+	if p.History != "" {
+		history = ledger.NewHistoryFile(p.History)
+	}
+	entries, err := checkLog(ctx, p, history, r)
 	if err != nil {
 		return nil, err
 	}
@@ -456,9 +467,12 @@ func (r *Report) checkBlob(hashes map[blob.Ref]bool, what, noun string, ref blob
 // checkLog verifies the checkpoint's signature with the log's own key,
 // re-derives the tree from the tiles and from the entries, and returns the
 // parsed entries by index.
-func checkLog(ctx context.Context, p Paths, r *Report) (map[uint64]evidence.Event, error) {
+func checkLog(ctx context.Context, p Paths, history ledger.HistoryStore, r *Report) (map[uint64]evidence.Event, error) {
 	entries := map[uint64]evidence.Event{}
 	vkey, err := ledger.VerifierKeyOf(p.KeyFile)
+	if p.Key != "" {
+		vkey, err = ledger.VerifierKeyFor(p.Key)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +480,11 @@ func checkLog(ctx context.Context, p Paths, r *Report) (map[uint64]evidence.Even
 	if err != nil {
 		return nil, err
 	}
-	raw, err := os.ReadFile(filepath.Join(p.Log, "checkpoint"))
+	log, err := ledger.OpenTiles(ctx, p.Log)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := log.ReadResource(ctx, "checkpoint")
 	if errors.Is(err, os.ErrNotExist) {
 		r.add("log checkpoint", "missing")
 		return entries, nil
@@ -482,20 +500,18 @@ func checkLog(ctx context.Context, p Paths, r *Report) (map[uint64]evidence.Even
 	size, root := int64(cp.Size), cp.Root
 
 	// The tiles must hash to the signed root.
-	tiles := fileTiles{dir: p.Log}
-	thr := tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, tiles)
+	thr := tlog.TileHashReader(tlog.Tree{N: size, Hash: root}, tileReader{ctx, log})
 	if h, err := tlog.TreeHash(size, thr); err != nil || h != root {
 		r.add("log tiles", "do not hash to the signed checkpoint root (size %d): %v", size, err)
 	} else {
-		checkHistory(p, v, cp, thr, r)
+		checkHistory(ctx, history, v, cp, thr, r)
 	}
 
 	// The entries must hash to it too.
 	var leaves []tlog.Hash
 	for b := int64(0); b*256 < size; b++ {
 		w := min(size-b*256, 256)
-		path := filepath.Join(p.Log, "tile", "entries", strings.TrimPrefix(tlog.Tile{H: 8, L: 0, N: b, W: int(w)}.Path(), "tile/8/0/"))
-		data, err := os.ReadFile(path)
+		data, err := log.ReadResource(ctx, "tile/entries/"+strings.TrimPrefix(tlog.Tile{H: 8, L: 0, N: b, W: int(w)}.Path(), "tile/8/0/"))
 		if err != nil {
 			r.add(fmt.Sprintf("log entries %d-%d", b*256, b*256+w-1), "bundle cannot be read: %v", err)
 			return entries, nil
@@ -528,7 +544,7 @@ func checkLog(ctx context.Context, p Paths, r *Report) (map[uint64]evidence.Even
 // proofs made from the tiles (already checked against the current
 // checkpoint). A log whose history was rewritten fails here even if its
 // tiles and its current checkpoint agree.
-func checkHistory(p Paths, v note.Verifier, current verify.Checkpoint, thr tlog.HashReader, r *Report) {
+func checkHistory(ctx context.Context, history ledger.HistoryStore, v note.Verifier, current verify.Checkpoint, thr tlog.HashReader, r *Report) {
 	var prev *verify.Checkpoint
 	consistent := func(a, b verify.Checkpoint) {
 		what := fmt.Sprintf("checkpoint history, size %d", a.Size)
@@ -544,16 +560,16 @@ func checkHistory(p Paths, v note.Verifier, current verify.Checkpoint, thr tlog.
 			r.add(what, "is not consistent with the checkpoint of size %d: %v", b.Size, err)
 		}
 	}
-	for cp, err := range ledger.History(p.History, v) {
+	for k, err := range ledger.History(ctx, history, v) {
 		if err != nil {
 			r.add("checkpoint history", "%v", err)
 			continue
 		}
 		r.Checkpoints++
 		if prev != nil {
-			consistent(*prev, cp)
+			consistent(*prev, k.Checkpoint)
 		}
-		prev = &cp
+		prev = &k.Checkpoint
 	}
 	if prev != nil {
 		consistent(*prev, current)
@@ -585,15 +601,18 @@ func rootOf(leaves []tlog.Hash) (tlog.Hash, error) {
 	}))
 }
 
-// fileTiles reads C2SP tiles from the log folder for the tlog package.
-type fileTiles struct{ dir string }
+// tileReader reads the log's C2SP tiles for the tlog package.
+type tileReader struct {
+	ctx   context.Context
+	tiles ledger.Tiles
+}
 
-func (fileTiles) Height() int { return 8 }
+func (tileReader) Height() int { return 8 }
 
-func (f fileTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+func (t tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
-	for i, t := range tiles {
-		b, err := os.ReadFile(filepath.Join(f.dir, "tile", strings.TrimPrefix(t.Path(), "tile/8/")))
+	for i, tile := range tiles {
+		b, err := t.tiles.ReadResource(t.ctx, "tile/"+strings.TrimPrefix(tile.Path(), "tile/8/"))
 		if err != nil {
 			return nil, err
 		}
@@ -602,7 +621,7 @@ func (f fileTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 
-func (fileTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+func (tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // hashBlob reads a blob once for its SHA-256 and SHA-512, each hashed on
 // a core of its own.

@@ -144,7 +144,7 @@ func TestAudit(t *testing.T) {
 			// Same key, same size, other entries: tiles and checkpoint
 			// agree, but not with the checkpoints the log signed before.
 			forged := filepath.Join(t.TempDir(), "log")
-			l, err := ledger.Open(t.Context(), ledger.Config{Dir: forged, KeyFile: filepath.Join(dir, "log.key"), CheckpointInterval: 200 * time.Millisecond})
+			l, err := ledger.Open(t.Context(), ledger.Config{Storage: ledger.Folder(forged), KeyFile: filepath.Join(dir, "log.key"), CheckpointInterval: 200 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -105,19 +105,20 @@ func Open(ctx context.Context, where, tmp string) (Store, error) {
 	return NewS3(ctx, c)
 }
 
-// NewS3 connects to the bucket c names, with credentials from the usual
-// AWS sources (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile,
-// an instance role), and checks that the bucket is there.
-func NewS3(ctx context.Context, c S3Config) (*S3, error) {
+// Client is the S3 client for c's server, with credentials from the
+// usual AWS sources (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a
+// profile, an instance role), and the options it was made with: what
+// another user of the same bucket (the custody log's tiles) needs.
+func (c S3Config) Client(ctx context.Context) (*s3.Client, aws.Config, func(*s3.Options), error) {
 	region := c.Region
 	if region == "" {
 		region = cmp.Or(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1")
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
 	if err != nil {
-		return nil, fmt.Errorf("blob: s3 configuration: %w", err)
+		return nil, aws.Config{}, nil, fmt.Errorf("blob: s3 configuration: %w", err)
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+	opts := func(o *s3.Options) {
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 			o.UsePathStyle = true
@@ -125,7 +126,17 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 		// The SHA-256 each Put sends is the checksum; no other is added.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	})
+	}
+	return s3.NewFromConfig(cfg, opts), cfg, opts, nil
+}
+
+// NewS3 connects to the bucket c names (see Client) and checks that the
+// bucket is there.
+func NewS3(ctx context.Context, c S3Config) (*S3, error) {
+	client, _, _, err := c.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s := &S3{client: client, bucket: c.Bucket, prefix: c.Prefix, tmp: c.Tmp, partSize: c.PartSize}
 	if s.prefix != "" {
 		s.prefix += "/"

@@ -241,7 +241,7 @@ type loggedEntry struct {
 // earlier one the log kept that first covered one of the entries: the
 // checkpoints receipts were handed out with.
 func earlier(ctx context.Context, pin *ledger.Pin, indexes []uint64) ([]bag.File, error) {
-	kept, err := pin.Earlier()
+	kept, err := pin.Earlier(ctx)
 	if err != nil {
 		return nil, err
 	}

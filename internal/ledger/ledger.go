@@ -4,9 +4,12 @@
 // C2SP tlog-tiles so that anyone can fetch and check it with the log's
 // public key alone.
 //
-// It is built on transparency-dev/tessera with its POSIX driver. Append
-// returns once the event is durably sequenced into the tree (tessera fsyncs
-// the entry bundles and the tree state before it answers); a signed
+// It is built on transparency-dev/tessera, with its POSIX driver in a
+// folder for one server (Folder) or its storage/aws driver, tiles in a
+// bucket and sequencing in a MySQL-compatible database, for several
+// servers appending at once (Shared). Append returns once the event is
+// durably sequenced (tessera fsyncs the entry bundles and the tree state,
+// or commits them to the database, before it answers); a signed
 // checkpoint covering it follows within the checkpoint interval.
 //
 // Receipts prove an entry's inclusion in a signed checkpoint; Refresh
@@ -35,7 +38,6 @@ import (
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
-	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/sightline/sightline/internal/durable"
@@ -44,11 +46,14 @@ import (
 
 // Config says where a log lives and how it signs.
 type Config struct {
-	// Dir holds the tiles (served as is at /log/) and the log's state.
-	Dir string
+	// Storage holds the tiles (served at /log/) and the log's state.
+	Storage Storage
 	// KeyFile holds the log's Ed25519 signing key in note format; it is
-	// created, mode 0600, if missing.
+	// created, mode 0600, if missing, unless Key is set.
 	KeyFile string
+	// Key is the signing key itself (from an environment variable that
+	// replicas share), used instead of KeyFile.
+	Key string
 	// Origin names the log in its checkpoints, such as
 	// "sightline.example.org/log". Required when the key is created; an
 	// existing key's origin must match.
@@ -66,9 +71,9 @@ type Config struct {
 	// the one before is written. Default 10 ms; a batch is written at once
 	// when it holds 256 events.
 	BatchMaxAge time.Duration
-	// HistoryFile keeps published checkpoints (see History); none are kept
-	// if empty.
-	HistoryFile string
+	// History keeps published checkpoints (see History); none are kept
+	// if nil.
+	History HistoryStore
 	// HistoryEvery is the least time between two checkpoints kept in the
 	// history, other than those kept because the log opened or a receipt
 	// was handed out. Default 1 minute.
@@ -88,7 +93,7 @@ type Config struct {
 
 // Log is an open custody log.
 type Log struct {
-	dir      string
+	storage  Storage
 	origin   string
 	verifier note.Verifier
 	vkey     string
@@ -136,18 +141,21 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.HistoryEvery == 0 {
 		cfg.HistoryEvery = time.Minute
 	}
-	skey, err := loadOrCreateKey(cfg.KeyFile, cfg.Origin)
-	if err != nil {
-		return nil, err
+	skey := strings.TrimSpace(cfg.Key)
+	if skey == "" {
+		var err error
+		if skey, err = loadOrCreateKey(cfg.KeyFile, cfg.Origin); err != nil {
+			return nil, err
+		}
 	}
 	signer, err := note.NewSigner(skey)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: key %s: %w", cfg.KeyFile, err)
+		return nil, fmt.Errorf("ledger: signing key: %w", err)
 	}
 	if cfg.Origin != "" && signer.Name() != cfg.Origin {
-		return nil, fmt.Errorf("ledger: key %s signs for %q, configured origin is %q", cfg.KeyFile, signer.Name(), cfg.Origin)
+		return nil, fmt.Errorf("ledger: the signing key signs for %q, configured origin is %q", signer.Name(), cfg.Origin)
 	}
-	vkey, err := verifierKey(skey)
+	vkey, err := VerifierKeyFor(skey)
 	if err != nil {
 		return nil, err
 	}
@@ -155,15 +163,15 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := durable.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
+	if cfg.Storage == nil {
+		return nil, errors.New("ledger: no storage")
 	}
 	// The log's goroutines live as long as this context, not the caller's.
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	driver, err := posix.New(bg, posix.Config{Path: cfg.Dir})
+	driver, err := cfg.Storage.driver(bg)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("ledger: %w", err)
+		return nil, fmt.Errorf("ledger: %s: %w", cfg.Storage, err)
 	}
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
@@ -191,7 +199,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	l := &Log{
-		dir: cfg.Dir, origin: signer.Name(), verifier: verifier, vkey: vkey,
+		storage: cfg.Storage, origin: signer.Name(), verifier: verifier, vkey: vkey,
 		appender: appender, reader: reader, shutdown: shutdown, cancel: cancel, logger: cfg.Logger,
 		witnessed: witnessed, waitLimit: 2*cfg.WitnessTimeout + 4*cfg.CheckpointInterval,
 		stallAfter: cfg.WitnessTimeout + 2*cfg.CheckpointInterval, grewAt: time.Now(),
@@ -209,11 +217,8 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 			return nil, fmt.Errorf("ledger: no checkpoint covers the %d entries already logged: %w", next, err)
 		}
 	}
-	if cfg.HistoryFile != "" {
-		if l.history, err = openHistory(cfg.HistoryFile, cfg.HistoryEvery); err != nil {
-			l.Close(ctx)
-			return nil, err
-		}
+	if cfg.History != nil {
+		l.history = &history{store: cfg.History, every: cfg.HistoryEvery}
 		if err := l.keep(ctx, true); err != nil {
 			l.Close(ctx)
 			return nil, err
@@ -232,7 +237,7 @@ func (l *Log) keep(ctx context.Context, force bool) error {
 	if err != nil {
 		return fmt.Errorf("ledger: read checkpoint: %w", err)
 	}
-	return l.history.record(cp, force, time.Now())
+	return l.history.record(ctx, cp, force, time.Now())
 }
 
 // watch keeps published checkpoints in the history until ctx ends.
@@ -259,8 +264,8 @@ func (l *Log) Origin() string { return l.origin }
 // anyone needs to check its checkpoints and receipts.
 func (l *Log) VerifierKey() string { return l.vkey }
 
-// Dir is where the tiles are, to be served read-only at /log/.
-func (l *Log) Dir() string { return l.dir }
+// Tiles reads the log's public resources, to be served at /log/.
+func (l *Log) Tiles() Tiles { return l.storage }
 
 // Append adds entry to the log and returns its index once it is durably
 // sequenced.
@@ -286,7 +291,7 @@ func (l *Log) Close(ctx context.Context) error {
 	l.cancel()
 	l.watched.Wait()
 	if l.history != nil {
-		err = errors.Join(err, l.keep(ctx, true), l.history.close())
+		err = errors.Join(err, l.keep(ctx, true))
 	}
 	return err
 }
@@ -317,9 +322,9 @@ func loadOrCreateKey(path, origin string) (string, error) {
 	return skey, nil
 }
 
-// verifierKey derives the public verifier key from a note signing key
+// VerifierKeyFor derives the public verifier key from a note signing key
 // ("PRIVATE+KEY+name+hash+base64(alg||key)").
-func verifierKey(skey string) (string, error) {
+func VerifierKeyFor(skey string) (string, error) {
 	parts := strings.SplitN(skey, "+", 5)
 	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
 		return "", errors.New("ledger: malformed signing key")
@@ -368,7 +373,7 @@ func VerifierKeyOf(keyFile string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ledger: %w", err)
 	}
-	return verifierKey(strings.TrimSpace(string(b)))
+	return VerifierKeyFor(strings.TrimSpace(string(b)))
 }
 
 // Entry returns the entry at index, which must be sequenced.
@@ -421,7 +426,7 @@ func (l *Log) receipt(ctx context.Context, index, atLeast uint64, sha256 string,
 	}
 	if l.history != nil {
 		// A checkpoint handed out is one the log must be able to stand by.
-		if err := l.history.record(cpRaw, true, time.Now()); err != nil {
+		if err := l.history.record(ctx, cpRaw, true, time.Now()); err != nil {
 			return verify.Receipt{}, nil, err
 		}
 	}

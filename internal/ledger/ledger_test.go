@@ -28,12 +28,20 @@ import (
 
 const origin = "test.sightline.example/log"
 
+// historyFile is a checkpoint history in the file at path, closed after
+// the test.
+func historyFile(t *testing.T, path string) *ledger.HistoryFile {
+	h := ledger.NewHistoryFile(path)
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
 func open(t *testing.T, dir string) *ledger.Log {
 	t.Helper()
 	l, err := ledger.Open(t.Context(), ledger.Config{
-		Dir: filepath.Join(dir, "log"), KeyFile: filepath.Join(dir, "log.key"), Origin: origin,
+		Storage: ledger.Folder(filepath.Join(dir, "log")), KeyFile: filepath.Join(dir, "log.key"), Origin: origin,
 		CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
-		HistoryFile: filepath.Join(dir, "history"), HistoryEvery: time.Hour,
+		History: historyFile(t, filepath.Join(dir, "history")), HistoryEvery: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +130,7 @@ func TestOriginMustMatchKey(t *testing.T) {
 	dir := t.TempDir()
 	l := open(t, dir)
 	l.Close(t.Context())
-	_, err := ledger.Open(t.Context(), ledger.Config{Dir: filepath.Join(dir, "log"), KeyFile: filepath.Join(dir, "log.key"), Origin: "other.example/log"})
+	_, err := ledger.Open(t.Context(), ledger.Config{Storage: ledger.Folder(filepath.Join(dir, "log")), KeyFile: filepath.Join(dir, "log.key"), Origin: "other.example/log"})
 	if err == nil {
 		t.Fatal("opened a log whose key signs for another origin")
 	}
@@ -290,7 +298,7 @@ func TestHistory(t *testing.T) {
 	v, _ := note.NewVerifier(l.VerifierKey())
 	sizes := func() []uint64 {
 		var out []uint64
-		for cp, err := range ledger.History(filepath.Join(dir, "history"), v) {
+		for cp, err := range ledger.History(t.Context(), ledger.NewHistoryFile(filepath.Join(dir, "history")), v) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -362,7 +370,7 @@ func TestPin(t *testing.T) {
 	// The checkpoint the early receipt was issued with, proved consistent
 	// with the pinned one.
 	var earlySize uint64
-	for _, k := range must(l.Kept()) {
+	for _, k := range must(l.Kept(t.Context())) {
 		if string(k.Note) == early.Checkpoint {
 			earlySize = k.Size
 		}
@@ -434,9 +442,9 @@ func TestWitnessedCheckpoints(t *testing.T) {
 	wt := newWitnessed(t)
 	dir, keyFile, vkey, policy := wt.dir, wt.keyFile, wt.vkey, wt.policy
 	l, err := ledger.Open(t.Context(), ledger.Config{
-		Dir: filepath.Join(dir, "log"), KeyFile: keyFile, Origin: origin,
+		Storage: ledger.Folder(filepath.Join(dir, "log")), KeyFile: keyFile, Origin: origin,
 		CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
-		HistoryFile: filepath.Join(dir, "history"), HistoryEvery: time.Hour, WitnessPolicy: policy,
+		History: historyFile(t, filepath.Join(dir, "history")), HistoryEvery: time.Hour, WitnessPolicy: policy,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -490,9 +498,9 @@ func TestWitnessOutage(t *testing.T) {
 	dir, keyFile, ws, policy := wt.dir, wt.keyFile, wt.ws, wt.policy
 	p, _ := verify.ParsePolicy(policy)
 	l, err := ledger.Open(t.Context(), ledger.Config{
-		Dir: filepath.Join(dir, "log"), KeyFile: keyFile, Origin: origin,
+		Storage: ledger.Folder(filepath.Join(dir, "log")), KeyFile: keyFile, Origin: origin,
 		CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
-		HistoryFile: filepath.Join(dir, "history"), HistoryEvery: time.Hour,
+		History: historyFile(t, filepath.Join(dir, "history")), HistoryEvery: time.Hour,
 		WitnessPolicy: policy, WitnessTimeout: 2 * time.Second,
 	})
 	if err != nil {
@@ -551,9 +559,9 @@ func TestSplitViewIsRefused(t *testing.T) {
 	p, _ := verify.ParsePolicy(policy)
 	open := func(name string) (*ledger.Log, error) {
 		return ledger.Open(t.Context(), ledger.Config{
-			Dir: filepath.Join(dir, name), KeyFile: keyFile, Origin: origin,
+			Storage: ledger.Folder(filepath.Join(dir, name)), KeyFile: keyFile, Origin: origin,
 			CheckpointInterval: 200 * time.Millisecond, BatchMaxAge: 10 * time.Millisecond,
-			HistoryFile: filepath.Join(dir, name+".history"), HistoryEvery: time.Hour,
+			History: historyFile(t, filepath.Join(dir, name+".history")), HistoryEvery: time.Hour,
 			WitnessPolicy: policy, WitnessTimeout: 2 * time.Second,
 		})
 	}

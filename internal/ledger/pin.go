@@ -1,12 +1,9 @@
 package ledger
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -56,7 +53,7 @@ func (l *Log) Pin(ctx context.Context) (*Pin, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := l.history.record(raw, true, time.Now()); err != nil {
+	if err := l.history.record(ctx, raw, true, time.Now()); err != nil {
 		return nil, err
 	}
 	cp, err := verify.OpenCheckpoint(raw, l.verifier)
@@ -69,7 +66,7 @@ func (l *Log) Pin(ctx context.Context) (*Pin, error) {
 // PinAt holds the log at the checkpoint of the given size that its history
 // kept, or fails with ErrNotKept.
 func (l *Log) PinAt(ctx context.Context, size uint64) (*Pin, error) {
-	kept, err := l.Kept()
+	kept, err := l.Kept(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -85,34 +82,20 @@ func (l *Log) PinAt(ctx context.Context, size uint64) (*Pin, error) {
 	return nil, fmt.Errorf("%w: %d", ErrNotKept, size)
 }
 
-// Kept lists the checkpoints in the log's history, in the order kept
-// (sizes grow), each checked against the log's key.
-func (l *Log) Kept() ([]Kept, error) {
+// Kept lists the checkpoints in the log's history, smallest first, each
+// checked against the log's key.
+func (l *Log) Kept(ctx context.Context) ([]Kept, error) {
 	if l.history == nil {
 		return nil, nil
 	}
-	l.history.mu.Lock() // a line is written whole under this lock
-	defer l.history.mu.Unlock()
-	f, err := os.Open(l.history.path)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: history: %w", err)
-	}
-	defer f.Close()
 	var out []Kept
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		var hl historyLine
-		if err := json.Unmarshal(sc.Bytes(), &hl); err != nil {
-			return nil, fmt.Errorf("ledger: history line %d: %w", n, err)
-		}
-		cp, err := verify.OpenCheckpoint([]byte(hl.Checkpoint), l.verifier)
+	for k, err := range History(ctx, l.history.store, l.verifier) {
 		if err != nil {
-			return nil, fmt.Errorf("ledger: history line %d: %w", n, err)
+			return nil, fmt.Errorf("ledger: history: %w", err)
 		}
-		out = append(out, Kept{[]byte(hl.Checkpoint), cp, hl.At})
+		out = append(out, k)
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // Entry returns the entry at index, which the pinned checkpoint must
@@ -163,8 +146,8 @@ func (p *Pin) VerifierKey() string { return p.l.vkey }
 
 // Earlier lists the checkpoints the log kept before the pinned one,
 // smallest first.
-func (p *Pin) Earlier() ([]Kept, error) {
-	kept, err := p.l.Kept()
+func (p *Pin) Earlier(ctx context.Context) ([]Kept, error) {
+	kept, err := p.l.Kept(ctx)
 	var out []Kept
 	for _, k := range kept {
 		if k.Size < p.Size {

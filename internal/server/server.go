@@ -54,6 +54,18 @@ type Config struct {
 	// around each write) and the same key (a copy of log.key in each data
 	// folder).
 	Log string
+	// SharedLog, if set, is the custody log several servers append to at
+	// once, from any number of hosts: tiles in a bucket, entries
+	// sequenced in a MySQL-compatible database (ledger.Shared). Log is
+	// then unused, the log's checkpoint history is kept in the database,
+	// and the signing key must exist already (LogKey or LogKeyFile): two
+	// servers starting at once must not each make one.
+	SharedLog *ledger.Shared
+	// LogKey is the custody log's signing key itself, in note format (as
+	// replicas get it from their environment); if empty, it is read from
+	// LogKeyFile, Data's log.key if that is empty (made there for a new
+	// log kept in a folder).
+	LogKey, LogKeyFile string
 	// Blobs keeps the originals and the files made from them; if nil, a
 	// blob.Local in Data's blobs/ (blob.Open opens the store --blobs
 	// names).
@@ -184,6 +196,7 @@ type Server struct {
 	handler   http.Handler
 	evidence  evidence.Store
 	log       *ledger.Log
+	history   *ledger.HistoryFile // nil if the database keeps the history
 	accounts  *account.Service
 	admin     http.Handler
 	lock      *os.File
@@ -221,9 +234,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			lock.Close()
 		}
 	}()
-	if _, err := os.Stat(KeyFile(cfg.Data)); cfg.LogOrigin == "" && errors.Is(err, os.ErrNotExist) {
-		cfg.LogOrigin = DefaultLogOrigin
-	}
 	s := &Server{cfg: cfg}
 	paths := AuditPaths(cfg.Data)
 	if cfg.Database != "" {
@@ -231,6 +241,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Log != "" {
 		paths.Log = cfg.Log
+	}
+	paths.KeyFile = cmp.Or(cfg.LogKeyFile, paths.KeyFile)
+	if _, err := os.Stat(paths.KeyFile); cfg.LogKey == "" && errors.Is(err, os.ErrNotExist) {
+		if cfg.SharedLog != nil {
+			return nil, fmt.Errorf("the shared custody log's signing key %s does not exist: make it once with `sightline keys --new %[1]s --origin NAME` and give every server the same", paths.KeyFile)
+		}
+		cfg.LogOrigin = cmp.Or(cfg.LogOrigin, DefaultLogOrigin)
 	}
 	if s.db, err = db.Open(ctx, paths.DB); err != nil {
 		return nil, err
@@ -241,12 +258,21 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, errors.Join(err, s.db.Close())
 		}
 	}
+	var storage ledger.Storage = ledger.Folder(paths.Log)
+	var history ledger.HistoryStore = s.db.Checkpoints()
+	if cfg.SharedLog != nil {
+		storage = cfg.SharedLog
+	} else {
+		s.history = ledger.NewHistoryFile(paths.History)
+		history = s.history
+	}
 	s.log, err = ledger.Open(ctx, ledger.Config{
-		Dir:                paths.Log,
+		Storage:            storage,
 		KeyFile:            paths.KeyFile,
+		Key:                cfg.LogKey,
 		Origin:             cfg.LogOrigin,
 		CheckpointInterval: cfg.CheckpointInterval,
-		HistoryFile:        paths.History,
+		History:            history,
 		WitnessPolicy:      cfg.WitnessPolicy,
 		Logger:             cfg.Logger,
 	})
@@ -621,7 +647,11 @@ func AuditPaths(data string) audit.Paths {
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(s.redact.Close(), s.log.Close(ctx), s.db.Close(), s.lock.Close())
+	err := errors.Join(s.redact.Close(), s.log.Close(ctx), s.db.Close(), s.lock.Close())
+	if s.history != nil {
+		err = errors.Join(err, s.history.Close())
+	}
+	return err
 }
 
 // Derived records the files made from originals, for tools and tests.

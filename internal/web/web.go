@@ -163,7 +163,7 @@ func New(cfg Config) (*Handler, error) {
 	h := func(f http.HandlerFunc) http.Handler { return f }
 	s.handle(mux, "GET /{$}", access.Public, h(s.index))
 	s.handle(mux, "GET /static/", access.Public, http.StripPrefix("/static/", staticFiles(assets)))
-	s.handle(mux, "GET /log/", access.Public, http.StripPrefix("/log/", logFiles(cfg.Log.Dir())))
+	s.handle(mux, "GET /log/", access.Public, http.StripPrefix("/log/", logFiles(cfg.Log.Tiles())))
 	s.handle(mux, "POST /api/v1/receipts/refresh", access.Public, h(s.refreshReceipt))
 	s.handle(mux, "GET /capture", access.Public, h(s.capture))
 	s.handle(mux, "GET /sw.js", access.Public, rootAsset(assets, "sw.js", "text/javascript; charset=utf-8"))
