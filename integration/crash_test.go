@@ -273,14 +273,7 @@ func uploadThroughCrashes(ctx context.Context, base string, b []byte, n int) (cl
 func checkDataFolder(t *testing.T, data string, files [][]byte) {
 	t.Helper()
 	cfg := server.Config{Data: data}
-	database, blobs := servertest.Backends(t, data)
-	if cfg.Database = database; blobs != "" {
-		b, err := server.OpenBlobs(t.Context(), data, blobs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Blobs = b
-	}
+	servertest.Backends(t, data).Config(t, &cfg)
 	s, err := server.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -122,15 +122,7 @@ func startServer(t *testing.T, data string, port int, extra ...string) *proc {
 // installation on data when the tests run on other backends
 // (servertest.Backends): none for the embedded default.
 func stores(t *testing.T, data string) []string {
-	var flags []string
-	database, blobs := servertest.Backends(t, data)
-	if database != "" {
-		flags = append(flags, "--database", database)
-	}
-	if blobs != "" {
-		flags = append(flags, "--blobs", blobs)
-	}
-	return flags
+	return servertest.Backends(t, data).Flags()
 }
 
 // kill ends the server with SIGKILL: no shutdown, no flushing.

@@ -20,10 +20,17 @@ func (m *Main) audit(ctx context.Context, args []string) error {
 		return err
 	}
 	logs()
-	if err := openData(*data); err != nil {
+	// Replicas sharing everything have no data folder the audit needs.
+	if st.logDB == "" {
+		if err := openData(*data); err != nil {
+			return err
+		}
+	}
+	paths, err := st.auditPaths(*data)
+	if err != nil {
 		return err
 	}
-	r, err := audit.Run(ctx, st.auditPaths(*data))
+	r, err := audit.Run(ctx, paths)
 	if err != nil {
 		return err
 	}

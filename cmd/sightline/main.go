@@ -29,11 +29,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"k8s.io/klog/v2"
 
 	"github.com/sightline/sightline/internal/audit"
+	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/server"
 )
 
@@ -173,17 +176,32 @@ func openData(dir string) error {
 
 // stores are the flags naming where a server's records and blobs are, when
 // not in its data folder; serve, admin, audit and migrate take them.
-type stores struct{ database, blobs, log string }
+type stores struct{ database, blobs, log, logDB, logKey string }
+
+// logKeyEnv names the environment variable that may hold the custody
+// log's signing key itself, as replicas are given a shared secret.
+const logKeyEnv = "SIGHTLINE_LOG_KEY"
 
 func (st *stores) flags(fs *flag.FlagSet) {
 	fs.StringVar(&st.database, "database", "", "the records' database, if not SQLite in the data folder: a postgres:// URL")
 	fs.StringVar(&st.log, "log", "", "the custody log's folder, if not the data folder's log/ (servers sharing a database on one host share it)")
 	fs.StringVar(&st.blobs, "blobs", "", "the originals' store, if not the data folder's blobs/: s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION], with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
+	fs.StringVar(&st.logDB, "log-db", "", "a custody log several servers share: the MySQL-compatible database that sequences it, 'USER[:PASSWORD]@tcp(HOST:PORT)/DB'; its tiles are kept in the --blobs bucket (under log/), its checkpoint history in --database")
+	fs.StringVar(&st.logKey, "log-key", "", "the custody log's signing key file, if not the data folder's log.key (or the key itself in $"+logKeyEnv+")")
 }
 
-// config sets cfg's stores (the log and its key stay in the data folder).
+// config sets cfg's stores.
 func (st *stores) config(ctx context.Context, cfg *server.Config) error {
-	cfg.Database, cfg.Log = st.database, st.log
+	cfg.Database, cfg.Log, cfg.LogKeyFile, cfg.LogKey = st.database, st.log, st.logKey, os.Getenv(logKeyEnv)
+	if st.logDB != "" {
+		c, err := st.sharedLogBucket()
+		if err != nil {
+			return err
+		}
+		if cfg.SharedLog, err = ledger.NewShared(ctx, c, st.logDB); err != nil {
+			return fmt.Errorf("--log-db: %w", err)
+		}
+	}
 	if st.blobs == "" {
 		return nil
 	}
@@ -195,13 +213,40 @@ func (st *stores) config(ctx context.Context, cfg *server.Config) error {
 	return nil
 }
 
+// sharedLogBucket is the bucket of a shared log's tiles: --blobs's.
+func (st *stores) sharedLogBucket() (blob.S3Config, error) {
+	if st.log != "" {
+		return blob.S3Config{}, errors.New("--log names a folder and --log-db a shared log: give one")
+	}
+	if !strings.HasPrefix(st.blobs, "s3:") {
+		return blob.S3Config{}, errors.New("--log-db keeps the log's tiles in the --blobs bucket: give --blobs s3://…")
+	}
+	c, err := blob.ParseS3URL(st.blobs)
+	if err != nil {
+		return blob.S3Config{}, fmt.Errorf("--blobs: %w", err)
+	}
+	if st.database == "" {
+		return blob.S3Config{}, errors.New("--log-db keeps the log's checkpoint history in the shared --database: give --database postgres://…")
+	}
+	return c, nil
+}
+
 // auditPaths are the parts of the installation on data.
-func (st *stores) auditPaths(data string) audit.Paths {
+func (st *stores) auditPaths(data string) (audit.Paths, error) {
 	p := server.AuditPaths(data)
 	p.DB = cmp.Or(st.database, p.DB)
 	p.Blobs = cmp.Or(st.blobs, p.Blobs)
 	p.Log = cmp.Or(st.log, p.Log)
-	return p
+	p.KeyFile, p.Key = cmp.Or(st.logKey, p.KeyFile), os.Getenv(logKeyEnv)
+	if st.logDB != "" {
+		if _, err := st.sharedLogBucket(); err != nil {
+			return p, err
+		}
+		// The audit reads the tiles from the bucket and the history from
+		// the database; the sequencer holds nothing it checks.
+		p.Log, p.History = st.blobs, ""
+	}
+	return p, nil
 }
 
 // serverURL checks the address of a server given on the command line.

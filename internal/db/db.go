@@ -123,6 +123,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 // Engine names the database engine: "sqlite" or "postgres".
 func (d *DB) Engine() string { return d.engine }
 
+// Ping checks the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.sql.PingContext(ctx) }
+
 // Close closes the database.
 func (d *DB) Close() error { return d.sql.Close() }
 

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	"github.com/tus/tusd/v2/pkg/memorylocker"
 
@@ -76,6 +77,9 @@ type Config struct {
 	// PartialAfter is how long a stream may stay silent before it is
 	// finalized as partial evidence. Default 10 minutes.
 	PartialAfter time.Duration
+	// Metrics, if set, receives the service's own: uploads being written
+	// and bytes acknowledged.
+	Metrics prometheus.Registerer
 }
 
 // CustodyLog is what ingest needs of the custody log (ledger.Log): the
@@ -150,6 +154,21 @@ func New(cfg Config) (*Service, error) {
 		maxSize:         cfg.MaxSize,
 		finish:          s.finish,
 		now:             cfg.Now,
+		writing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sightline_uploads_in_flight",
+			Help: "Upload requests (PATCH) whose bytes are being received and written now.",
+		}),
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_upload_bytes_received_total",
+			Help: "Bytes of uploads received and acknowledged (durable).",
+		}),
+	}
+	if cfg.Metrics != nil {
+		for _, c := range []prometheus.Collector{s.uploads.writing, s.uploads.received} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("ingest: metrics: %w", err)
+			}
+		}
 	}
 	composer := tusd.NewStoreComposer()
 	composer.UseCore(s.uploads)

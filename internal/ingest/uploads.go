@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/sightline/sightline/internal/blob"
@@ -77,6 +78,10 @@ type uploads struct {
 	now    func() time.Time
 	// streams are the streamed uploads not yet evidence.
 	streams streamSet
+	// writing counts the requests writing now; received the bytes
+	// acknowledged.
+	writing  prometheus.Gauge
+	received prometheus.Counter
 }
 
 var (
@@ -361,6 +366,8 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if sum != nil {
 		chunkHash = sum.newHash()
 	}
+	u.s.writing.Inc()
+	defer u.s.writing.Dec()
 	if err := acquireWriter(ctx); err != nil {
 		return 0, err
 	}
@@ -483,6 +490,7 @@ func (u *upload) commit(f *os.File, end int64, w *chunkWriter) error {
 		u.st = prev
 		return err
 	}
+	u.s.received.Add(float64(end - prev.Info.Offset))
 	w.sinceCheckpoint = 0
 	return nil
 }

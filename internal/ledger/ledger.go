@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
@@ -64,7 +65,8 @@ type Config struct {
 	// Tessera signs a checkpoint at most once per its own interval, and an
 	// event integrated just after one waits for a timer of a whole
 	// interval, so an event can wait up to twice tessera's interval:
-	// tessera is given half of this one.
+	// tessera is given half of this one (but at least a second when the
+	// log is Shared: tessera's storage/aws publishes no more often).
 	CheckpointInterval time.Duration
 	// BatchMaxAge is how long an event may wait for others to be sequenced
 	// with it: every batch costs a few fsyncs, so batches must grow while
@@ -89,6 +91,8 @@ type Config struct {
 	WitnessTimeout time.Duration
 	// Logger receives what goes wrong in the background; discarded if nil.
 	Logger *slog.Logger
+	// Metrics, if set, receives the log's own: how long appends take.
+	Metrics prometheus.Registerer
 }
 
 // Log is an open custody log.
@@ -114,6 +118,8 @@ type Log struct {
 	grewSize uint64
 	grewAt   time.Time
 	watched  sync.WaitGroup
+
+	appendSeconds prometheus.Histogram
 
 	// The entry bundle read last: readers that go through the log in
 	// order (the start-up reconciliation, the audit) read each once.
@@ -166,6 +172,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.Storage == nil {
 		return nil, errors.New("ledger: no storage")
 	}
+	cfg.CheckpointInterval = max(cfg.CheckpointInterval, 2*cfg.Storage.minInterval())
 	// The log's goroutines live as long as this context, not the caller's.
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	driver, err := cfg.Storage.driver(bg)
@@ -204,6 +211,17 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		witnessed: witnessed, waitLimit: 2*cfg.WitnessTimeout + 4*cfg.CheckpointInterval,
 		stallAfter: cfg.WitnessTimeout + 2*cfg.CheckpointInterval, grewAt: time.Now(),
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 20*time.Millisecond),
+		appendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sightline_log_append_seconds",
+			Help:    "Time from handing an entry to the custody log to its durable sequencing.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14), // 1 ms to 8 s
+		}),
+	}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(l.appendSeconds); err != nil {
+			l.Close(ctx)
+			return nil, fmt.Errorf("ledger: metrics: %w", err)
+		}
 	}
 	// After a crash, entries may be sequenced that no checkpoint covers
 	// yet: wait for one that does, so that every event acknowledged before
@@ -270,7 +288,9 @@ func (l *Log) Tiles() Tiles { return l.storage }
 // Append adds entry to the log and returns its index once it is durably
 // sequenced.
 func (l *Log) Append(ctx context.Context, entry []byte) (uint64, error) {
+	start := time.Now()
 	idx, err := l.appender.Add(ctx, tessera.NewEntry(entry))()
+	l.appendSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("ledger: append: %w", err)
 	}
@@ -322,6 +342,20 @@ func loadOrCreateKey(path, origin string) (string, error) {
 	return skey, nil
 }
 
+// NewKeyFile makes a signing key for the log named origin in a new file
+// at path, mode 0600, and returns its verifier key. It refuses a file
+// that exists: a log's key is made once.
+func NewKeyFile(path, origin string) (string, error) {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("ledger: %s exists; a log's key is made once", path)
+	}
+	skey, err := loadOrCreateKey(path, origin)
+	if err != nil {
+		return "", err
+	}
+	return VerifierKeyFor(skey)
+}
+
 // VerifierKeyFor derives the public verifier key from a note signing key
 // ("PRIVATE+KEY+name+hash+base64(alg||key)").
 func VerifierKeyFor(skey string) (string, error) {
@@ -352,8 +386,15 @@ func (l *Log) Find(ctx context.Context, entry []byte, from uint64) (uint64, bool
 	if err != nil {
 		return 0, false, err
 	}
-	for i := from - from%layout.EntryBundleWidth; i < next; i += layout.EntryBundleWidth {
-		b, err := client.GetEntryBundle(ctx, l.reader.ReadEntryBundle, i/layout.EntryBundleWidth, next)
+	if next == 0 {
+		return 0, false, nil
+	}
+	size, err := l.integrated(ctx, next-1)
+	if err != nil {
+		return 0, false, err
+	}
+	for i := from - from%layout.EntryBundleWidth; i < size; i += layout.EntryBundleWidth {
+		b, err := client.GetEntryBundle(ctx, l.reader.ReadEntryBundle, i/layout.EntryBundleWidth, size)
 		if err != nil {
 			return 0, false, fmt.Errorf("ledger: read entries at %d: %w", i, err)
 		}
@@ -364,6 +405,22 @@ func (l *Log) Find(ctx context.Context, entry []byte, from uint64) (uint64, bool
 		}
 	}
 	return 0, false, nil
+}
+
+// integrated returns the size of the tree once it holds the entry at
+// index, which must be sequenced. A log in a folder integrates an entry
+// as it sequences it; a shared log's servers integrate what any of them
+// sequenced a moment later, so a reader waits for a checkpoint covering
+// it.
+func (l *Log) integrated(ctx context.Context, index uint64) (uint64, error) {
+	size, err := l.reader.IntegratedSize(ctx)
+	if err != nil || index < size {
+		return size, err
+	}
+	if _, err := l.AwaitCheckpoint(ctx, index); err != nil {
+		return 0, fmt.Errorf("ledger: entry %d is not yet in the tree: %w", index, err)
+	}
+	return l.reader.IntegratedSize(ctx)
 }
 
 // VerifierKeyOf reads the signing key file of a log and returns the log's
@@ -385,13 +442,17 @@ func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
 	if index >= next {
 		return nil, fmt.Errorf("ledger: no entry %d in a log of %d", index, next)
 	}
+	size, err := l.integrated(ctx, index)
+	if err != nil {
+		return nil, err
+	}
 	n := index / layout.EntryBundleWidth
 	l.bundleMu.Lock()
 	defer l.bundleMu.Unlock()
 	// A bundle read when the log was smaller may lack the entry: read it
 	// again then.
 	if l.bundle.entries == nil || l.bundle.n != n || index%layout.EntryBundleWidth >= uint64(len(l.bundle.entries)) {
-		b, err := client.GetEntryBundle(ctx, l.reader.ReadEntryBundle, n, next)
+		b, err := client.GetEntryBundle(ctx, l.reader.ReadEntryBundle, n, size)
 		if err != nil {
 			return nil, fmt.Errorf("ledger: read entry %d: %w", index, err)
 		}

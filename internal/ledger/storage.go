@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -36,6 +37,8 @@ type Tiles interface {
 type Storage interface {
 	Tiles
 	driver(ctx context.Context) (tessera.Driver, error)
+	// minInterval is the least checkpoint interval the driver takes.
+	minInterval() time.Duration
 	// String names the storage in errors and logs.
 	String() string
 }
@@ -71,6 +74,8 @@ func (f Folder) ReadResource(_ context.Context, p string) ([]byte, error) {
 	}
 	return os.ReadFile(filepath.Join(string(f), filepath.FromSlash(p)))
 }
+
+func (Folder) minInterval() time.Duration { return 100 * time.Millisecond }
 
 func (f Folder) driver(ctx context.Context) (tessera.Driver, error) {
 	if err := durable.MkdirAll(string(f), 0o755); err != nil {
@@ -148,6 +153,9 @@ func (s *Shared) ReadResource(ctx context.Context, p string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// minInterval: tessera's storage/aws publishes at most once a second.
+func (*Shared) minInterval() time.Duration { return time.Second }
 
 func (s *Shared) driver(ctx context.Context) (tessera.Driver, error) {
 	if s.dsn == "" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sightline/sightline/internal/blob"
+	"github.com/sightline/sightline/internal/ledger"
 	"github.com/sightline/sightline/internal/media/mediatest"
 	"github.com/sightline/sightline/internal/server/servertest"
 )
@@ -24,6 +25,10 @@ func TestRunsOnTheAskedBackends(t *testing.T) {
 	}
 	if got := env.Server.Engine(); got != engine {
 		t.Errorf("database engine %q, want %q", got, engine)
+	}
+	_, shared := env.Server.Log().Tiles().(*ledger.Shared)
+	if want := os.Getenv("SIGHTLINE_TEST_LOG") == "shared"; shared != want {
+		t.Errorf("custody log shared: %v, want %v", shared, want)
 	}
 	// An upload's original lands in the store the server was given.
 	wav := mediatest.NoiseWAV(50_000, 1)

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sightline/sightline/internal/account"
 	"github.com/sightline/sightline/internal/audit"
 	"github.com/sightline/sightline/internal/blob"
@@ -197,6 +199,7 @@ type Server struct {
 	evidence  evidence.Store
 	log       *ledger.Log
 	history   *ledger.HistoryFile // nil if the database keeps the history
+	metrics   *prometheus.Registry
 	accounts  *account.Service
 	admin     http.Handler
 	lock      *os.File
@@ -234,7 +237,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			lock.Close()
 		}
 	}()
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, metrics: prometheus.NewRegistry()}
 	paths := AuditPaths(cfg.Data)
 	if cfg.Database != "" {
 		paths.DB = cfg.Database
@@ -275,6 +278,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		History:            history,
 		WitnessPolicy:      cfg.WitnessPolicy,
 		Logger:             cfg.Logger,
+		Metrics:            s.metrics,
 	})
 	if err != nil {
 		return nil, errors.Join(err, s.db.Close())
@@ -288,6 +292,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.openJobs(cfg, evidence.Recorder{Log: s.log, Index: s.db.Custody()}); err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
 	}
+	s.metrics.MustRegister(s.jobs.Collector())
 	s.ingest, err = ingest.New(ingest.Config{
 		Dir:             filepath.Join(cfg.Data, "uploads"),
 		MaxSize:         cfg.MaxSize,
@@ -304,6 +309,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:          cfg.Logger,
 		Now:             cfg.Now,
 		Stored:          func(ctx context.Context, it evidence.Item) { s.queueMedia(ctx, it.ID) },
+		Metrics:         s.metrics,
 	})
 	if err == nil {
 		err = s.ingest.Recover(ctx)
@@ -321,7 +327,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
 			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
 			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews, Cases: s.cases,
-			Digests: s.db.Digests(), Organization: cfg.Organization, Redactions: s.redact, Lookup: s.lookup, LookupLimit: cfg.LookupLimit, Releases: s.releases})
+			Digests: s.db.Digests(), Organization: cfg.Organization, Redactions: s.redact, Lookup: s.lookup, LookupLimit: cfg.LookupLimit, Releases: s.releases,
+			Tally: s.db.Tallies(), Metrics: web.NewMetrics(s.metrics), Ready: s.ready})
 	}
 	if err != nil {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
@@ -329,6 +336,18 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.admin = web.NewAdmin(s.accounts, cfg.Logger)
 	s.lock, lock = lock, nil
 	return s, nil
+}
+
+// ready reports whether the database and the blob store answer: a
+// blob's Stat that finds nothing is an answer.
+func (s *Server) ready(ctx context.Context) error {
+	if err := s.db.Ping(ctx); err != nil {
+		return fmt.Errorf("the database does not answer: %w", err)
+	}
+	if _, err := s.blobs.Stat(ctx, blob.Ref{}); err != nil && !errors.Is(err, blob.ErrNotFound) {
+		return fmt.Errorf("the blob store does not answer: %w", err)
+	}
+	return nil
 }
 
 // serverName names this server among those sharing a database (the owner

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sightline/sightline/internal/access"
@@ -265,12 +264,12 @@ func (s *server) decideItemID(w http.ResponseWriter, r *http.Request, id string,
 // counts one more failure. Staff act under their own name and are not
 // limited by address.
 func (s *server) overLimit(r *http.Request, c caller) bool {
-	return c.Kind != access.Staff && s.guesses.blocked(s.clientAddr(r))
+	return c.Kind != access.Staff && s.guesses.blocked(r.Context(), s.clientAddr(r))
 }
 
 func (s *server) failedAttempt(r *http.Request, c caller) {
 	if c.Kind != access.Staff {
-		s.guesses.failed(s.clientAddr(r))
+		s.guesses.failed(r.Context(), s.clientAddr(r))
 	}
 }
 
@@ -284,12 +283,12 @@ func (s *server) mayWrite(w http.ResponseWriter, r *http.Request, c caller) bool
 		return true
 	}
 	addr := s.clientAddr(r)
-	if s.writes.blocked(addr) {
+	if s.writes.blocked(r.Context(), addr) {
 		w.Header().Set("Tus-Resumable", "1.0.0")
 		s.tooMany(w, r, "too much from your address; wait and try again")
 		return false
 	}
-	s.writes.failed(addr)
+	s.writes.failed(r.Context(), addr)
 	return true
 }
 
@@ -334,17 +333,32 @@ func decisionEvent(c caller, action access.Action, d access.Decision, reason str
 	return e
 }
 
-// limiter counts failures per client address in a sliding window and
-// blocks an address that has failed too often.
-type limiter struct {
-	mu     sync.Mutex
-	max    int
-	window time.Duration
-	seen   map[string][]time.Time
+// Tally keeps the counts the limits go by, in the database every server
+// on it shares (db.TallyStore): a limit holds whichever server a request
+// reaches, and a restart forgets nothing.
+type Tally interface {
+	// Count is how many times key was counted under rule since since.
+	Count(ctx context.Context, rule, key string, since time.Time) (int, error)
+	// Add counts key once more under rule at at, and forgets every count
+	// from before forget.
+	Add(ctx context.Context, rule, key string, at, forget time.Time) error
 }
 
-func newLimiter(max int, window time.Duration) *limiter {
-	return &limiter{max: max, window: window, seen: map[string][]time.Time{}}
+// limitWindow is how long every limit counts an act.
+const limitWindow = 10 * time.Minute
+
+// limiter counts acts (failures, anonymous writes) per key (a client
+// address, a staff id) over limitWindow and blocks a key counted max
+// times. Two servers counting one key at the same instant may each let
+// one more through: a limit is a bound on a rate, not a lock.
+type limiter struct {
+	rule string // names the limit in the tally and the refusals metric
+	max  int
+	s    *server
+}
+
+func (s *server) newLimiter(rule string, max int) *limiter {
+	return &limiter{rule: rule, max: max, s: s}
 }
 
 // clientAddr is the address a request comes from: the peer, or, when the
@@ -383,34 +397,27 @@ func (s *server) trusted(a netip.Addr) bool {
 	return false
 }
 
-func (l *limiter) recent(addr string, now time.Time) []time.Time {
-	ts := l.seen[addr]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > l.window {
-		i++
+// blocked reports whether key has been counted too often, and counts
+// the refusal in the metrics if so. If the count cannot be read, it is
+// blocked: a limit fails closed.
+func (l *limiter) blocked(ctx context.Context, key string) bool {
+	n, err := l.s.Tally.Count(ctx, l.rule, key, l.s.Now().Add(-limitWindow))
+	if err != nil {
+		l.s.Logger.Error("reading a limit's count", "rule", l.rule, "err", err)
 	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(l.seen, addr)
-	} else {
-		l.seen[addr] = ts
+	if err != nil || n >= l.max {
+		l.s.Metrics.refused(l.rule)
+		return true
 	}
-	return ts
+	return false
 }
 
-// blocked reports whether key (a client address, a staff id) has failed
-// too often; failed counts a failure against it.
-func (l *limiter) blocked(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.recent(key, time.Now())) >= l.max
-}
-
-func (l *limiter) failed(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	l.seen[key] = append(l.recent(key, now), now)
+// failed counts key once more.
+func (l *limiter) failed(ctx context.Context, key string) {
+	now := l.s.Now()
+	if err := l.s.Tally.Add(context.WithoutCancel(ctx), l.rule, key, now, now.Add(-limitWindow)); err != nil {
+		l.s.Logger.Error("counting against a limit", "rule", l.rule, "err", err)
+	}
 }
 
 // toSignIn sends a browser to sign in, and then back to the page it asked

@@ -133,11 +133,11 @@ func (s *server) lookUp(w http.ResponseWriter, r *http.Request, search searcher)
 	c := callerOf(r)
 	if c.Kind != access.Staff {
 		addr := s.clientAddr(r)
-		if s.lookups.blocked(addr) {
+		if s.lookups.blocked(r.Context(), addr) {
 			s.tooMany(w, r, "too many lookups from your address; wait and try again")
 			return nil, false
 		}
-		s.lookups.failed(addr)
+		s.lookups.failed(r.Context(), addr)
 	}
 	if r.ContentLength > s.Lookup.MaxClip()+1<<20 {
 		s.failLookup(w, r, lookup.ErrTooLarge)

@@ -148,7 +148,7 @@ func (s *server) claimCodeAPI(w http.ResponseWriter, r *http.Request) {
 // every code is refused with 429.
 func (s *server) claim(r *http.Request, c caller, code string) (string, int, string) {
 	ctx := r.Context()
-	if s.codeGuesses.blocked(c.User.ID) {
+	if s.codeGuesses.blocked(ctx, c.User.ID) {
 		return "", http.StatusTooManyRequests, "Too many wrong codes; wait a few minutes."
 	}
 	id, err := s.Reviews.ClaimCode(ctx, code, c.User.ID)
@@ -169,7 +169,7 @@ func (s *server) claim(r *http.Request, c caller, code string) (string, int, str
 	}
 	switch {
 	case errors.Is(err, review.ErrNoCode):
-		s.codeGuesses.failed(c.User.ID)
+		s.codeGuesses.failed(ctx, c.User.ID)
 		return deny("no such code", http.StatusNotFound, "No footage has this code. Check it with the person showing it.")
 	case errors.Is(err, review.ErrExpired):
 		return deny("code expired", http.StatusGone, "This code has expired. Ask for a new one.")

@@ -110,14 +110,14 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusForbidden, "signin.html", page)
 		return
 	}
-	if s.logins.blocked(s.clientAddr(r)) {
+	if s.logins.blocked(r.Context(), s.clientAddr(r)) {
 		page.Error = "Too many failed sign-ins from here; wait a few minutes."
 		s.render(w, http.StatusTooManyRequests, "signin.html", page)
 		return
 	}
 	_, secret, err := s.Accounts.Login(r.Context(), r.PostFormValue("name"), r.PostFormValue("password"), r.PostFormValue("code"))
 	if errors.Is(err, account.ErrBadLogin) {
-		s.logins.failed(s.clientAddr(r))
+		s.logins.failed(r.Context(), s.clientAddr(r))
 		page.Error = "Wrong name, password or code, or the account is locked."
 		s.render(w, http.StatusUnauthorized, "signin.html", page)
 		return

@@ -93,8 +93,16 @@ type Config struct {
 	// BodyTimeout is how long a request body may take to arrive, outside
 	// uploads (whose reads tusd bounds one by one). Default 30 s.
 	BodyTimeout time.Duration
-	// Now is the clock viewings are timed by; time.Now if nil.
+	// Now is the clock viewings and limits are timed by; time.Now if nil.
 	Now func() time.Time
+	// Ready reports whether the server's stores (its database and blob
+	// store) answer; /readyz asks it, and the custody log. Nil: they do.
+	Ready func(ctx context.Context) error
+	// Tally keeps the limits' counts (required).
+	Tally Tally
+	// Metrics are the server's metrics, served at /metrics; a registry of
+	// the handler's own if nil.
+	Metrics *Metrics
 }
 
 type server struct {
@@ -152,9 +160,18 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Organization == "" && cfg.Log != nil {
 		cfg.Organization = cfg.Log.Origin()
 	}
-	s := &server{Config: cfg, pages: pages, guesses: newLimiter(cfg.FailureLimit, 10*time.Minute), logins: newLimiter(cfg.FailureLimit, 10*time.Minute),
-		codeGuesses: newLimiter(codeGuesses, 10*time.Minute), viewings: newViewings(), writes: newLimiter(cfg.WriteLimit, 10*time.Minute),
-		lookups: newLimiter(cfg.LookupLimit, 10*time.Minute)}
+	if cfg.Tally == nil {
+		return nil, errors.New("web: no tally for the limits")
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	s := &server{Config: cfg, pages: pages, viewings: newViewings()}
+	s.guesses = s.newLimiter("token guesses", cfg.FailureLimit)
+	s.logins = s.newLimiter("sign-ins", cfg.FailureLimit)
+	s.codeGuesses = s.newLimiter("share codes", codeGuesses)
+	s.writes = s.newLimiter("anonymous writes", cfg.WriteLimit)
+	s.lookups = s.newLimiter("lookups", cfg.LookupLimit)
 	assets, err := fs.Sub(embedded, "assets")
 	if err != nil {
 		return nil, err
@@ -170,7 +187,7 @@ func New(cfg Config) (*Handler, error) {
 	s.handle(mux, "GET /manifest.webmanifest", access.Public, rootAsset(assets, "manifest.webmanifest", "application/manifest+json"))
 	s.handle(mux, "GET /healthz", access.Public, h(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) }))
 	s.handle(mux, "GET /readyz", access.Public, h(s.readyz))
-	s.handle(mux, "GET /metrics", access.Public, h(s.metrics))
+	s.handle(mux, "GET /metrics", access.Public, s.Metrics.handler(s.Log))
 
 	upload := s.uploads(cfg.Ingest.Handler())
 	s.handle(mux, "/api/v1/uploads", access.Upload, upload)
@@ -390,14 +407,24 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// readyz answers GET /readyz: 200 while the custody log publishes
-// checkpoints (and, with a witness policy, how many witnesses cosigned the
-// last), 503 saying why when entries wait past the witness timeout for
-// one, so that a load balancer can drain this server.
+// readyz answers GET /readyz: 200 while the database and the blob store
+// answer and the custody log publishes checkpoints (and, with a witness
+// policy, how many witnesses cosigned the last), 503 saying why when one
+// of them does not answer within a few seconds or entries wait past the
+// witness timeout, so that a load balancer can drain this server.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	st, err := s.Log.Status(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+	}
+	st, err := s.Log.Status(ctx)
 	switch {
 	case err != nil:
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -410,32 +437,6 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		fmt.Fprintf(w, "ready\nthe custody log is not witnessed\n")
 	}
-}
-
-// metrics answers GET /metrics in the Prometheus text format: how the
-// custody log stands (its published size, entries waiting for a
-// checkpoint) and, with a witness policy, how many witnesses cosigned the
-// published checkpoint and whether entries wait past the witness timeout.
-func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
-	st, err := s.Log.Status(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	gauge := func(name, help string, v any) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %v\n", name, help, name, name, v)
-	}
-	gauge("sightline_log_checkpoint_size", "Entries the published checkpoint covers.", st.Size)
-	gauge("sightline_log_entries_waiting", "Entries sequenced that no published checkpoint covers yet.", st.Pending)
-	gauge("sightline_log_witnesses", "Witnesses in the witness policy (0: the log is not witnessed).", len(s.Log.Witnesses()))
-	gauge("sightline_log_witnesses_cosigned", "Witnesses of the policy that cosigned the published checkpoint.", len(st.Signed))
-	stalled := 0
-	if st.Stalled {
-		stalled = 1
-	}
-	gauge("sightline_log_stalled", "1 when entries have waited past the witness timeout for a checkpoint.", stalled)
 }
 
 // problem answers a request that failed, with why: an API caller gets JSON,

@@ -35,6 +35,8 @@ import (
 	"github.com/sightline/sightline/internal/db/pgtest"
 	"github.com/sightline/sightline/internal/detect/facetest"
 	"github.com/sightline/sightline/internal/jobs"
+	"github.com/sightline/sightline/internal/ledger"
+	"github.com/sightline/sightline/internal/ledger/mariadbtest"
 	"github.com/sightline/sightline/internal/server"
 )
 
@@ -43,13 +45,12 @@ type Env struct {
 	T    testing.TB
 	URL  string
 	Data string
-	// Database is the server's database when not SQLite in Data, Blobs
-	// its blob store when not Data's blobs/ (an s3:// URL).
-	Database, Blobs string
-	Server          *server.Server
-	Clock           *Clock
-	http            *httptest.Server
-	stop            func() // ends the background work started by RunJobs
+	// Stores are where the server keeps what it does not keep in Data.
+	Stores
+	Server *server.Server
+	Clock  *Clock
+	http   *httptest.Server
+	stop   func() // ends the background work started by RunJobs
 }
 
 // RunJobs runs the server's background work (media and alignment jobs)
@@ -125,15 +126,8 @@ func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
 	t.Helper()
 	clock := &Clock{t: time.Now()}
 	cfg := server.Config{Data: data, Now: clock.Now}
-	var where string
-	cfg.Database, where = Backends(t, data)
-	if where != "" {
-		b, err := server.OpenBlobs(t.Context(), data, where)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Blobs = b
-	}
+	st := Backends(t, data)
+	st.Config(t, &cfg)
 	// The face detector scripts/models.sh installed at the module's root.
 	if dir, err := facetest.Models(); err == nil {
 		cfg.Models = dir
@@ -143,33 +137,102 @@ func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
 		c(&cfg)
 	}
 	if cfg.Blobs != opened {
-		where = ""
+		st.Blobs = ""
 	}
 	s, err := server.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s.Handler())
-	e := &Env{T: t, URL: hs.URL, Data: data, Database: cfg.Database, Blobs: where, Server: s, Clock: clock, http: hs}
+	st.Database = cfg.Database
+	e := &Env{T: t, URL: hs.URL, Data: data, Stores: st, Server: s, Clock: clock, http: hs}
 	t.Cleanup(e.Stop)
 	return e
 }
 
-// Backends are where a test server on data keeps its records and its
-// blobs: "" and "" (SQLite and blobs/ in data), unless the tests run on
-// other backends. SIGHTLINE_TEST_DATABASE=postgres gives each data folder
-// a PostgreSQL database of its own (pgtest), SIGHTLINE_TEST_BLOBS=s3 a
-// bucket of its own on a versitygw server (s3test); the same ones after a
+// Stores are where a test server on data keeps its records, its blobs
+// and its custody log, when not in data (see Backends).
+type Stores struct {
+	// Database is a postgres:// URL, Blobs an s3:// URL, LogDB the
+	// MariaDB DSN of a shared log (tiles in the Blobs bucket): each
+	// empty for the data folder's own.
+	Database, Blobs, LogDB string
+}
+
+// Backends are the stores of a test server on data: the data folder's
+// own, unless the tests run on other backends. SIGHTLINE_TEST_DATABASE=
+// postgres gives each data folder a PostgreSQL database of its own
+// (pgtest), SIGHTLINE_TEST_BLOBS=s3 a bucket of its own on a versitygw
+// server (s3test), and SIGHTLINE_TEST_LOG=shared (with both) a custody
+// log shared as replicas share it, sequenced in a MariaDB database
+// (mariadbtest), its key made in data's log.key; the same ones after a
 // restart.
-func Backends(t testing.TB, data string) (database, blobs string) {
+func Backends(t testing.TB, data string) Stores {
 	t.Helper()
+	var st Stores
 	if os.Getenv("SIGHTLINE_TEST_DATABASE") == "postgres" {
-		database = remember(t, filepath.Join(data, ".test-database"), pgtest.New)
+		st.Database = remember(t, filepath.Join(data, ".test-database"), pgtest.New)
 	}
 	if os.Getenv("SIGHTLINE_TEST_BLOBS") == "s3" {
-		blobs = remember(t, filepath.Join(data, ".test-blobs"), s3test.New)
+		st.Blobs = remember(t, filepath.Join(data, ".test-blobs"), s3test.New)
 	}
-	return database, blobs
+	if os.Getenv("SIGHTLINE_TEST_LOG") == "shared" {
+		if st.Database == "" || st.Blobs == "" {
+			t.Fatal("SIGHTLINE_TEST_LOG=shared needs SIGHTLINE_TEST_DATABASE=postgres and SIGHTLINE_TEST_BLOBS=s3")
+		}
+		st.LogDB = remember(t, filepath.Join(data, ".test-log-db"), mariadbtest.New)
+		if _, err := os.Stat(server.KeyFile(data)); os.IsNotExist(err) {
+			if _, err := ledger.NewKeyFile(server.KeyFile(data), server.DefaultLogOrigin); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return st
+}
+
+// Config puts the stores in cfg, opening the bucket and the shared log.
+func (st Stores) Config(t testing.TB, cfg *server.Config) {
+	t.Helper()
+	cfg.Database = st.Database
+	if st.Blobs != "" {
+		b, err := server.OpenBlobs(t.Context(), cfg.Data, st.Blobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Blobs = b
+	}
+	if st.LogDB != "" {
+		c, err := blob.ParseS3URL(st.Blobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.SharedLog, err = ledger.NewShared(t.Context(), c, st.LogDB); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Flags are the stores as sightline's command line gives them.
+func (st Stores) Flags() []string {
+	var flags []string
+	for _, f := range [][2]string{{"--database", st.Database}, {"--blobs", st.Blobs}, {"--log-db", st.LogDB}} {
+		if f[1] != "" {
+			flags = append(flags, f[0], f[1])
+		}
+	}
+	return flags
+}
+
+// AuditPaths are the parts of the installation on data, its stores
+// included, for audit.Run.
+func (st Stores) AuditPaths(data string) audit.Paths {
+	p := server.AuditPaths(data)
+	p.DB = cmp.Or(st.Database, p.DB)
+	p.Blobs = cmp.Or(st.Blobs, p.Blobs)
+	if st.LogDB != "" {
+		p.Log, p.History = st.Blobs, ""
+	}
+	return p
 }
 
 // remember returns the location kept in file, or makes one and keeps it.
@@ -187,14 +250,9 @@ func remember(t testing.TB, file string, make func(testing.TB) string) string {
 	return where
 }
 
-// AuditPaths are the parts of the server's data, its database and blob
-// store included, for audit.Run.
-func (e *Env) AuditPaths() audit.Paths {
-	p := server.AuditPaths(e.Data)
-	p.DB = cmp.Or(e.Database, p.DB)
-	p.Blobs = cmp.Or(e.Blobs, p.Blobs)
-	return p
-}
+// AuditPaths are the parts of the server's data, its stores included, for
+// audit.Run.
+func (e *Env) AuditPaths() audit.Paths { return e.Stores.AuditPaths(e.Data) }
 
 // LoseBlob deletes blob ref behind the server's back, as a failing disk
 // or a careless operator would.
