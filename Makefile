@@ -38,17 +38,20 @@ witnesses: test-deps
 
 # The suites that run whole servers, the services' own (cases, incidents,
 # accounts: internal/db/dbtest), and the crash tests of the built binary,
-# run again with their records on PostgreSQL and their blobs on S3
-# (a throwaway PostgreSQL and versitygw each test process starts:
-# internal/db/pgtest, internal/blob/s3test).
+# run again with their records on PostgreSQL, their blobs on S3 and the
+# custody log shared as replicas share it (tiles in the bucket, sequenced
+# in MariaDB): a throwaway PostgreSQL, versitygw and MariaDB each test
+# process starts (internal/db/pgtest, internal/blob/s3test,
+# internal/ledger/mariadbtest).
 BACKEND_SUITES := ./internal/server/... ./internal/ingest ./internal/web ./internal/audit ./internal/cases ./internal/incident ./internal/account
 BACKEND_CRASH := TestSIGKILLLosesNothingAcknowledged|TestMediaJobsResumeAfterSIGKILL
+BACKENDS := SIGHTLINE_TEST_DATABASE=postgres SIGHTLINE_TEST_BLOBS=s3 SIGHTLINE_TEST_LOG=shared
 
 test: test-deps vendor-check
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
-	SIGHTLINE_TEST_DATABASE=postgres SIGHTLINE_TEST_BLOBS=s3 $(GO) test -count=1 -timeout 30m $(BACKEND_SUITES)
-	SIGHTLINE_TEST_DATABASE=postgres SIGHTLINE_TEST_BLOBS=s3 $(GO) test -count=1 -timeout 20m -run '^($(BACKEND_CRASH))$$' ./integration
+	$(BACKENDS) $(GO) test -count=1 -timeout 30m $(BACKEND_SUITES)
+	$(BACKENDS) $(GO) test -count=1 -timeout 20m -run '^($(BACKEND_CRASH))$$' ./integration
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target briefly; FUZZTIME=5000000x for a longer hunt. Minimizing each

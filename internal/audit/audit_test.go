@@ -61,8 +61,8 @@ func clone(t *testing.T, dir string) string {
 
 // inFolder keeps a test server's database (SQLite) and blobs in its data
 // folder whatever backends the other tests run on: these tests copy a data
-// folder to tamper with each copy, database and blobs included.
-func inFolder(c *server.Config) { c.Database, c.Blobs = "", nil }
+// folder to tamper with each copy, database, blobs and log included.
+func inFolder(c *server.Config) { c.Database, c.Blobs, c.SharedLog = "", nil, nil }
 
 func run(t *testing.T, dir string) *audit.Report {
 	t.Helper()

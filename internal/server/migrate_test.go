@@ -28,7 +28,7 @@ import (
 
 // embedded keeps a test server on SQLite and its data folder's blobs/
 // whatever backends the other tests run on.
-func embedded(c *server.Config) { c.Database, c.Blobs = "", nil }
+func embedded(c *server.Config) { c.Database, c.Blobs, c.SharedLog = "", nil, nil }
 
 // An embedded installation of fifty items with their derived files, an
 // incident, a review (whose referral opened another incident and a case)
@@ -109,7 +109,8 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Database, c.Blobs = mv.Database, b
+		// sightline migrate keeps the log a folder.
+		c.Database, c.Blobs, c.SharedLog = mv.Database, b, nil
 	})
 	if _, s3 := moved2.Server.Blobs().(*blob.S3); !s3 || moved2.Server.Engine() != "postgres" {
 		t.Fatalf("the new server runs on %s and %T", moved2.Server.Engine(), moved2.Server.Blobs())
