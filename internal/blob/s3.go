@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -403,4 +404,54 @@ func (s *S3) List(ctx context.Context) iter.Seq2[Ref, error] {
 			}
 		}
 	}
+}
+
+// Scratch objects are bytes kept in the bucket that are not blobs: the
+// parts of uploads in progress that several servers continue (ingest).
+// Their keys are under PREFIX/scratch/, apart from the blobs, and are
+// the caller's to choose; unlike blobs they may be written over and are
+// deleted.
+const scratchPrefix = "scratch/"
+
+// PutScratch writes b as the scratch object key.
+func (s *S3) PutScratch(ctx context.Context, key string, b []byte) error {
+	sum := sha256.Sum256(b)
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.bucket, Key: aws.String(s.prefix + scratchPrefix + key),
+		Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+	})
+	if err != nil {
+		return fmt.Errorf("blob: put scratch %s: %w", key, err)
+	}
+	return nil
+}
+
+// OpenScratch reads the scratch object key; ErrNotFound if there is none.
+func (s *S3) OpenScratch(ctx context.Context, key string) (io.ReadCloser, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + scratchPrefix + key)})
+	if status(err) == http.StatusNotFound {
+		return nil, fmt.Errorf("blob: scratch %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob: scratch %s: %w", key, err)
+	}
+	return out.Body, nil
+}
+
+// DeleteScratch deletes every scratch object whose key starts with prefix.
+func (s *S3) DeleteScratch(ctx context.Context, prefix string) error {
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + scratchPrefix + prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("blob: listing scratch %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: o.Key}); err != nil && status(err) != http.StatusNotFound {
+				return fmt.Errorf("blob: delete scratch %s: %w", aws.ToString(o.Key), err)
+			}
+		}
+	}
+	return nil
 }

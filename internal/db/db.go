@@ -13,6 +13,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"iter"
@@ -24,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
@@ -43,6 +45,12 @@ type DB struct {
 	// (SQLITE_BUSY, seen in make bench-load); queued here, every write
 	// waits its turn and none fails for waiting.
 	writer chan struct{}
+	// dsn opened a PostgreSQL database; its locks (Locks) have a pool of
+	// connections of their own, opened on first use.
+	dsn       string
+	locksOnce sync.Once
+	lockPool  *sql.DB
+	lockErr   error
 }
 
 // OpenSQLite opens or creates the SQLite database at path and brings its
@@ -112,7 +120,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 		conn.Close()
 		return nil, fmt.Errorf("db: %w", err)
 	}
-	d := &DB{sql: conn, engine: "postgres"}
+	d := &DB{sql: conn, engine: "postgres", dsn: dsn}
 	if err := d.migrate(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -127,7 +135,13 @@ func (d *DB) Engine() string { return d.engine }
 func (d *DB) Ping(ctx context.Context) error { return d.sql.PingContext(ctx) }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.sql.Close() }
+func (d *DB) Close() error {
+	err := d.sql.Close()
+	if d.lockPool != nil {
+		err = errors.Join(err, d.lockPool.Close())
+	}
+	return err
+}
 
 // rebind turns the ? placeholders of a shared query into the engine's form.
 func (d *DB) rebind(q string) string {

@@ -129,14 +129,20 @@ func (s *Service) Clip(ctx context.Context, id string) (*Clip, error) {
 		lock.Unlock()
 		return nil, ErrClipUnfinished
 	}
-	return &Clip{Path: s.uploads.binPath(id), Format: *u.st.Format, Size: u.st.Info.Size, close: func() error {
+	path, done, err := s.uploads.spool.file(ctx, &u.st)
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	return &Clip{Path: path, Format: *u.st.Format, Size: u.st.Info.Size, close: func() error {
 		defer lock.Unlock()
+		done()
 		return u.Terminate(context.WithoutCancel(ctx))
 	}}, nil
 }
 
 // readyClip marks a complete clip as waiting for its lookup.
-func (u *upload) readyClip() error {
+func (u *upload) readyClip(ctx context.Context) error {
 	u.st.Ready, u.st.Updated = true, u.s.now()
-	return u.save()
+	return u.save(ctx)
 }

@@ -22,9 +22,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +80,9 @@ type Config struct {
 	// Metrics, if set, receives the service's own: uploads being written
 	// and bytes acknowledged.
 	Metrics prometheus.Registerer
+	// Shared, if set, keeps the uploads in progress where every server
+	// sharing it may continue them, instead of in Dir.
+	Shared *Shared
 }
 
 // CustodyLog is what ingest needs of the custody log (ledger.Log): the
@@ -90,7 +93,13 @@ type CustodyLog = evidence.OnceLog
 type Service struct {
 	uploads *uploads
 	handler *tusd.Handler
-	locker  *memorylocker.MemoryLocker
+	locker  tusd.Locker
+	// shared is the spool every server continues uploads in, nil if this
+	// server's own; lead releases the sweeps' lock while this server
+	// holds it (leading).
+	shared *Shared
+	leadMu sync.Mutex
+	lead   func()
 	blobs   blob.Store
 	items   evidence.Store
 	media   *media.Tool
@@ -133,7 +142,6 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	s := &Service{
-		locker:       memorylocker.New(),
 		blobs:        cfg.Blobs,
 		items:        cfg.Evidence,
 		media:        cfg.Media,
@@ -145,8 +153,14 @@ func New(cfg Config) (*Service, error) {
 		partialEvery: cfg.PartialEvery,
 		partialAfter: cfg.PartialAfter,
 	}
+	var sp spool = fileSpool{dir: cfg.Dir}
+	s.locker = memorylocker.New()
+	if s.shared = cfg.Shared; s.shared != nil {
+		sp = newSharedSpool(cfg.Shared)
+		s.locker = sharedLocker{local: memorylocker.New(), locks: cfg.Shared.Locks}
+	}
 	s.uploads = &uploads{
-		dir:             cfg.Dir,
+		spool:           sp,
 		checkpointEvery: cfg.CheckpointEvery,
 		expireAfter:     cfg.ExpireAfter,
 		clipExpireAfter: cfg.ClipExpireAfter,
@@ -174,7 +188,7 @@ func New(cfg Config) (*Service, error) {
 	composer.UseCore(s.uploads)
 	composer.UseTerminater(s.uploads)
 	composer.UseLengthDeferrer(s.uploads)
-	s.locker.UseIn(composer)
+	composer.UseLocker(s.locker)
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:                BasePath,
 		StoreComposer:           composer,
@@ -249,7 +263,11 @@ func (s *Service) finish(ctx context.Context, u *upload) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ingest: upload %s: saved event: %w", u.id(), err)
 	}
-	path := s.uploads.binPath(u.id())
+	path, done, err := s.uploads.spool.file(ctx, &u.st)
+	if err != nil {
+		return "", err
+	}
+	defer done()
 	var info media.Info
 	if u.st.Continues != "" {
 		// The middle and end of a recording: no header of its own for a
@@ -324,7 +342,7 @@ func (s *Service) prepareReceived(ctx context.Context, u *upload, ref blob.Ref, 
 		e.Details["continues"] = u.st.Continues
 	}
 	u.st.Received, u.st.LogFrom = e.Canonical(), from
-	return u.save()
+	return u.save(ctx)
 }
 
 func (s *Service) storeBlob(ctx context.Context, ref blob.Ref, path string) error {
@@ -353,7 +371,7 @@ func (s *Service) Evidence(ctx context.Context, uploadID string) (evidence.Item,
 // evidence page's link to someone else. ErrNotFound if there is no such
 // upload. Also who sends it (a device token's scope, or nobody).
 func (s *Service) EvidenceID(ctx context.Context, uploadID string) (string, evidence.Uploader, error) {
-	st, err := s.uploads.readState(uploadID)
+	st, err := s.uploads.readState(ctx, uploadID)
 	if err == nil && st.EvidenceID != "" {
 		return st.EvidenceID, evidence.UploaderOf(st.Info.MetaData), nil
 	}
@@ -367,36 +385,18 @@ func (s *Service) EvidenceID(ctx context.Context, uploadID string) (string, evid
 // logged and left as it is, to be tried again when a client asks for it;
 // one bad upload does not keep the server from starting.
 func (s *Service) Recover(ctx context.Context) error {
-	ents, err := os.ReadDir(s.uploads.dir)
-	if err != nil {
+	if err := s.uploads.spool.clean(ctx); err != nil {
 		return err
 	}
-	for _, e := range ents {
-		name := e.Name()
-		id, isBin := strings.CutSuffix(name, ".bin")
-		switch {
-		case strings.HasPrefix(name, ".tmp-"):
-			os.Remove(filepath.Join(s.uploads.dir, name)) // a state write cut short
-		case isBin:
-			if _, err := os.Stat(s.uploads.statePath(id)); errors.Is(err, os.ErrNotExist) {
-				os.Remove(filepath.Join(s.uploads.dir, name)) // created, never acknowledged
-			}
-		}
-	}
-	ids, err := s.uploads.ids()
+	ids, err := s.uploads.spool.ids(ctx)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		// A crash between an upload's tombstone and the removal of its
-		// data leaves the data behind: the evidence has it already.
-		if st, err := s.uploads.readState(id); err == nil && st.Evidence != "" {
-			if err := durable.Remove(s.uploads.binPath(id)); err != nil {
-				return err
-			}
+		if st, err := s.uploads.readState(ctx, id); err == nil && st.Evidence != "" {
 			continue
 		}
-		if _, err := s.uploads.GetUpload(ctx, id); err != nil && !errors.Is(err, errExpired) {
+		if err := s.recover(ctx, id); err != nil && !errors.Is(err, errExpired) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -406,10 +406,25 @@ func (s *Service) Recover(ctx context.Context) error {
 	return nil
 }
 
+// recover loads an upload under its lock, which finishes it if it is
+// complete: another server sharing the spool may be writing it.
+func (s *Service) recover(ctx context.Context, id string) error {
+	unlock, ok, err := s.lockSilent(ctx, id)
+	if err != nil || !ok {
+		return err
+	}
+	defer unlock()
+	_, err = s.uploads.GetUpload(ctx, id)
+	return err
+}
+
 // Run removes expired uploads (and the tombstones of old finished ones)
 // every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	every(ctx, interval, func() {
+		if !s.leading(ctx) {
+			return
+		}
 		if n, err := s.Expire(ctx); err != nil {
 			s.log.Error("expiring uploads", "err", err)
 		} else if n > 0 {
@@ -435,13 +450,13 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 // Expire removes the uploads silent for longer than the expiry, and
 // returns how many it removed.
 func (s *Service) Expire(ctx context.Context) (int, error) {
-	ids, err := s.uploads.ids()
+	ids, err := s.uploads.spool.ids(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, id := range ids {
-		st, err := s.uploads.readState(id)
+		st, err := s.uploads.readState(ctx, id)
 		if err != nil || !s.now().After(s.uploads.expiresAt(st)) {
 			continue
 		}
@@ -452,7 +467,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 		if !ok {
 			continue // in use: not silent after all
 		}
-		u, err := s.uploads.load(id)
+		u, err := s.uploads.load(ctx, id)
 		if err == nil && s.now().After(s.uploads.expiresAt(u.st)) {
 			if err = u.Terminate(ctx); err == nil {
 				n++

@@ -103,13 +103,13 @@ func (s *Service) protocolExtensions(next http.Handler) http.Handler {
 			// tusd answers 204 to bytes for an upload it holds whole; a
 			// stream kept as partial is whole only because its phone fell
 			// silent, and what the phone sends now must not be lost.
-			if st, err := s.uploads.readState(uploadID(r)); err == nil && st.Partial && st.Evidence != "" {
+			if st, err := s.uploads.readState(r.Context(), uploadID(r)); err == nil && st.Partial && st.Evidence != "" {
 				writeTusError(w, errKeptPartial)
 				return
 			}
 		case http.MethodPost:
 			if v := r.Header.Get("Upload-Continues"); v != "" {
-				st, err := s.uploads.readState(v)
+				st, err := s.uploads.readState(r.Context(), v)
 				if err != nil || !st.Partial || st.Evidence == "" || st.Format == nil {
 					w.Header().Set("Tus-Resumable", "1.0.0")
 					http.Error(w, "ERR_INVALID_CONTINUES: Upload-Continues names no upload kept as partial evidence", http.StatusBadRequest)
@@ -181,7 +181,7 @@ func (h *headerWriter) addHeaders() {
 	if id == "" {
 		return
 	}
-	if st, err := h.s.uploads.readState(id); err == nil && st.Evidence == "" {
+	if st, err := h.s.uploads.readState(h.r.Context(), id); err == nil && st.Evidence == "" {
 		hd.Set("Upload-Expires", h.s.uploads.expiresAt(st).UTC().Format(http.TimeFormat))
 	}
 	if h.r.Header.Get("Origin") != "" {

@@ -103,10 +103,73 @@ const streamTick = time.Second
 // silent ones, every second until ctx ends.
 func (s *Service) RunStreams(ctx context.Context) {
 	every(ctx, streamTick, func() {
+		if !s.leading(ctx) {
+			return
+		}
 		if err := s.SweepStreams(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("streamed uploads", "err", err)
 		}
 	})
+}
+
+// leading reports whether this server does the sweeps (streams, expiry):
+// the one server of a shared spool that holds the sweeps' lock, taken
+// when free and held until ctx ends (or the server dies, when another
+// takes it); always, when the spool is this server's own.
+func (s *Service) leading(ctx context.Context) bool {
+	if s.shared == nil {
+		return true
+	}
+	s.leadMu.Lock()
+	defer s.leadMu.Unlock()
+	if s.lead != nil {
+		return true
+	}
+	unlock, ok, err := s.shared.Locks.TryLock(ctx, "ingest sweeps")
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("taking the sweeps' lock", "err", err)
+		}
+		return false
+	}
+	if !ok {
+		return false
+	}
+	s.lead = unlock
+	s.log.Info("this server sweeps the uploads (streams, expiry) of every server")
+	// A sweeper that took over knows nothing of the streams: it reads
+	// them from the shared spool at every sweep.
+	context.AfterFunc(ctx, func() {
+		s.leadMu.Lock()
+		defer s.leadMu.Unlock()
+		s.lead()
+		s.lead = nil
+	})
+	return true
+}
+
+// streamsOfAll brings the set of streams up to the shared spool's: the
+// streams every server is receiving.
+func (s *Service) streamsOfAll(ctx context.Context) error {
+	ids, err := s.uploads.spool.ids(ctx)
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, id := range ids {
+		st, err := s.uploads.readState(ctx, id)
+		if err != nil || !st.Stream || st.Evidence != "" {
+			continue
+		}
+		live[id] = true
+		s.uploads.streams.saw(id, st.Info.Offset, st.Updated)
+	}
+	for id := range s.uploads.streams.list() {
+		if !live[id] {
+			s.uploads.streams.remove(id)
+		}
+	}
+	return nil
 }
 
 // SweepStreams looks at every stream once: it logs a partial event for
@@ -114,6 +177,11 @@ func (s *Service) RunStreams(ctx context.Context) {
 // PartialEvery has nearly passed since, so that events come at least that
 // often while it grows), and finalizes one silent for PartialAfter.
 func (s *Service) SweepStreams(ctx context.Context) error {
+	if s.shared != nil {
+		if err := s.streamsOfAll(ctx); err != nil {
+			return err
+		}
+	}
 	var errs []error
 	now := s.now()
 	for id, seen := range s.uploads.streams.list() {
@@ -123,7 +191,7 @@ func (s *Service) SweepStreams(ctx context.Context) error {
 		if !silent && !due {
 			continue // an idle or recently logged stream: nothing to read
 		}
-		st, err := s.uploads.readState(id)
+		st, err := s.uploads.readState(ctx, id)
 		if errors.Is(err, tusd.ErrNotFound) {
 			s.uploads.streams.remove(id)
 			continue
@@ -181,7 +249,7 @@ func (s *Service) finalize(ctx context.Context, id string) error {
 		return err
 	}
 	defer unlock()
-	u, err := s.uploads.load(id)
+	u, err := s.uploads.load(ctx, id)
 	if err != nil || u.st.Evidence != "" || s.now().Sub(u.st.Updated) < s.partialAfter {
 		return err
 	}
@@ -190,7 +258,7 @@ func (s *Service) finalize(ctx context.Context, id string) error {
 	}
 	u.st.Partial = true
 	u.st.Info.Size, u.st.Info.SizeIsDeferred = u.st.Info.Offset, false
-	if err := u.save(); err != nil {
+	if err := u.save(ctx); err != nil {
 		return err
 	}
 	err = u.FinishUpload(ctx)

@@ -7,15 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,7 +19,6 @@ import (
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/sightline/sightline/internal/blob"
-	"github.com/sightline/sightline/internal/durable"
 	"github.com/sightline/sightline/internal/evidence"
 	"github.com/sightline/sightline/internal/media"
 )
@@ -45,20 +40,17 @@ var (
 		"this recording fell silent and was kept as partial evidence with what had arrived; send the rest as a new upload with the header Upload-Continues: <this upload's id>", http.StatusGone)
 )
 
-// uploads is the tusd data store: it keeps each upload in progress in two
-// files under dir,
-//
-//	<id>.bin   the bytes received so far
-//	<id>.json  the upload's state (uploadState), replaced atomically
+// uploads is the tusd data store: it keeps each upload in progress in its
+// spool, as a state (uploadState) and the bytes received so far.
 //
 // The state records the acknowledged offset and the SHA-256 of the bytes
 // before it, as the hash's own serialized state, so hashing resumes where
-// it stopped without re-reading the file. The state is written after the
-// data is fsynced; on load, bytes past the recorded offset (never
-// acknowledged) are cut off. A crash therefore leaves every upload at an
-// offset whose bytes are on disk and hashed.
+// it stopped without re-reading the bytes. The state is written after the
+// bytes are durable; bytes past the recorded offset (never acknowledged)
+// are dropped before the upload is next written. A crash therefore leaves
+// every upload at an offset whose bytes are kept and hashed.
 type uploads struct {
-	dir string
+	spool spool
 	// checkpointEvery is how many bytes a long PATCH without a checksum may
 	// receive between durable checkpoints.
 	checkpointEvery int64
@@ -127,10 +119,14 @@ type uploadState struct {
 	// set once it is complete and checked, waiting for its lookup.
 	Clip  bool `json:"clip,omitempty"`
 	Ready bool `json:"ready,omitempty"`
+	// Parts and Tail say where a shared spool keeps the bytes in its
+	// bucket (sharedSpool): whole parts in order, then the rest.
+	Parts []string `json:"parts,omitempty"`
+	Tail  string   `json:"tail,omitempty"`
+	// staleTail is the tail a sync replaced, removed once the state that
+	// no longer names it is saved.
+	staleTail string
 }
-
-func (s *uploads) binPath(id string) string   { return filepath.Join(s.dir, id+".bin") }
-func (s *uploads) statePath(id string) string { return filepath.Join(s.dir, id+".json") }
 
 // newUploadID returns 128 random bits in hex: the upload id is the
 // uploader's capability, so it must not be guessable.
@@ -165,24 +161,17 @@ func (s *uploads) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Uploa
 	if c, ok := ctx.Value(continuesKey{}).(uploadState); ok {
 		u.st.Continues, u.st.Format = c.Evidence, c.Format
 	}
-	f, err := os.OpenFile(s.binPath(info.ID), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	if err := s.spool.create(ctx, &u.st); err != nil {
 		return nil, err
 	}
-	// The state file is what makes an upload exist; the empty data file
-	// before it is harmless if we crash in between.
-	if err := u.save(); err != nil {
-		os.Remove(s.binPath(info.ID))
-		return nil, err
+	if u.st.Stream {
+		s.streams.saw(u.id(), 0, u.st.Updated)
 	}
 	return u, nil
 }
 
 func (s *uploads) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
-	u, err := s.load(id)
+	u, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -200,45 +189,25 @@ func (s *uploads) GetUpload(ctx context.Context, id string) (tusd.Upload, error)
 	return u, nil
 }
 
-// readState reads an upload's saved state without touching its files.
-func (s *uploads) readState(id string) (uploadState, error) {
-	var st uploadState
+// readState reads an upload's saved state, changing nothing.
+func (s *uploads) readState(ctx context.Context, id string) (uploadState, error) {
 	if !validID(id) {
-		return st, tusd.ErrNotFound
+		return uploadState{}, tusd.ErrNotFound
 	}
-	b, err := os.ReadFile(s.statePath(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, tusd.ErrNotFound
-	}
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("ingest: upload %s: corrupt state: %w", id, err)
-	}
-	return st, nil
+	return s.spool.read(ctx, id)
 }
 
-// load reads an upload's state and cuts off any bytes received after it
-// was last saved. The caller must hold the upload's lock.
-func (s *uploads) load(id string) (*upload, error) {
-	st, err := s.readState(id)
+// load reads an upload's state and drops any bytes received after it was
+// last saved. The caller must hold the upload's lock.
+func (s *uploads) load(ctx context.Context, id string) (*upload, error) {
+	st, err := s.readState(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	u := &upload{s: s, st: st}
 	if u.st.Evidence == "" {
-		fi, err := os.Stat(s.binPath(id))
-		if err != nil {
-			return nil, fmt.Errorf("ingest: upload %s: %w", id, err)
-		}
-		if fi.Size() < u.st.Info.Offset {
-			return nil, fmt.Errorf("ingest: upload %s: %d bytes on disk, %d acknowledged", id, fi.Size(), u.st.Info.Offset)
-		}
-		if fi.Size() > u.st.Info.Offset {
-			if err := os.Truncate(s.binPath(id), u.st.Info.Offset); err != nil {
-				return nil, err
-			}
+		if err := s.spool.prepare(ctx, &u.st); err != nil {
+			return nil, err
 		}
 		if u.st.Stream {
 			s.streams.saw(id, u.st.Info.Offset, u.st.Updated)
@@ -250,21 +219,6 @@ func (s *uploads) load(id string) (*upload, error) {
 func (s *uploads) AsTerminatableUpload(up tusd.Upload) tusd.TerminatableUpload { return up.(*upload) }
 func (s *uploads) AsLengthDeclarableUpload(up tusd.Upload) tusd.LengthDeclarableUpload {
 	return up.(*upload)
-}
-
-// ids lists the uploads in the directory.
-func (s *uploads) ids() ([]string, error) {
-	ents, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && validID(id) {
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
 }
 
 // upload is one upload in progress, as loaded for one request.
@@ -279,12 +233,8 @@ func (u *upload) complete() bool {
 	return !u.st.Info.SizeIsDeferred && u.st.Info.Offset == u.st.Info.Size
 }
 
-func (u *upload) save() error {
-	b, err := json.Marshal(u.st)
-	if err != nil {
-		return err
-	}
-	if err := durable.WriteFile(u.s.statePath(u.id()), b, 0o600); err != nil {
+func (u *upload) save(ctx context.Context) error {
+	if err := u.s.spool.save(ctx, &u.st); err != nil {
 		return err
 	}
 	if u.st.Stream && u.st.Evidence == "" {
@@ -337,7 +287,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 
 	// Recognise the file by its first bytes before any of them are kept.
 	if u.st.Format == nil {
-		head, err := u.sniffHead(&src)
+		head, err := u.sniffHead(ctx, &src)
 		if err != nil {
 			return 0, err
 		}
@@ -353,11 +303,6 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		}
 	}
 
-	f, err := os.OpenFile(u.s.binPath(u.id()), os.O_WRONLY, 0)
-	if err != nil {
-		return 0, fmt.Errorf("ingest: %w", err)
-	}
-	defer f.Close()
 	h, err := u.hasher()
 	if err != nil {
 		return 0, err
@@ -371,21 +316,27 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if err := acquireWriter(ctx); err != nil {
 		return 0, err
 	}
-	w := newChunkWriter(f, offset, h, chunkHash)
+	sk, err := u.s.spool.sink(ctx, &u.st)
+	if err != nil {
+		<-writeSlots
+		return 0, err
+	}
+	defer sk.close()
+	w := newChunkWriter(sk, h, chunkHash)
 	defer w.close()
 	var written int64
 	for {
 		buf, rerr := w.fill(src)
 		if len(buf) > 0 {
 			if err := w.write(buf); err != nil {
-				return u.abandon(f, offset, err)
+				return u.abandon(ctx, w, offset, err)
 			}
 			written += int64(len(buf))
 			// Long PATCHes save their progress now and then, unless the
 			// chunk must be verified as a whole.
 			if sum == nil && w.sinceCheckpoint >= u.s.checkpointEvery {
-				if err := u.commit(f, offset+written, w); err != nil {
-					return u.abandon(f, offset, err)
+				if err := u.commit(ctx, offset+written, w); err != nil {
+					return u.abandon(ctx, w, offset, err)
 				}
 			}
 		}
@@ -396,20 +347,20 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 			// tusd's body reader reports client errors itself; keep what
 			// arrived unless it cannot be verified.
 			if sum != nil {
-				return u.abandon(f, offset, rerr)
+				return u.abandon(ctx, w, offset, rerr)
 			}
 			break
 		}
 	}
 	w.flush()
 	if over {
-		return u.abandon(f, offset, tusd.ErrMaxSizeExceeded)
+		return u.abandon(ctx, w, offset, tusd.ErrMaxSizeExceeded)
 	}
 	if sum != nil && !bytes.Equal(w.chunk.Sum(nil), sum.want) {
-		return u.abandon(f, offset, errChecksumMismatch)
+		return u.abandon(ctx, w, offset, errChecksumMismatch)
 	}
-	if err := u.commit(f, offset+written, w); err != nil {
-		return u.abandon(f, offset, err)
+	if err := u.commit(ctx, offset+written, w); err != nil {
+		return u.abandon(ctx, w, offset, err)
 	}
 	return written, nil
 }
@@ -442,17 +393,12 @@ func (c *capReader) Read(p []byte) (int, error) {
 // all of it, if shorter) can be looked at. It reads what it needs from
 // *src, then replaces *src with a reader that yields those bytes again. It
 // returns nil if the upload has not got far enough to decide.
-func (u *upload) sniffHead(src *io.Reader) ([]byte, error) {
+func (u *upload) sniffHead(ctx context.Context, src *io.Reader) ([]byte, error) {
 	off := u.st.Info.Offset
-	prefix := make([]byte, off)
+	prefix := []byte{}
 	if off > 0 {
-		f, err := os.Open(u.s.binPath(u.id()))
-		if err != nil {
-			return nil, err
-		}
-		_, err = io.ReadFull(f, prefix)
-		f.Close()
-		if err != nil {
+		var err error
+		if prefix, err = u.s.spool.head(ctx, &u.st, off); err != nil {
 			return nil, err
 		}
 	}
@@ -475,18 +421,19 @@ func (u *upload) sniffHead(src *io.Reader) ([]byte, error) {
 }
 
 // commit makes the first end bytes durable and records them as received.
-func (u *upload) commit(f *os.File, end int64, w *chunkWriter) error {
+func (u *upload) commit(ctx context.Context, end int64, w *chunkWriter) error {
 	w.flush()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("ingest: fsync: %w", err)
-	}
 	h, err := w.h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return err
 	}
 	prev := u.st
+	if err := w.sink.sync(ctx, &u.st); err != nil {
+		u.st = prev
+		return err
+	}
 	u.st.Info.Offset, u.st.Hash, u.st.Updated = end, h, u.s.now()
-	if err := u.save(); err != nil {
+	if err := u.save(ctx); err != nil {
 		u.st = prev
 		return err
 	}
@@ -495,12 +442,13 @@ func (u *upload) commit(f *os.File, end int64, w *chunkWriter) error {
 	return nil
 }
 
-// abandon cuts the data file back to the last saved offset, so the bytes
-// of a failed chunk are neither kept nor acknowledged. It reports as
-// written the bytes of this request already committed by checkpoints.
-func (u *upload) abandon(f *os.File, start int64, err error) (int64, error) {
-	if terr := f.Truncate(u.st.Info.Offset); terr != nil {
-		err = errors.Join(err, terr)
+// abandon drops the bytes written since the last saved offset, so the
+// bytes of a failed chunk are neither kept nor acknowledged. It reports
+// as written the bytes of this request already committed by checkpoints.
+func (u *upload) abandon(ctx context.Context, w *chunkWriter, start int64, err error) (int64, error) {
+	w.flush()
+	if derr := w.sink.discard(context.WithoutCancel(ctx), &u.st); derr != nil {
+		err = errors.Join(err, derr)
 	}
 	return u.st.Info.Offset - start, err
 }
@@ -511,7 +459,7 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	}
 	u.st.Info.Size, u.st.Info.SizeIsDeferred = length, false
 	u.st.Updated = u.s.now()
-	return u.save()
+	return u.save(ctx)
 }
 
 // FinishUpload hands the complete upload over to become evidence, or
@@ -523,7 +471,7 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	}
 	if u.st.Format == nil {
 		// Shorter than a sniff and sent in pieces, or empty.
-		head, err := os.ReadFile(u.s.binPath(u.id()))
+		head, err := u.s.spool.head(ctx, &u.st, u.st.Info.Offset)
 		if err != nil {
 			return err
 		}
@@ -549,7 +497,7 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		}
 	}
 	if u.st.Clip {
-		return u.readyClip()
+		return u.readyClip(ctx)
 	}
 	id, err := u.s.finish(ctx, u)
 	if err != nil {
@@ -557,18 +505,16 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	}
 	// The evidence is durable: keep only a tombstone of the upload.
 	u.st.Evidence, u.st.Updated = id, u.s.now()
-	if err := u.save(); err != nil {
+	u.st.Parts, u.st.Tail = nil, ""
+	if err := u.save(ctx); err != nil {
 		return err
 	}
 	u.s.streams.remove(u.id())
-	return durable.Remove(u.s.binPath(u.id()))
+	return u.s.spool.drop(ctx, u.id())
 }
 
 // Terminate forgets the upload and its bytes. Evidence made from it stays.
 func (u *upload) Terminate(ctx context.Context) error {
 	u.s.streams.remove(u.id())
-	if err := durable.Remove(u.s.statePath(u.id())); err != nil {
-		return err
-	}
-	return durable.Remove(u.s.binPath(u.id()))
+	return u.s.spool.remove(ctx, u.id())
 }

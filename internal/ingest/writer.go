@@ -5,7 +5,6 @@ import (
 	"errors"
 	"hash"
 	"io"
-	"os"
 	"sync"
 )
 
@@ -37,13 +36,11 @@ func acquireWriter(ctx context.Context) error {
 	}
 }
 
-// chunkWriter appends one request's bytes to an upload's file. Writing and
+// chunkWriter appends one request's bytes to an upload's sink. Writing and
 // hashing run side by side, a goroutine hashing each buffer while the next
-// is read and written, because either alone leaves a core idle. Every few
-// MiB it asks the kernel to start writing back, so that the fsync that
-// acknowledges the chunk waits for little.
+// is read and written, because either alone leaves a core idle.
 type chunkWriter struct {
-	f     *os.File
+	sink  sink
 	h     hash.Hash // the whole upload
 	chunk hash.Hash // this request, when it carries a checksum
 
@@ -52,14 +49,12 @@ type chunkWriter struct {
 	pending sync.WaitGroup
 	done    chan struct{}
 
-	off             int64 // where the next write goes
-	writebackFrom   int64 // start of the range not yet sent to writeback
 	sinceCheckpoint int64
 }
 
-func newChunkWriter(f *os.File, off int64, h, chunk hash.Hash) *chunkWriter {
+func newChunkWriter(sk sink, h, chunk hash.Hash) *chunkWriter {
 	w := &chunkWriter{
-		f: f, h: h, chunk: chunk, off: off, writebackFrom: off,
+		sink: sk, h: h, chunk: chunk,
 		jobs: make(chan []byte, writeBuffers),
 		free: make(chan []byte, writeBuffers),
 		done: make(chan struct{}),
@@ -99,23 +94,14 @@ func (w *chunkWriter) fill(src io.Reader) ([]byte, error) {
 	return buf[:n], err
 }
 
-// write writes buf to the file and hands it to the hasher. Only bytes
-// that reached the file count: after an error the caller abandons the
+// write writes buf to the sink and hands it to the hasher. Only bytes
+// that reached the sink count: after an error the caller abandons the
 // chunk, hash state included.
 func (w *chunkWriter) write(buf []byte) error {
 	w.pending.Add(1)
 	w.jobs <- buf
-	n, err := w.f.WriteAt(buf, w.off)
-	w.off += int64(n)
-	w.sinceCheckpoint += int64(n)
-	if err != nil {
-		return err
-	}
-	if w.off-w.writebackFrom >= writebackEvery {
-		startWriteback(w.f, w.writebackFrom, w.off-w.writebackFrom)
-		w.writebackFrom = w.off
-	}
-	return nil
+	w.sinceCheckpoint += int64(len(buf))
+	return w.sink.write(buf)
 }
 
 // flush waits until every byte written has been hashed.

@@ -293,7 +293,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
 	}
 	s.metrics.MustRegister(s.jobs.Collector())
+	shared, err := s.sharedUploads(cfg)
+	if err != nil {
+		return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
+	}
 	s.ingest, err = ingest.New(ingest.Config{
+		Shared:          shared,
 		Dir:             filepath.Join(cfg.Data, "uploads"),
 		MaxSize:         cfg.MaxSize,
 		ExpireAfter:     cfg.UploadExpiry,
@@ -336,6 +341,25 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.admin = web.NewAdmin(s.accounts, cfg.Logger)
 	s.lock, lock = lock, nil
 	return s, nil
+}
+
+// sharedUploads is where a server sharing its custody log with others (a
+// replica) keeps the uploads in progress, so that any replica continues
+// any upload: their states in the database, their bytes in the bucket,
+// under the database's locks. Nil for a server of its own.
+func (s *Server) sharedUploads(cfg Config) (*ingest.Shared, error) {
+	if cfg.SharedLog == nil {
+		return nil, nil
+	}
+	bucket, ok := s.blobs.(*blob.S3)
+	if !ok {
+		return nil, errors.New("a server sharing its log with others keeps the uploads in progress in their bucket: give it an S3 blob store")
+	}
+	locks, err := s.db.Locks()
+	if err != nil {
+		return nil, err
+	}
+	return &ingest.Shared{States: s.db.Uploads(), Bytes: bucket, Locks: locks, Tmp: filepath.Join(cfg.Data, "uploads")}, nil
 }
 
 // ready reports whether the database and the blob store answer: a

@@ -139,6 +139,9 @@ func StartIn(t testing.TB, data string, change ...func(*server.Config)) *Env {
 	if cfg.Blobs != opened {
 		st.Blobs = ""
 	}
+	if cfg.SharedLog == nil {
+		st.LogDB = ""
+	}
 	s, err := server.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
