@@ -455,3 +455,19 @@ func (s *S3) DeleteScratch(ctx context.Context, prefix string) error {
 	}
 	return nil
 }
+
+// ListScratch lists the keys of the scratch objects under prefix.
+func (s *S3) ListScratch(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + scratchPrefix + prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("blob: listing scratch %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), s.prefix+scratchPrefix))
+		}
+	}
+	return keys, nil
+}

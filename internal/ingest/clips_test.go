@@ -50,7 +50,7 @@ func TestClipUploadIsNotEvidence(t *testing.T) {
 	if resp, _ := env.Do("GET", u+"/evidence", nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("the evidence of a clip to look up: %d, want 404", resp.StatusCode)
 	}
-	state, err := os.ReadFile(dir + "/uploads/" + uploadIDOf(u) + ".json")
+	_, state, err := env.Server.Ingest().Saved(t.Context(), uploadIDOf(u))
 	if err != nil || bytes.Contains(state, []byte("viral")) || bytes.Contains(state, []byte("repost")) {
 		t.Errorf("the clip's saved state keeps its declared metadata (%v): %s", err, state)
 	}

@@ -17,6 +17,7 @@ package ingest
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -379,6 +380,24 @@ func (s *Service) EvidenceID(ctx context.Context, uploadID string) (string, evid
 	return it.ID, it.Uploader, err
 }
 
+// Spooled names what the spool of uploads in progress holds, for tools
+// and tests: the file names of a folder spool; for a shared one <id>.json
+// for each upload's state and <id>.bin for each upload with bytes in the
+// bucket.
+func (s *Service) Spooled(ctx context.Context) ([]string, error) { return s.uploads.spool.contents(ctx) }
+
+// Saved is an upload's saved state as it is kept, and the offset it
+// acknowledges, read without its lock (a request may be writing it), for
+// tools and tests.
+func (s *Service) Saved(ctx context.Context, id string) (int64, []byte, error) {
+	st, err := s.uploads.readState(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	b, err := json.Marshal(st)
+	return st.Info.Offset, b, err
+}
+
 // Recover brings the upload directory to a consistent state after a crash:
 // complete uploads become evidence, and files that belong to no upload are
 // removed. Call it before serving. An upload that cannot be recovered is
@@ -394,6 +413,11 @@ func (s *Service) Recover(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		if st, err := s.uploads.readState(ctx, id); err == nil && st.Evidence != "" {
+			// A crash between the tombstone and the removal of the bytes
+			// leaves them: the evidence has them already.
+			if err := s.uploads.spool.drop(ctx, id); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := s.recover(ctx, id); err != nil && !errors.Is(err, errExpired) {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -54,6 +56,7 @@ type Bucket interface {
 	PutScratch(ctx context.Context, key string, b []byte) error
 	OpenScratch(ctx context.Context, key string) (io.ReadCloser, error)
 	DeleteScratch(ctx context.Context, prefix string) error
+	ListScratch(ctx context.Context, prefix string) ([]string, error)
 }
 
 // Locks are locks every server shares (db.DB.Locks). A server that dies
@@ -244,6 +247,33 @@ func (s sharedSpool) sink(ctx context.Context, st *uploadState) (sink, error) {
 }
 
 func (sharedSpool) clean(context.Context) error { return nil }
+
+// contents names what the spool holds as a folder spool would: <id>.json
+// for each state, <id>.bin for each upload some of whose bytes are in the
+// bucket.
+func (s sharedSpool) contents(ctx context.Context) ([]string, error) {
+	ids, err := s.ids(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, id := range ids {
+		names = append(names, id+".json")
+	}
+	keys, err := s.Bytes.ListScratch(ctx, "uploads/")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if id, _, ok := strings.Cut(strings.TrimPrefix(k, "uploads/"), "/"); ok && !seen[id] {
+			seen[id] = true
+			names = append(names, id+".bin")
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
 
 // sharedSink gathers a request's bytes into whole parts, each written to
 // the bucket once full; sync writes the rest as the tail.

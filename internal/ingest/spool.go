@@ -48,6 +48,8 @@ type spool interface {
 	sink(ctx context.Context, st *uploadState) (sink, error)
 	// clean removes what a crash left that belongs to no upload.
 	clean(ctx context.Context) error
+	// contents names what the spool holds, as file names (Spooled).
+	contents(ctx context.Context) ([]string, error)
 }
 
 // A sink appends one request's bytes to an upload.
@@ -177,9 +179,7 @@ func (s fileSpool) sink(_ context.Context, st *uploadState) (sink, error) {
 }
 
 // clean removes state writes cut short and data files of uploads whose
-// state was never written (created, never acknowledged), and the data of
-// uploads that are evidence already (a crash between the tombstone and
-// the removal).
+// state was never written (created, never acknowledged).
 func (s fileSpool) clean(ctx context.Context) error {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -192,17 +192,24 @@ func (s fileSpool) clean(ctx context.Context) error {
 		case strings.HasPrefix(name, ".tmp-"):
 			os.Remove(filepath.Join(s.dir, name))
 		case isBin:
-			st, err := s.read(ctx, id)
-			if errors.Is(err, tusd.ErrNotFound) {
+			if _, err := s.read(ctx, id); errors.Is(err, tusd.ErrNotFound) {
 				os.Remove(filepath.Join(s.dir, name))
-			} else if err == nil && st.Evidence != "" {
-				if err := durable.Remove(s.binPath(id)); err != nil {
-					return err
-				}
 			}
 		}
 	}
 	return nil
+}
+
+func (s fileSpool) contents(context.Context) ([]string, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names, nil
 }
 
 // fileSink appends to an upload's data file. Every few MiB it asks the

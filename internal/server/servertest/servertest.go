@@ -413,10 +413,11 @@ func (e *Env) Contents() Contents {
 		}
 		c.Blobs++
 	}
-	ents, _ := os.ReadDir(filepath.Join(e.Data, "uploads"))
-	for _, ent := range ents {
-		c.UploadFiles = append(c.UploadFiles, ent.Name())
+	spooled, err := e.Server.Ingest().Spooled(e.T.Context())
+	if err != nil {
+		e.T.Fatal(err)
 	}
+	c.UploadFiles = spooled
 	for _, dir := range []string{"blobs/tmp", "spool"} {
 		tmp, _ := os.ReadDir(filepath.Join(e.Data, dir))
 		for _, ent := range tmp {
