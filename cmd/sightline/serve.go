@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -58,6 +59,14 @@ func (c *serveCmd) flags() *flag.FlagSet {
 	fs.DurationVar(&c.cfg.MediaTimeout, "media-timeout", time.Minute, "time limit of each ffprobe/ffmpeg run")
 	fs.DurationVar(&c.cfg.JobLease, "job-lease", time.Minute, "how long a media job stays this server's without a renewal: when it dies, another server on the same database takes its jobs over after this long")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Func("public-url", "the address people and clients reach this server at, such as https://sightline.example.org (behind a load balancer, the balancer's): links and upload URLs point there; default: the host each request names", func(v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("%q is not a scheme and host, such as https://sightline.example.org", v)
+		}
+		c.cfg.PublicURL = strings.TrimSuffix(v, "/")
+		return nil
+	})
 	fs.IntVar(&c.cfg.WriteLimit, "write-limit", 600, "uploads, share codes and shares one client address without a staff account may begin in 10 minutes")
 	fs.IntVar(&c.cfg.LookupLimit, "lookup-limit", 20, "clip lookups one client address without a staff account may ask for in 10 minutes")
 	fs.Func("trusted-proxy", "a reverse proxy (address or CIDR; repeat or separate by commas) whose X-Forwarded-For names the client for per-address limits; none by default", func(v string) error {

@@ -81,6 +81,9 @@ type Config struct {
 	// Metrics, if set, receives the service's own: uploads being written
 	// and bytes acknowledged.
 	Metrics prometheus.Registerer
+	// PublicURL, if set, is where the upload URLs handed to clients
+	// (Location) point, instead of the request's host.
+	PublicURL string
 	// Shared, if set, keeps the uploads in progress where every server
 	// sharing it may continue them, instead of in Dir.
 	Shared *Shared
@@ -191,7 +194,7 @@ func New(cfg Config) (*Service, error) {
 	composer.UseLengthDeferrer(s.uploads)
 	composer.UseLocker(s.locker)
 	h, err := tusd.NewHandler(tusd.Config{
-		BasePath:                BasePath,
+		BasePath:                strings.TrimSuffix(cfg.PublicURL, "/") + BasePath,
 		StoreComposer:           composer,
 		MaxSize:                 cfg.MaxSize,
 		DisableDownload:         true,

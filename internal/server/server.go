@@ -147,6 +147,10 @@ type Config struct {
 	// largest clip, in bytes (0: 500 MB).
 	LookupLimit int
 	MaxLookup   int64
+	// PublicURL, such as https://sightline.example.org, is where the links
+	// and upload URLs the server hands out point: behind a load balancer,
+	// the balancer's address. If empty, the host each request names.
+	PublicURL string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for per-address limits (--trusted-proxy). None by
 	// default: the peer is the client.
@@ -199,6 +203,7 @@ type Server struct {
 	evidence  evidence.Store
 	log       *ledger.Log
 	history   *ledger.HistoryFile // nil if the database keeps the history
+	locks     ingest.Locks        // shared with the other replicas; nil for a server of its own
 	metrics   *prometheus.Registry
 	accounts  *account.Service
 	admin     http.Handler
@@ -299,6 +304,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ingest, err = ingest.New(ingest.Config{
 		Shared:          shared,
+		PublicURL:       cfg.PublicURL,
 		Dir:             filepath.Join(cfg.Data, "uploads"),
 		MaxSize:         cfg.MaxSize,
 		ExpireAfter:     cfg.UploadExpiry,
@@ -330,7 +336,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		AlertAllegations: cfg.AlertAllegations, AlertWindow: cfg.AlertWindow})
 	if err == nil {
 		s.handler, err = web.New(web.Config{Ingest: s.ingest, Evidence: s.evidence, Blobs: s.blobs, MaxSize: cfg.MaxSize, Logger: cfg.Logger, Log: s.log, Custody: s.db.Custody(),
-			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
+			Accounts: s.accounts, Facts: s.db.Facts(), FailureLimit: cfg.FailureLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, BodyTimeout: cfg.BodyTimeout, Now: cfg.Now, WriteLimit: cfg.WriteLimit,
 			Incidents: s.incidents, Grouping: cfg.Grouping, Derived: s.db.Derived(), Jobs: s.jobs, Reviews: s.reviews, Cases: s.cases,
 			Digests: s.db.Digests(), Organization: cfg.Organization, Redactions: s.redact, Lookup: s.lookup, LookupLimit: cfg.LookupLimit, Releases: s.releases,
 			Tally: s.db.Tallies(), Metrics: web.NewMetrics(s.metrics), Ready: s.ready})
@@ -347,7 +353,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 // replica) keeps the uploads in progress, so that any replica continues
 // any upload: their states in the database, their bytes in the bucket,
 // under the database's locks. Nil for a server of its own.
-func (s *Server) sharedUploads(cfg Config) (*ingest.Shared, error) {
+func (s *Server) sharedUploads(cfg Config) (_ *ingest.Shared, err error) {
 	if cfg.SharedLog == nil {
 		return nil, nil
 	}
@@ -355,11 +361,10 @@ func (s *Server) sharedUploads(cfg Config) (*ingest.Shared, error) {
 	if !ok {
 		return nil, errors.New("a server sharing its log with others keeps the uploads in progress in their bucket: give it an S3 blob store")
 	}
-	locks, err := s.db.Locks()
-	if err != nil {
+	if s.locks, err = s.db.Locks(); err != nil {
 		return nil, err
 	}
-	return &ingest.Shared{States: s.db.Uploads(), Bytes: bucket, Locks: locks, Tmp: filepath.Join(cfg.Data, "uploads")}, nil
+	return &ingest.Shared{States: s.db.Uploads(), Bytes: bucket, Locks: s.locks, Tmp: filepath.Join(cfg.Data, "uploads")}, nil
 }
 
 // ready reports whether the database and the blob store answer: a
@@ -478,6 +483,14 @@ func (s *Server) SendNotices(ctx context.Context) (int, error) {
 	from := s.cfg.SMTPFrom
 	if from == "" {
 		from = "sightline@localhost"
+	}
+	// Replicas send them one at a time: whoever holds the lock this round.
+	if s.locks != nil {
+		unlock, ok, err := s.locks.TryLock(ctx, "case notices")
+		if err != nil || !ok {
+			return 0, err
+		}
+		defer unlock()
 	}
 	return s.cases.SendNotices(ctx, notify.SMTP{Addr: s.cfg.SMTP, From: from})
 }

@@ -358,7 +358,7 @@ func (s *server) uploadPage(w http.ResponseWriter, r *http.Request) {
 		EvidenceID   string `json:"evidence_id"`
 		AccessToken  string `json:"access_token"`
 		EvidencePage string `json:"evidence_page"`
-	}{id, evidence.AccessToken(upload), origin(r) + "/e/" + id + "#token=" + evidence.AccessToken(upload)})
+	}{id, evidence.AccessToken(upload), s.origin(r) + "/e/" + id + "#token=" + evidence.AccessToken(upload)})
 }
 
 // serveBlob sends the blob named by its hex SHA-256, with ranges, after

@@ -56,7 +56,7 @@ func (s *server) issueCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	digits, _ := review.NormalizeCode(code)
-	link := origin(r) + "/c/" + digits
+	link := s.origin(r) + "/c/" + digits
 	img, err := qrImage(link)
 	if err != nil {
 		s.fail(w, r, err)
@@ -70,8 +70,13 @@ func (s *server) issueCode(w http.ResponseWriter, r *http.Request) {
 	}{code, link, string(img), expires})
 }
 
-// origin is the scheme and host the request came to.
-func origin(r *http.Request) string {
+// origin is where links to this server point: the configured public URL
+// (behind a load balancer, the balancer's), else the scheme and host the
+// request came to.
+func (s *server) origin(r *http.Request) string {
+	if s.PublicURL != "" {
+		return s.PublicURL
+	}
 	if secure(r) {
 		return "https://" + r.Host
 	}

@@ -343,7 +343,7 @@ func (s *server) adminCreateUser(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.renderAdmin(w, r, http.StatusOK, adminPage{Link: origin(r) + "/setup/" + secret, LinkFor: u.Name})
+	s.renderAdmin(w, r, http.StatusOK, adminPage{Link: s.origin(r) + "/setup/" + secret, LinkFor: u.Name})
 }
 
 func (s *server) adminDeviceToken(w http.ResponseWriter, r *http.Request) {

@@ -98,6 +98,10 @@ type Config struct {
 	// Ready reports whether the server's stores (its database and blob
 	// store) answer; /readyz asks it, and the custody log. Nil: they do.
 	Ready func(ctx context.Context) error
+	// PublicURL, such as https://sightline.example.org, is where links
+	// the server hands out point (a share code's, a receipt page's, a
+	// set-up link); if empty, the scheme and host of the request.
+	PublicURL string
 	// Tally keeps the limits' counts (required).
 	Tally Tally
 	// Metrics are the server's metrics, served at /metrics; a registry of
