@@ -258,6 +258,9 @@ func TestLatePhoneContinuesItsPartialRecording(t *testing.T) {
 // here: a sweep that read it would fail.)
 func TestIdleStreamsAreNotReadEverySweep(t *testing.T) {
 	env := servertest.Start(t)
+	if env.LogDB != "" {
+		t.Skip("a folder spool's: the sweeper of replicas reads the streams' states from the database at every sweep, for the others receive them")
+	}
 	data := liveWebM(t, "2")
 	url := createStream(t, env)
 	patchOK(t, env, url, 0, data)
