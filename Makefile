@@ -17,7 +17,7 @@ FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/med
 	verify:FuzzManifest:30000x verify:FuzzReleaseProof:30000x internal/fingerprint:FuzzFingerprintFile internal/fingerprint:FuzzSegment:20000x
 VENDOR_JS := internal/web/assets/vendor/tus.min.js
 
-.PHONY: run run-pg test build witnesses bench bench-sync bench-load bench-package bench-redact bench-lookup fuzz vendor vendor-check deps test-deps clean
+.PHONY: run run-pg test build cluster bench-cluster witnesses bench bench-sync bench-load bench-package bench-redact bench-lookup fuzz vendor vendor-check deps test-deps clean
 
 run: deps
 	$(GO) run ./cmd/sightline serve --data $(DATA) --listen $(LISTEN)
@@ -29,6 +29,12 @@ run-pg: test-deps
 
 build:
 	$(GO) build -o bin/sightline ./cmd/sightline
+
+# Three replicas behind HAProxy in round-robin, on a throwaway PostgreSQL,
+# MariaDB and S3 server (internal/cluster): prints the address; Ctrl-C
+# stops it all and throws it away.
+cluster: test-deps build
+	$(GO) run ./internal/cluster/run -bin bin/sightline
 
 # Three witnesses on loopback (two litewitness, one omniwitness) for the
 # log in $(DATA), and a 2-of-3 policy for them in witnesses.policy:

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,7 +81,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 				mu.Lock()
 				started = append(started, b)
 				mu.Unlock()
-				r, err := uploadThroughCrashes(ctx, base, b, n)
+				r, err := uploadThroughCrashes(ctx, base, b, n, 0)
 				mu.Lock()
 				if err != nil {
 					problems = append(problems, fmt.Sprintf("upload %d: %v", n, err))
@@ -194,9 +196,10 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 }
 
 // uploadThroughCrashes uploads b with raw tus requests, retrying whatever
-// fails while the server is down. It fails if the server forgets an
-// acknowledged byte.
-func uploadThroughCrashes(ctx context.Context, base string, b []byte, n int) (client.Receipt, error) {
+// fails while the server is down, and cutting that share of its PATCHes
+// off halfway (the connection closed with half the body sent). It fails
+// if the server forgets an acknowledged byte.
+func uploadThroughCrashes(ctx context.Context, base string, b []byte, n int, cut float64) (client.Receipt, error) {
 	c := &client.Client{Server: base, HTTP: &http.Client{Timeout: 10 * time.Second}}
 	rng := rand.New(rand.NewPCG(uint64(n), 7))
 	size := int64(len(b))
@@ -237,6 +240,10 @@ func uploadThroughCrashes(ctx context.Context, base string, b []byte, n int) (cl
 			break
 		}
 		end := min(size, off+int64(8<<10+rng.IntN(128<<10)))
+		if rng.Float64() < cut {
+			cutPatch(ctx, url, off, b[off:end])
+			continue
+		}
 		c.ChunkChecksums = rng.IntN(2) == 0
 		next, err := c.Patch(ctx, url, off, b[off:end])
 		if err != nil {
@@ -265,6 +272,23 @@ func uploadThroughCrashes(ctx context.Context, base string, b []byte, n int) (cl
 			return r, err
 		}
 	}
+}
+
+// cutPatch sends a PATCH of chunk at off to the upload at u and closes the
+// connection halfway through the body, as a phone losing its signal does.
+func cutPatch(ctx context.Context, u string, off int64, chunk []byte) {
+	pu, err := neturl.Parse(u)
+	if err != nil {
+		return
+	}
+	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", pu.Host)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: %d\r\nContent-Length: %d\r\n\r\n",
+		pu.RequestURI(), pu.Host, off, len(chunk))
+	conn.Write(chunk[:len(chunk)/2])
 }
 
 // checkDataFolder opens the data folder as a restarted server would and

@@ -288,6 +288,18 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, errors.Join(err, s.db.Close())
 	}
+	// Replicas recover from a crash one at a time (the index, complete
+	// uploads, unlogged reviews), so that what one left is done once.
+	if cfg.SharedLog != nil {
+		if s.locks, err = s.db.Locks(); err != nil {
+			return nil, errors.Join(err, s.log.Close(ctx), s.db.Close())
+		}
+		unlock, err := s.locks.Lock(ctx, "start-up recovery")
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("waiting for the other replicas' start-up: %w", err), s.log.Close(ctx), s.db.Close())
+		}
+		defer unlock()
+	}
 	// Before anything is appended: events a crash left out of the index.
 	if n, err := evidence.Reconcile(ctx, s.log, s.db.Custody()); err != nil {
 		return nil, errors.Join(fmt.Errorf("reconciling the custody index with the log: %w", err), s.log.Close(ctx), s.db.Close())
@@ -353,16 +365,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 // replica) keeps the uploads in progress, so that any replica continues
 // any upload: their states in the database, their bytes in the bucket,
 // under the database's locks. Nil for a server of its own.
-func (s *Server) sharedUploads(cfg Config) (_ *ingest.Shared, err error) {
+func (s *Server) sharedUploads(cfg Config) (*ingest.Shared, error) {
 	if cfg.SharedLog == nil {
 		return nil, nil
 	}
 	bucket, ok := s.blobs.(*blob.S3)
 	if !ok {
 		return nil, errors.New("a server sharing its log with others keeps the uploads in progress in their bucket: give it an S3 blob store")
-	}
-	if s.locks, err = s.db.Locks(); err != nil {
-		return nil, err
 	}
 	return &ingest.Shared{States: s.db.Uploads(), Bytes: bucket, Locks: s.locks, Tmp: filepath.Join(cfg.Data, "uploads")}, nil
 }
