@@ -80,6 +80,11 @@ bench: test-deps
 	$(GO) run ./bench/ledger
 	$(GO) run ./bench/backends
 
+# Upload throughput and custody events per second of 1, 2 and 3 replicas
+# behind HAProxy (internal/cluster), as ratios to one embedded server.
+bench-cluster: test-deps
+	$(GO) run ./bench/cluster
+
 # A city's worth of traffic for a minute on loopback: 200 uploads (a
 # quarter streams), 1,000 readers with valid tokens and 20 attackers at
 # once; rates and latencies per kind (as ratios to a health check measured
