@@ -326,7 +326,27 @@ func TestClusterLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The audit of the stores the replicas share.
+	// The audit of the stores the replicas share, once the media jobs are
+	// done and the log's last entries are published (an audit reads a
+	// quiet installation).
+	for deadline := time.Now().Add(10 * time.Minute); ; {
+		m, err := getBytes(c.URL + "/metrics")
+		if err == nil && strings.Contains(string(m), `sightline_jobs{state="queued"} 0`) && strings.Contains(string(m), `sightline_jobs{state="running"} 0`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("media jobs still waiting after 10 minutes:\n%s", m)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for prev := int64(-1); ; {
+		n := openCheckpoint(t, get("checkpoint"), verifier).N
+		if n == prev {
+			break
+		}
+		prev = n
+		time.Sleep(5 * time.Second) // past two checkpoint intervals
+	}
 	out, errOut, err := sightline(t, append([]string{"audit"}, c.Flags()...)...)
 	if err != nil || !strings.Contains(out, "; 0 problems") {
 		t.Fatalf("audit: %v\n%s%s", err, out, errOut)
