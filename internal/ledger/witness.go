@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/sightline/sightline/verify"
@@ -55,6 +56,13 @@ type Status struct {
 func (l *Log) Status(ctx context.Context) (Status, error) {
 	st := Status{Witnessed: l.witnessed != nil}
 	raw, err := l.reader.ReadCheckpoint(ctx)
+	if errors.Is(err, os.ErrNotExist) {
+		// A new shared log publishes its first checkpoint a moment after
+		// it opens: until then it is empty.
+		next, err := l.NextIndex(ctx)
+		st.Pending = next
+		return st, err
+	}
 	if err != nil {
 		return st, fmt.Errorf("ledger: read checkpoint: %w", err)
 	}

@@ -253,6 +253,7 @@ func (s *server) decideItemID(w http.ResponseWriter, r *http.Request, id string,
 		s.problem(w, r, http.StatusBadRequest, "opening a civilian's footage needs a reason: add ?reason=...")
 		return it, c, evidence.Event{}, false
 	case !d.Allowed:
+		s.Metrics.refused(d.Rule)
 		s.fail(w, r, evidence.ErrNotFound)
 		return it, c, evidence.Event{}, false
 	}
