@@ -11,7 +11,7 @@ LISTEN ?= 127.0.0.1:8080
 # runs out mid-execution (go.dev/issue/75804, fixed in Go 1.27), which
 # turned CI red with nothing found. 150000 runs take 5-45 s per target here.
 FUZZTIME ?= 150000x
-FUZZ_TARGETS := internal/media:FuzzSniff internal/media:FuzzISO6709 internal/media:FuzzBMFF internal/media:FuzzEXIF \
+FUZZ_TARGETS := internal/media:FuzzSniff internal/ledger:FuzzResourcePath internal/media:FuzzISO6709 internal/media:FuzzBMFF internal/media:FuzzEXIF \
 	internal/media:FuzzProbeReport internal/media:FuzzPacketsEnd internal/evidence:FuzzParseEvent internal/review:FuzzNormalizeCode internal/web:FuzzLocalPath internal/web:FuzzRangeSpan \
 	internal/cases:FuzzParseComplaint verify:FuzzReceipt verify:FuzzCheckpoint verify:FuzzPackage:30000x verify:FuzzPolicy:30000x \
 	verify:FuzzManifest:30000x verify:FuzzReleaseProof:30000x internal/fingerprint:FuzzFingerprintFile internal/fingerprint:FuzzSegment:20000x
