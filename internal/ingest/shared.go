@@ -114,18 +114,11 @@ func (s sharedSpool) create(ctx context.Context, st *uploadState) error {
 }
 
 func (s sharedSpool) read(ctx context.Context, id string) (uploadState, error) {
-	var st uploadState
 	b, err := s.States.Get(ctx, id)
 	if errors.Is(err, ErrNoUpload) {
-		return st, tusd.ErrNotFound
+		err = tusd.ErrNotFound
 	}
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("ingest: upload %s: corrupt state: %w", id, err)
-	}
-	return st, nil
+	return decodeState(id, b, err)
 }
 
 // prepare has nothing to drop: bytes past the offset are in objects the

@@ -95,11 +95,16 @@ func (s fileSpool) create(_ context.Context, st *uploadState) error {
 }
 
 func (s fileSpool) read(_ context.Context, id string) (uploadState, error) {
-	var st uploadState
 	b, err := os.ReadFile(s.statePath(id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return st, tusd.ErrNotFound
+		err = tusd.ErrNotFound
 	}
+	return decodeState(id, b, err)
+}
+
+// decodeState reads an upload's saved state, as read with err.
+func decodeState(id string, b []byte, err error) (uploadState, error) {
+	var st uploadState
 	if err != nil {
 		return st, err
 	}
