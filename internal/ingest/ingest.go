@@ -2,8 +2,10 @@
 // protocol and turns each complete upload into evidence; an upload of a
 // clip to look up is held for its lookup instead (clips.go).
 //
-// Its promises: an offset the server reports is on disk; the SHA-256 is
-// computed while the bytes arrive; the final PATCH is answered only once the
+// Its promises: an offset the server reports is durable (fsynced in the
+// data folder, or, when replicas share the uploads, in their bucket and
+// database: see spool.go and shared.go); the SHA-256 is computed while
+// the bytes arrive; the final PATCH is answered only once the
 // original is in the blob store and its evidence record is committed; and a
 // crash at any moment leaves every upload either resumable or evidence,
 // never half of one. Files that are not video, audio or still images are
