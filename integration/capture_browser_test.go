@@ -374,6 +374,12 @@ func TestPhoneBackAfterPartialSendsTheRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	startRecording(t, ctx, "")
+	// Enough acknowledged to be recognised as a recording (the first bytes
+	// may be a few: a busy machine's recorder starts slowly), or the
+	// silent stream is rightly discarded as not media.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.sightlineCapture.state().acked >= 16384`, chromedp.WithPollingTimeout(2*time.Minute))); err != nil {
+		t.Fatalf("16 KiB not acknowledged: %v\n%+v", err, pageState(t, ctx))
+	}
 	if err := chromedp.Do(ctx, setOffline(true)); err != nil {
 		t.Fatal(err)
 	}
