@@ -8,6 +8,8 @@ import (
 	"hash"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 )
@@ -118,7 +120,11 @@ func (s *Service) protocolExtensions(next http.Handler) http.Handler {
 				r = r.WithContext(context.WithValue(r.Context(), continuesKey{}, st))
 			}
 		}
-		next.ServeHTTP(&headerWriter{ResponseWriter: w, r: r, s: s}, r)
+		hw := &headerWriter{ResponseWriter: w, r: r, s: s}
+		next.ServeHTTP(hw, r)
+		hw.mu.Lock()
+		hw.done = true
+		hw.mu.Unlock()
 	})
 }
 
@@ -143,6 +149,23 @@ type headerWriter struct {
 	r       *http.Request
 	s       *Service
 	written bool
+	mu      sync.Mutex
+	done    bool // the request has been answered
+}
+
+// SetReadDeadline passes tusd's read deadlines on while the request is
+// served, and drops them after. tusd sets one from a goroutine of its own
+// when it interrupts a request (another asked for the upload's lock); one
+// set late would land on the next request of the same connection (a
+// balancer's kept-alive one) and cut that request off, its context
+// cancelled mid-way.
+func (h *headerWriter) SetReadDeadline(t time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return nil
+	}
+	return http.NewResponseController(h.ResponseWriter).SetReadDeadline(t)
 }
 
 func (h *headerWriter) WriteHeader(code int) {
