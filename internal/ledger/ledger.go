@@ -223,6 +223,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 			return nil, fmt.Errorf("ledger: metrics: %w", err)
 		}
 	}
+	// A new shared log publishes its first checkpoint a moment after it
+	// opens (a folder's is written as it is made): wait for it, so that
+	// a served log always has one.
+	if err := l.awaitFirstCheckpoint(ctx, 10*cfg.CheckpointInterval); err != nil {
+		l.Close(ctx)
+		return nil, err
+	}
 	// After a crash, entries may be sequenced that no checkpoint covers
 	// yet: wait for one that does, so that every event acknowledged before
 	// the crash has its receipt as soon as the log is open again.
@@ -244,6 +251,26 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		l.watched.Go(func() { l.watch(bg, cfg.CheckpointInterval) })
 	}
 	return l, nil
+}
+
+// awaitFirstCheckpoint waits, at most limit, until the log has published
+// a checkpoint.
+func (l *Log) awaitFirstCheckpoint(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		_, err := l.reader.ReadCheckpoint(ctx)
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ledger: no checkpoint published %s after opening %s", limit, l.storage)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // keep adds the current checkpoint to the history, if there is one.
