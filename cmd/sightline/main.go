@@ -186,7 +186,7 @@ func (st *stores) flags(fs *flag.FlagSet) {
 	fs.StringVar(&st.database, "database", "", "the records' database, if not SQLite in the data folder: a postgres:// URL")
 	fs.StringVar(&st.log, "log", "", "the custody log's folder, if not the data folder's log/ (servers sharing a database on one host share it)")
 	fs.StringVar(&st.blobs, "blobs", "", "the originals' store, if not the data folder's blobs/: s3://BUCKET[/PREFIX][?endpoint=URL&region=REGION], with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
-	fs.StringVar(&st.logDB, "log-db", "", "a custody log several servers share: the MySQL-compatible database that sequences it, 'USER[:PASSWORD]@tcp(HOST:PORT)/DB'; its tiles are kept in the --blobs bucket (under log/), its checkpoint history in --database")
+	fs.StringVar(&st.logDB, "log-db", "", "a custody log several servers share: the MySQL-compatible database that sequences it, 'USER[:PASSWORD]@tcp(HOST:PORT)/DB'; its tiles are kept at the root of the --blobs bucket (one shared log per bucket), its checkpoint history in --database")
 	fs.StringVar(&st.logKey, "log-key", "", "the custody log's signing key file, if not the data folder's log.key (or the key itself in $"+logKeyEnv+")")
 }
 

@@ -73,8 +73,8 @@ type Paths struct {
 	// (blob.Open).
 	DB, Blobs string
 	// Log is the custody log's folder or, for a log several servers
-	// share, the s3:// URL of the bucket that keeps its tiles (under
-	// ledger.LogPrefix): see ledger.OpenTiles.
+	// share, the s3:// URL of the bucket that keeps its tiles: see
+	// ledger.OpenTiles.
 	Log string
 	// KeyFile holds the log's signing key; Key is the key itself, when
 	// it comes from the environment instead.

@@ -94,30 +94,33 @@ type Shared struct {
 	opts   func(*s3.Options)
 	client *s3.Client
 	name   string // the bucket
-	prefix string // of every key, without a trailing slash
 	dsn    string
 }
 
-// LogPrefix is where, under a bucket's prefix, a shared log's resources
-// are kept beside the blobs.
-const LogPrefix = "log"
-
-// NewShared names a shared log: its resources under LogPrefix in the
-// bucket c names, its sequencing in the database dsn
-// (go-sql-driver/mysql form, USER[:PASSWORD]@tcp(HOST:PORT)/DB). An
-// empty dsn gives a log that can only be read (Tiles), for the audit.
+// NewShared names a shared log: its resources in the bucket c names, at
+// the bucket's root whatever c's prefix (where the blobs are), its
+// sequencing in the database dsn (go-sql-driver/mysql form,
+// USER[:PASSWORD]@tcp(HOST:PORT)/DB). An empty dsn gives a log that can
+// only be read (Tiles), for the audit.
+//
+// The root, not a prefix: tessera v1.0.4's storage/aws puts its
+// BucketPrefix twice on the path it reads back when a conditional write
+// finds the object there already (setObjectIfNoneMatch then getObject),
+// which is what a server restarted after a crash does with the tile it
+// was writing; with a prefix it never gets past that tile. One shared log
+// per bucket, then; its keys ("checkpoint", "tile/…") are apart from the
+// blobs' ("sha256/…", "scratch/…").
 func NewShared(ctx context.Context, c blob.S3Config, dsn string) (*Shared, error) {
 	client, cfg, opts, err := c.Client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Shared{bucket: cfg, opts: opts, client: client, name: c.Bucket,
-		prefix: strings.Trim(path.Join(c.Prefix, LogPrefix), "/"), dsn: dsn}, nil
+	return &Shared{bucket: cfg, opts: opts, client: client, name: c.Bucket, dsn: dsn}, nil
 }
 
 // OpenTiles opens, for reading only, the log where names: its folder, or
-// the s3:// URL (blob.ParseS3URL) of the bucket whose LogPrefix keeps a
-// shared log's tiles.
+// the s3:// URL (blob.ParseS3URL) of the bucket that keeps a shared log's
+// tiles.
 func OpenTiles(ctx context.Context, where string) (Tiles, error) {
 	if !strings.HasPrefix(where, "s3:") {
 		return Folder(where), nil
@@ -129,14 +132,14 @@ func OpenTiles(ctx context.Context, where string) (Tiles, error) {
 	return NewShared(ctx, c, "")
 }
 
-func (s *Shared) String() string { return "s3://" + s.name + "/" + s.prefix }
+func (s *Shared) String() string { return "s3://" + s.name }
 
 // ReadResource implements Tiles.
 func (s *Shared) ReadResource(ctx context.Context, p string) ([]byte, error) {
 	if !ResourcePath(p) {
 		return nil, os.ErrNotExist
 	}
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.name, Key: aws.String(s.prefix + "/" + p)})
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.name, Key: aws.String(p)})
 	if err != nil {
 		var nsk *types.NoSuchKey
 		var re *awshttp.ResponseError
@@ -161,5 +164,5 @@ func (s *Shared) driver(ctx context.Context) (tessera.Driver, error) {
 	if s.dsn == "" {
 		return nil, errors.New("ledger: a shared log needs its sequencing database (--log-db) to append")
 	}
-	return tesseraaws.New(ctx, tesseraaws.Config{SDKConfig: &s.bucket, S3Options: s.opts, Bucket: s.name, BucketPrefix: s.prefix, DSN: s.dsn})
+	return tesseraaws.New(ctx, tesseraaws.Config{SDKConfig: &s.bucket, S3Options: s.opts, Bucket: s.name, DSN: s.dsn})
 }
