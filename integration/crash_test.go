@@ -182,8 +182,14 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	for _, rc := range latest {
 		earliest = max(earliest, len(rc.Earlier))
 	}
-	if earliest < rounds/2 {
-		t.Errorf("the oldest refreshed receipt carries %d earlier checkpoints; want at least %d", earliest, rounds/2)
+	// A shared log publishes at most every second (tessera's storage/aws),
+	// so fewer of the quick rounds see a new checkpoint.
+	want := rounds / 2
+	if servertest.Backends(t, data).LogDB != "" {
+		want = 3
+	}
+	if earliest < want {
+		t.Errorf("the oldest refreshed receipt carries %d earlier checkpoints; want at least %d", earliest, want)
 	}
 
 	// One last kill, then check the data folder as a restarted server sees it,

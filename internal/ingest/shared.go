@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -239,7 +240,25 @@ func (s sharedSpool) sink(ctx context.Context, st *uploadState) (sink, error) {
 	return k, nil
 }
 
-func (sharedSpool) clean(context.Context) error { return nil }
+// clean removes the files a crash left in Tmp while it gathered an
+// upload's bytes (file).
+func (s sharedSpool) clean(context.Context) error {
+	ents, err := os.ReadDir(s.Tmp)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "upload-") {
+			if err := os.Remove(filepath.Join(s.Tmp, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // contents names what the spool holds as a folder spool would: <id>.json
 // for each state, <id>.bin for each upload some of whose bytes are in the
