@@ -55,9 +55,9 @@ type Cluster struct {
 	// Database, Blobs and LogDB are the shared stores, as the replicas'
 	// --database, --blobs and --log-db; KeyFile the log's signing key.
 	Database, Blobs, LogDB, KeyFile string
-	replicas []*Replica
-	haproxy  *exec.Cmd
-	hdone    chan struct{}
+	replicas                        []*Replica
+	haproxy                         *exec.Cmd
+	hdone                           chan struct{}
 }
 
 // Replica is one `sightline serve`.

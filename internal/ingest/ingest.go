@@ -103,9 +103,9 @@ type Service struct {
 	// shared is the spool every server continues uploads in, nil if this
 	// server's own; lead releases the sweeps' lock while this server
 	// holds it (leading).
-	shared *Shared
-	leadMu sync.Mutex
-	lead   func()
+	shared  *Shared
+	leadMu  sync.Mutex
+	lead    func()
 	blobs   blob.Store
 	items   evidence.Store
 	media   *media.Tool
@@ -389,7 +389,9 @@ func (s *Service) EvidenceID(ctx context.Context, uploadID string) (string, evid
 // and tests: the file names of a folder spool; for a shared one <id>.json
 // for each upload's state and <id>.bin for each upload with bytes in the
 // bucket.
-func (s *Service) Spooled(ctx context.Context) ([]string, error) { return s.uploads.spool.contents(ctx) }
+func (s *Service) Spooled(ctx context.Context) ([]string, error) {
+	return s.uploads.spool.contents(ctx)
+}
 
 // Saved is an upload's saved state as it is kept, and the offset it
 // acknowledges, read without its lock (a request may be writing it), for
