@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -132,6 +133,87 @@ func TestCreationWithUploadAndDeferredLength(t *testing.T) {
 	resp, body = env.Patch(u, int64(half), data[half:], "Upload-Length", strconv.Itoa(len(data)))
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("final PATCH declaring the length: %d %s", resp.StatusCode, body)
+	}
+	if r := env.Receipt(u); r.SHA256.String() != sha(data) {
+		t.Fatalf("sha256 %s, want %s", r.SHA256, sha(data))
+	}
+}
+
+// A stream's last PATCH declares its length; cut off after the server
+// took the length, it is sent again with the length again (as a phone
+// does, not knowing how far the first got), and the rest is taken. A
+// different length is still refused.
+func TestLengthDeclaredByACutPatchMaySayItAgain(t *testing.T) {
+	env := servertest.Start(t)
+	data := clip(t)
+	resp, body := env.Do("POST", "/api/v1/uploads/", map[string]string{"Upload-Defer-Length": "1", "Upload-Metadata": "source cGhvbmU="}, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	u := resp.Header.Get("Location")
+	id := u[strings.LastIndex(u, "/")+1:]
+	half := len(data) / 2
+	if resp, body := env.Patch(u, 0, data[:half]); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("first half: %d %s", resp.StatusCode, body)
+	}
+
+	// The last PATCH, declaring the length, cut off after a few bytes.
+	addr, _ := url.Parse(env.URL)
+	conn, err := net.Dial("tcp", addr.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _ := url.Parse(u)
+	fmt.Fprintf(conn, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: %d\r\nUpload-Length: %d\r\nContent-Length: %d\r\n\r\n",
+		path.Path, addr.Host, half, len(data), len(data)-half)
+	conn.Write(data[half : half+100])
+	// The length is saved before any byte is read: wait for it, then cut.
+	deadline := time.Now().Add(time.Minute) // for a busy machine
+	for {
+		_, raw, err := env.Server.Ingest().Saved(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Info struct{ SizeIsDeferred bool }
+		}
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		if !st.Info.SizeIsDeferred {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cut PATCH's length was never saved")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	conn.Close()
+
+	// Where it stands, once the cut request is over (it holds the lock).
+	var off int64
+	for {
+		resp, _ := env.Do("HEAD", u, nil, nil)
+		if resp.StatusCode == http.StatusOK {
+			if resp.Header.Get("Upload-Length") != strconv.Itoa(len(data)) {
+				t.Fatalf("HEAD after the cut PATCH: Upload-Length %q, want %d", resp.Header.Get("Upload-Length"), len(data))
+			}
+			off, _ = strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HEAD after the cut PATCH: %d", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if off < int64(half) || off > int64(half+100) {
+		t.Fatalf("after the cut PATCH the offset is %d, want between %d and %d", off, half, half+100)
+	}
+	if resp, body := env.Patch(u, off, data[off:], "Upload-Length", strconv.Itoa(len(data)+1)); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a different length after one was declared: %d %s, want 400", resp.StatusCode, body)
+	}
+	if resp, body := env.Patch(u, off, data[off:], "Upload-Length", strconv.Itoa(len(data))); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("the rest, with the same length again: %d %s, want 204", resp.StatusCode, body)
 	}
 	if r := env.Receipt(u); r.SHA256.String() != sha(data) {
 		t.Fatalf("sha256 %s, want %s", r.SHA256, sha(data))

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"hash"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -105,9 +106,19 @@ func (s *Service) protocolExtensions(next http.Handler) http.Handler {
 			// tusd answers 204 to bytes for an upload it holds whole; a
 			// stream kept as partial is whole only because its phone fell
 			// silent, and what the phone sends now must not be lost.
-			if st, err := s.uploads.readState(r.Context(), uploadID(r)); err == nil && st.Partial && st.Evidence != "" {
+			st, err := s.uploads.readState(r.Context(), uploadID(r))
+			if err == nil && st.Partial && st.Evidence != "" {
 				writeTusError(w, errKeptPartial)
 				return
+			}
+			// A PATCH that declared a stream's length and was cut off
+			// declared it for good; the client, resending the rest, says
+			// it again, and tusd refuses a length declared twice (400),
+			// which would leave a phone unable to send its last bytes.
+			// The same length again declares nothing: drop it. (A length
+			// is never undeclared, so this cannot race with a writer.)
+			if v := r.Header.Get("Upload-Length"); v != "" && err == nil && !st.Info.SizeIsDeferred && v == strconv.FormatInt(st.Info.Size, 10) {
+				r.Header.Del("Upload-Length")
 			}
 		case http.MethodPost:
 			if v := r.Header.Get("Upload-Continues"); v != "" {
