@@ -24,24 +24,39 @@ func browser(t *testing.T) context.Context {
 	if err != nil {
 		t.Fatal("chromium is not installed: run `make test`, which installs it")
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // tests run as root
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// A camera and microphone that need no hardware and no prompt:
-		// Chromium's test pattern and beep.
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-	)
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	return ctx
+	// The browser is started here, not at the first action: on a loaded
+	// machine Chromium has been seen to crash (SIGSEGV) as it starts, which
+	// says nothing of the pages under test, so such a start is tried again
+	// (and logged). A crash after it started still fails the test.
+	for attempt := 1; ; attempt++ {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.NoSandbox, // tests run as root
+			chromedp.DisableGPU,
+			chromedp.UserDataDir(t.TempDir()),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			// A camera and microphone that need no hardware and no prompt:
+			// Chromium's test pattern and beep.
+			chromedp.Flag("use-fake-device-for-media-stream", true),
+			chromedp.Flag("use-fake-ui-for-media-stream", true),
+		)
+		actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		err := chromedp.Do(ctx)
+		if err == nil {
+			t.Cleanup(cancelAlloc)
+			t.Cleanup(cancel)
+			return ctx
+		}
+		cancel()
+		cancelAlloc()
+		if attempt == 3 || t.Context().Err() != nil {
+			t.Fatalf("chromium did not start: %v", err)
+		}
+		t.Logf("chromium did not start (%v); starting it again", err)
+	}
 }
 
 // throttleUploads limits the browser's upload speed, so that a person's
