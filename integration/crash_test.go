@@ -106,8 +106,9 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	// A replica of a shared log takes longer to start (it waits for the
 	// log to integrate what the killed one sequenced): it is given longer
 	// between kills, so that uploads move on as they do on a folder.
+	shared := servertest.Backends(t, data).LogDB != ""
 	between := time.Millisecond
-	if servertest.Backends(t, data).LogDB != "" {
+	if shared {
 		between = 4 * time.Millisecond
 	}
 	for round := 1; round <= rounds; round++ {
@@ -192,7 +193,7 @@ func TestSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	// A shared log publishes at most every second (tessera's storage/aws),
 	// so fewer of the quick rounds see a new checkpoint.
 	want := rounds / 2
-	if servertest.Backends(t, data).LogDB != "" {
+	if shared {
 		want = 3
 	}
 	if earliest < want {
